@@ -1,0 +1,43 @@
+package schema
+
+import (
+	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"github.com/google/uuid"
+)
+
+// Plan holds the schema definition for the Plan entity. Plans are shared by all
+// tenants and live only in public.
+type Plan struct {
+	ent.Schema
+}
+
+// Fields of the Plan.
+func (Plan) Fields() []ent.Field {
+	return []ent.Field{
+		field.UUID("id", uuid.UUID{}).
+			Default(uuid.New).
+			Annotations(entsql.DefaultExpr("gen_random_uuid()")),
+		field.String("name").
+			MaxLen(100).
+			NotEmpty(),
+		field.String("max_users").
+			MaxLen(50).
+			Optional().
+			Nillable(),
+		field.String("price").
+			MaxLen(50).
+			Optional().
+			Nillable(),
+	}
+}
+
+// Edges of the Plan.
+func (Plan) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("tenants", Tenant.Type).
+			Annotations(entsql.OnDelete(entsql.Restrict)),
+	}
+}

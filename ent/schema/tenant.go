@@ -1,0 +1,67 @@
+package schema
+
+import (
+	"time"
+
+	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+	"github.com/google/uuid"
+)
+
+// Tenant holds the schema definition for the Tenant entity: the tenant
+// directory, the source of truth for which tenants exist and may be served.
+// It lives only in public.
+type Tenant struct {
+	ent.Schema
+}
+
+// Fields of the Tenant.
+func (Tenant) Fields() []ent.Field {
+	return []ent.Field{
+		// The tenant id as validated by tenant.ValidateID.
+		field.String("id").
+			MaxLen(48).
+			NotEmpty().
+			Immutable(),
+		field.String("schema_name").
+			MaxLen(63).
+			NotEmpty().
+			Unique().
+			Immutable(),
+		field.UUID("plan_id", uuid.UUID{}).
+			Optional().
+			Nillable(),
+		// A tenant is served only while active.
+		field.Enum("status").
+			Values("provisioning", "active", "suspended", "dropping").
+			Default("provisioning"),
+		field.Time("created_at").
+			Default(time.Now).
+			Immutable().
+			Annotations(entsql.DefaultExpr("now()")),
+		field.Time("updated_at").
+			Default(time.Now).
+			UpdateDefault(time.Now).
+			Annotations(entsql.DefaultExpr("now()")),
+	}
+}
+
+// Edges of the Tenant.
+func (Tenant) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("plan", Plan.Type).
+			Ref("tenants").
+			Field("plan_id").
+			Unique(),
+	}
+}
+
+// Indexes of the Tenant.
+func (Tenant) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("status"),
+	}
+}
