@@ -1,0 +1,128 @@
+package tenant
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Mode selects how a Registry isolates tenants.
+type Mode int
+
+const (
+	// SearchPath gives every tenant its own *sql.DB whose connections have
+	// search_path set to exactly the tenant's schema at connect time. It is the
+	// default.
+	SearchPath Mode = iota
+
+	// Qualified shares one *sql.DB among all tenants; every tenant's
+	// *ent.Client names its schema in every statement (Ent's sql/schemaconfig).
+	// The shared pool's search_path names no tenant-owned or public schema, so an
+	// unqualified raw query fails instead of reaching another tenant's tables.
+	Qualified
+)
+
+// String returns "search_path" or "qualified".
+func (m Mode) String() string {
+	switch m {
+	case SearchPath:
+		return "search_path"
+	case Qualified:
+		return "qualified"
+	}
+	return "Mode(" + itoa(int(m)) + ")"
+}
+
+// ParseMode parses the names returned by Mode.String.
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "search_path", "":
+		return SearchPath, nil
+	case "qualified":
+		return Qualified, nil
+	}
+	return 0, errorf("unknown isolation mode %q (want search_path or qualified)", s)
+}
+
+// EvictReason says why a tenant's client left a Registry.
+type EvictReason string
+
+// Eviction reasons passed to Hooks.OnPoolEvicted and counted in Stats.
+const (
+	EvictLRU    EvictReason = "lru"    // the registry was full
+	EvictTTL    EvictReason = "ttl"    // idle longer than Options.PoolTTL
+	EvictManual EvictReason = "manual" // Registry.Evict, or the tenant left the directory
+	EvictClose  EvictReason = "close"  // Registry.Close
+)
+
+// Hooks are called by a Registry on pool events. Any of them may be nil. They
+// are called without registry locks held, possibly from several goroutines at
+// once, and must not block for long.
+type Hooks struct {
+	// OnPoolCreated is called after a tenant's client was opened.
+	OnPoolCreated func(id string)
+	// OnPoolEvicted is called once per evicted client, after it was removed
+	// from the registry (it may still be closing while leases end).
+	OnPoolEvicted func(id string, reason EvictReason)
+	// OnError is called when opening, pinging or closing a tenant's pool fails.
+	// id is "" for the shared pool.
+	OnError func(id string, err error)
+	// OnRetry is called before each retry sleep of a verified acquisition.
+	OnRetry func(attempt int, err error, delay time.Duration)
+}
+
+// Options configure a Registry. The zero value is usable: every zero field
+// takes the default given in its comment.
+type Options struct {
+	// Mode selects the isolation mode; default SearchPath.
+	Mode Mode
+
+	// Namer maps tenant ids to schema names; default DefaultNamer (tenant_<id>).
+	Namer Namer
+
+	// MaxPools is how many tenant clients stay open at most; the least recently
+	// used one is evicted beyond that. Default 50.
+	MaxPools int
+
+	// PoolTTL evicts a client unused (no lease) for this long. Default 1h;
+	// negative disables the TTL.
+	PoolTTL time.Duration
+
+	// SweepInterval is how often idle clients are checked against PoolTTL.
+	// Default 1m.
+	SweepInterval time.Duration
+
+	// MaxOpenConns limits each tenant pool's open connections (SearchPath mode).
+	// Default 10.
+	MaxOpenConns int
+
+	// MaxIdleConns limits each tenant pool's idle connections (SearchPath
+	// mode). Default 2.
+	MaxIdleConns int
+
+	// ConnMaxIdleTime closes connections idle this long. Default 30s.
+	ConnMaxIdleTime time.Duration
+
+	// MaxConns is the global connection budget: the registry never holds more
+	// backend connections than this, across all tenant pools and the shared
+	// pool. In Qualified mode it is the size of the one shared pool. Default 80
+	// (PostgreSQL's default max_connections is 100).
+	MaxConns int
+
+	// NotFoundTTL is how long a "no such active tenant" answer of the directory
+	// is remembered. Default 5s; negative disables the negative cache.
+	NotFoundTTL time.Duration
+
+	// Retry is the policy of Registry.AcquireVerified. Zero fields take the
+	// defaults of RetryPolicy.
+	Retry RetryPolicy
+
+	// Hooks are called on pool events.
+	Hooks Hooks
+
+	// Logger receives pool events at Info, retries at Warn and, when
+	// LogQueries is set, every query at Debug with its tenant. Default: discard.
+	Logger *slog.Logger
+
+	// LogQueries logs every statement Ent sends, with the tenant id, at Debug.
+	LogQueries bool
+}
