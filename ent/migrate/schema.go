@@ -12,9 +12,9 @@ var (
 	// PlansColumns holds the columns for the "plans" table.
 	PlansColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID, Default: schema.Expr("gen_random_uuid()")},
-		{Name: "name", Type: field.TypeString, Size: 100},
-		{Name: "max_users", Type: field.TypeString, Nullable: true, Size: 50},
-		{Name: "price", Type: field.TypeString, Nullable: true, Size: 50},
+		{Name: "name", Type: field.TypeString, Size: 100, SchemaType: map[string]string{"postgres": "varchar(100)"}},
+		{Name: "max_users", Type: field.TypeString, Nullable: true, Size: 50, SchemaType: map[string]string{"postgres": "varchar(50)"}},
+		{Name: "price", Type: field.TypeString, Nullable: true, Size: 50, SchemaType: map[string]string{"postgres": "varchar(50)"}},
 	}
 	// PlansTable holds the schema information for the "plans" table.
 	PlansTable = &schema.Table{
@@ -25,8 +25,8 @@ var (
 	// PostsColumns holds the columns for the "posts" table.
 	PostsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID, Default: schema.Expr("gen_random_uuid()")},
-		{Name: "title", Type: field.TypeString, Size: 255},
-		{Name: "content", Type: field.TypeString, Nullable: true, Size: 5000},
+		{Name: "title", Type: field.TypeString, Size: 255, SchemaType: map[string]string{"postgres": "varchar(255)"}},
+		{Name: "content", Type: field.TypeString, Nullable: true, Size: 5000, SchemaType: map[string]string{"postgres": "varchar(5000)"}},
 		{Name: "created_at", Type: field.TypeTime, Default: schema.Expr("now()")},
 		{Name: "author_id", Type: field.TypeUUID, Nullable: true},
 	}
@@ -53,8 +53,8 @@ var (
 	}
 	// TenantsColumns holds the columns for the "tenants" table.
 	TenantsColumns = []*schema.Column{
-		{Name: "id", Type: field.TypeString, Size: 48},
-		{Name: "schema_name", Type: field.TypeString, Unique: true, Size: 63},
+		{Name: "id", Type: field.TypeString, Size: 48, SchemaType: map[string]string{"postgres": "varchar(48)"}},
+		{Name: "schema_name", Type: field.TypeString, Unique: true, Size: 63, SchemaType: map[string]string{"postgres": "varchar(63)"}},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"provisioning", "active", "suspended", "dropping"}, Default: "provisioning"},
 		{Name: "created_at", Type: field.TypeTime, Default: schema.Expr("now()")},
 		{Name: "updated_at", Type: field.TypeTime, Default: schema.Expr("now()")},
@@ -84,8 +84,8 @@ var (
 	// UsersColumns holds the columns for the "users" table.
 	UsersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID, Default: schema.Expr("gen_random_uuid()")},
-		{Name: "email", Type: field.TypeString, Unique: true, Size: 255},
-		{Name: "name", Type: field.TypeString, Size: 255},
+		{Name: "email", Type: field.TypeString, Unique: true, Size: 255, SchemaType: map[string]string{"postgres": "varchar(255)"}},
+		{Name: "name", Type: field.TypeString, Size: 255, SchemaType: map[string]string{"postgres": "varchar(255)"}},
 		{Name: "active", Type: field.TypeBool, Default: true},
 		{Name: "created_at", Type: field.TypeTime, Default: schema.Expr("now()")},
 	}

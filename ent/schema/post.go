@@ -25,9 +25,11 @@ func (Post) Fields() []ent.Field {
 			Annotations(entsql.DefaultExpr("gen_random_uuid()")),
 		field.String("title").
 			MaxLen(255).
+			SchemaType(varchar(255)).
 			NotEmpty(),
 		field.String("content").
 			MaxLen(5000).
+			SchemaType(varchar(5000)).
 			Optional().
 			Nillable(),
 		field.UUID("author_id", uuid.UUID{}).

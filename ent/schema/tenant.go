@@ -24,10 +24,12 @@ func (Tenant) Fields() []ent.Field {
 		// The tenant id as validated by tenant.ValidateID.
 		field.String("id").
 			MaxLen(48).
+			SchemaType(varchar(48)).
 			NotEmpty().
 			Immutable(),
 		field.String("schema_name").
 			MaxLen(63).
+			SchemaType(varchar(63)).
 			NotEmpty().
 			Unique().
 			Immutable(),

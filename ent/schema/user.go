@@ -33,10 +33,12 @@ func (User) Fields() []ent.Field {
 			Annotations(entsql.DefaultExpr("gen_random_uuid()")),
 		field.String("email").
 			MaxLen(255).
+			SchemaType(varchar(255)).
 			NotEmpty().
 			Unique(),
 		field.String("name").
 			MaxLen(255).
+			SchemaType(varchar(255)).
 			NotEmpty(),
 		field.Bool("active").
 			Default(true),
