@@ -1,0 +1,147 @@
+// Command withpg runs a command with a PostgreSQL server at hand.
+//
+//	withpg [flags] command [args...]
+//
+// It gets a server with devdb.Ensure (the one on 127.0.0.1:5432 if it
+// answers, else a private cluster in .devdb, installing PostgreSQL first if
+// need be), sets an environment variable (TEST_DATABASE_URL by default) to the
+// URL of a database on it, runs the command, stops a private cluster it
+// started, and exits with the command's exit status. SIGINT and SIGTERM are
+// passed on to the command.
+//
+// Flags take their defaults from DEVDB_DIR, DEVDB_PROBE and DEVDB_PRIVATE.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/pgtenant/pgtenant/internal/devdb"
+)
+
+func main() {
+	code, err := run(os.Args[1:], os.Getenv, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "withpg:", err)
+	}
+	os.Exit(code)
+}
+
+const usage = `usage: withpg [flags] command [args...]
+
+Runs command with the environment variable named by -env set to the URL of
+database -db on a PostgreSQL server (see internal/devdb).
+
+`
+
+func run(args []string, getenv func(string) string, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("withpg", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	private, _ := strconv.ParseBool(getenv("DEVDB_PRIVATE"))
+	var (
+		dir      = fs.String("dir", or(getenv("DEVDB_DIR"), devdb.DefaultDir), "folder of the private cluster (env DEVDB_DIR)")
+		probe    = fs.String("probe", or(getenv("DEVDB_PROBE"), devdb.DefaultProbe), "server to use if it answers (env DEVDB_PROBE)")
+		priv     = fs.Bool("private", private, "always start a new private cluster, and remove it afterwards (env DEVDB_PRIVATE)")
+		database = fs.String("db", "postgres", "database to hand to the command, created if missing")
+		envName  = fs.String("env", "TEST_DATABASE_URL", "environment variable that receives the database URL")
+		quiet    = fs.Bool("q", false, "log only warnings and errors")
+	)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, nil
+		}
+		return 2, nil
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return 2, nil
+	}
+	level := slog.LevelInfo
+	if *quiet {
+		level = slog.LevelWarn
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	// Signals go to the command, which ends; then the server is stopped.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-sigs:
+			cancel() // interrupt Ensure; once the command runs, sigs is read below
+		case <-ctx.Done():
+		}
+	}()
+
+	s, err := devdb.Ensure(ctx, devdb.Options{Dir: *dir, Probe: *probe, Private: *priv, Logger: log})
+	if err != nil {
+		return 1, err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		stop := s.Stop
+		if *priv {
+			stop = s.Remove
+		}
+		if err := stop(ctx); err != nil {
+			log.Error("stop server", "err", err)
+		}
+	}()
+	if *database != "postgres" {
+		if err := s.CreateDatabase(ctx, *database); err != nil {
+			return 1, err
+		}
+	}
+
+	cmd := exec.Command(fs.Arg(0), fs.Args()[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, stderr
+	cmd.Env = append(os.Environ(), *envName+"="+s.URL(*database))
+	cancel() // stop the goroutine above; signals are forwarded from now on
+	if err := cmd.Start(); err != nil {
+		return 1, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for {
+		select {
+		case sig := <-sigs:
+			cmd.Process.Signal(sig)
+		case err := <-done:
+			if exit, ok := errors.AsType[*exec.ExitError](err); ok {
+				if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+					return 128 + int(ws.Signal()), nil
+				}
+				return exit.ExitCode(), nil
+			}
+			if err != nil {
+				return 1, err
+			}
+			return 0, nil
+		}
+	}
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
