@@ -1,0 +1,171 @@
+package handlers
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/pgtenant/pgtenant/ent"
+	"github.com/pgtenant/pgtenant/tenant"
+	"github.com/pgtenant/pgtenant/tenant/migrate"
+)
+
+// poolsResponse is GET /admin/pools: the original's {"count":N} plus the
+// registry's statistics.
+type poolsResponse struct {
+	Count     int               `json:"count"`
+	Mode      string            `json:"mode"`
+	MaxPools  int               `json:"maxPools"`
+	Hits      uint64            `json:"hits"`
+	Misses    uint64            `json:"misses"`
+	Evictions map[string]uint64 `json:"evictions"`
+	Conns     int               `json:"conns"`
+	MaxConns  int               `json:"maxConns"`
+	ConnWaits uint64            `json:"connWaits"`
+	Shared    poolStats         `json:"shared"`
+	Pools     []poolStats       `json:"pools"`
+}
+
+type poolStats struct {
+	ID              string     `json:"id,omitempty"`
+	OpenConnections int        `json:"openConnections"`
+	InUse           int        `json:"inUse"`
+	Idle            int        `json:"idle"`
+	WaitCount       int64      `json:"waitCount"`
+	Leases          int        `json:"leases"`
+	LastUsed        *time.Time `json:"lastUsed,omitempty"`
+}
+
+func newPoolStats(s tenant.PoolStats) poolStats {
+	ps := poolStats{
+		ID:              s.ID,
+		OpenConnections: s.OpenConnections,
+		InUse:           s.InUse,
+		Idle:            s.Idle,
+		WaitCount:       s.WaitCount,
+		Leases:          s.Leases,
+	}
+	if !s.LastUsed.IsZero() {
+		ps.LastUsed = &s.LastUsed
+	}
+	return ps
+}
+
+// pools serves GET /admin/pools. It is open, like the original's (the load
+// harness reads .count), and reveals no tenant data beyond pool ids.
+func (a *API) pools(w http.ResponseWriter, r *http.Request) error {
+	st := a.reg.Stats()
+	resp := poolsResponse{
+		Count:     st.Pools,
+		Mode:      st.Mode.String(),
+		MaxPools:  st.MaxPools,
+		Hits:      st.Hits,
+		Misses:    st.Misses,
+		Evictions: make(map[string]uint64, len(st.Evictions)),
+		Conns:     st.Conns,
+		MaxConns:  st.MaxConns,
+		ConnWaits: st.ConnWaits,
+		Shared:    newPoolStats(st.Shared),
+		Pools:     make([]poolStats, len(st.Tenants)),
+	}
+	for reason, n := range st.Evictions {
+		resp.Evictions[string(reason)] = n
+	}
+	for i, s := range st.Tenants {
+		resp.Pools[i] = newPoolStats(s)
+	}
+	return a.encode(w, r, http.StatusOK, resp)
+}
+
+// requireAdmin admits requests bearing "Authorization: Bearer <AdminToken>"
+// (compared in constant time); others get 401. Without a configured token the
+// routes behind it do not exist (404).
+func (a *API) requireAdmin(next http.Handler) http.Handler {
+	want := []byte(a.opts.AdminToken)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(want) == 0 {
+			a.writeError(w, r, errorf(http.StatusNotFound, "Not found"))
+			return
+		}
+		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") ||
+			subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="admin"`)
+			a.writeError(w, r, errorf(http.StatusUnauthorized, "Unauthorized"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// tenantResponse is the wire form of a tenant directory entry.
+type tenantResponse struct {
+	ID         string     `json:"id"`
+	SchemaName string     `json:"schemaName"`
+	PlanID     *uuid.UUID `json:"planId"`
+	Status     string     `json:"status"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	UpdatedAt  time.Time  `json:"updatedAt"`
+}
+
+func newTenantResponse(t *ent.Tenant) tenantResponse {
+	return tenantResponse{ID: t.ID, SchemaName: t.SchemaName, PlanID: t.PlanID,
+		Status: string(t.Status), CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+}
+
+type createTenantRequest struct {
+	ID   string `json:"id" validate:"required"`
+	Plan string `json:"plan" validate:"omitempty,nonul,max=100"`
+}
+
+// listTenants serves GET /admin/tenants: the whole directory.
+func (a *API) listTenants(w http.ResponseWriter, r *http.Request) error {
+	ts, err := a.opts.Migrator.ListTenants(r.Context())
+	if err != nil {
+		return fmt.Errorf("list tenants: %w", err)
+	}
+	resp := make([]tenantResponse, len(ts))
+	for i, t := range ts {
+		resp[i] = newTenantResponse(t)
+	}
+	return a.encode(w, r, http.StatusOK, resp)
+}
+
+// createTenant serves POST /admin/tenants: provision (idempotently) the
+// tenant's directory row and migrated schema.
+func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {
+	req, err := decode[createTenantRequest](a, w, r)
+	if err != nil {
+		return err
+	}
+	if err := tenant.ValidateID(req.ID); err != nil {
+		return invalidField("id", "must be a lower-case slug or UUID")
+	}
+	t, err := a.opts.Migrator.CreateTenant(r.Context(), req.ID, migrate.CreateOptions{Plan: req.Plan})
+	if errors.Is(err, migrate.ErrUnknownPlan) {
+		return invalidField("plan", "must be the id or name of a plan")
+	}
+	if err != nil {
+		return fmt.Errorf("create tenant %q: %w", req.ID, err)
+	}
+	w.Header().Set("Location", "/admin/tenants/"+t.ID)
+	return a.encode(w, r, http.StatusCreated, newTenantResponse(t))
+}
+
+// dropTenant serves DELETE /admin/tenants/{id}: drop the schema and the
+// directory row, then evict the tenant's client from this process's
+// registry (others learn of it through the directory).
+func (a *API) dropTenant(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if err := a.opts.Migrator.DropTenant(r.Context(), id); err != nil {
+		return fmt.Errorf("drop tenant %q: %w", id, err)
+	}
+	a.reg.Evict(id)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
