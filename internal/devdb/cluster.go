@@ -270,11 +270,17 @@ func (c *cluster) prepare() error {
 // development server.
 func (c *cluster) initdb(ctx context.Context) error {
 	c.log.InfoContext(ctx, "devdb initializing cluster", "data", c.data())
-	args := []string{"-D", c.data(), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"}
+	// Build it aside and rename it into place, so that an interrupted
+	// initdb never leaves a half-made data directory behind.
+	tmp := c.data() + ".new"
+	if err := os.RemoveAll(tmp); err != nil {
+		return fmt.Errorf("devdb: %w", err)
+	}
+	args := []string{"-D", tmp, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"}
 	err := c.run(ctx, "initdb", append(args, "--locale=C.UTF-8")...)
 	if err != nil {
 		// Not every system has the C.UTF-8 locale; C always exists.
-		os.RemoveAll(c.data())
+		os.RemoveAll(tmp)
 		if err2 := c.run(ctx, "initdb", append(args, "--locale=C")...); err2 != nil {
 			return errors.Join(err, err2)
 		}
@@ -292,13 +298,16 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 `, strings.ReplaceAll(sock, "'", "''"))
-	f, err := os.OpenFile(filepath.Join(c.data(), "postgresql.conf"), os.O_WRONLY|os.O_APPEND, 0)
+	f, err := os.OpenFile(filepath.Join(tmp, "postgresql.conf"), os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		return fmt.Errorf("devdb: %w", err)
 	}
 	_, err = f.WriteString(conf)
 	if err2 := f.Close(); err == nil {
 		err = err2
+	}
+	if err == nil {
+		err = os.Rename(tmp, c.data())
 	}
 	if err != nil {
 		return fmt.Errorf("devdb: %w", err)

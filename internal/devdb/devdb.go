@@ -120,7 +120,7 @@ func Ensure(ctx context.Context, opts Options) (*Server, error) {
 		bin, err = findBinaries()
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: install PostgreSQL (on Debian: apt-get install postgresql) or use a running server", err)
 	}
 
 	name := "cluster"
