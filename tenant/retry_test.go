@@ -1,4 +1,4 @@
-package tenant
+package tenant_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
 
+	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/tenanttest"
 )
 
@@ -75,13 +76,13 @@ func TestIsTransient(t *testing.T) {
 		{"dial canceled by ctx", &net.OpError{Op: "dial", Net: "tcp", Err: fmt.Errorf("operation was canceled: %w", context.Canceled)}, false},
 		{"sql.ErrNoRows", sql.ErrNoRows, false},
 		{"sql.ErrConnDone", sql.ErrConnDone, false},
-		{"ErrNotFound", ErrNotFound, false},
-		{"ErrInvalidID", ErrInvalidID, false},
+		{"ErrNotFound", tenant.ErrNotFound, false},
+		{"ErrInvalidID", tenant.ErrInvalidID, false},
 		{"plain", errors.New("boom"), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := IsTransient(tt.err); got != tt.want {
+			if got := tenant.IsTransient(tt.err); got != tt.want {
 				t.Errorf("IsTransient(%#v) = %v; want %v", tt.err, got, tt.want)
 			}
 		})
@@ -112,22 +113,30 @@ func failing(start time.Time, calls *[]time.Duration, errs ...error) func(contex
 }
 
 func TestRetryPolicyDoDelaysNoJitter(t *testing.T) {
+	const ms = time.Millisecond
 	tests := []struct {
-		name   string
-		policy RetryPolicy
-		want   []time.Duration // delays before retries 1, 2, ...
+		name     string
+		policy   tenant.RetryPolicy
+		attempts int
+		maxDelay time.Duration
+		want     []time.Duration // delays before retries 1, 2, ...; nil: only bounds checked
 	}{
-		{"defaults", RetryPolicy{NoJitter: true}, []time.Duration{100 * time.Millisecond, 200 * time.Millisecond}},
-		{"five attempts", RetryPolicy{MaxAttempts: 5, NoJitter: true},
-			[]time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond}},
-		{"capped", RetryPolicy{MaxAttempts: 6, InitialDelay: time.Second, Multiplier: 3, MaxDelay: 5 * time.Second, NoJitter: true},
-			[]time.Duration{time.Second, 3 * time.Second, 5 * time.Second, 5 * time.Second, 5 * time.Second}},
-		{"max below initial", RetryPolicy{InitialDelay: time.Second, MaxDelay: 300 * time.Millisecond, NoJitter: true},
-			[]time.Duration{300 * time.Millisecond, 300 * time.Millisecond}},
-		{"multiplier 1", RetryPolicy{MaxAttempts: 4, Multiplier: 1, NoJitter: true},
-			[]time.Duration{100 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond}},
-		{"one attempt", RetryPolicy{MaxAttempts: 1, NoJitter: true}, nil},
-		{"huge attempts stay capped", RetryPolicy{MaxAttempts: 70, InitialDelay: time.Millisecond, MaxDelay: time.Hour, NoJitter: true}, nil},
+		{"defaults", tenant.RetryPolicy{NoJitter: true}, 3, 5 * time.Second, []time.Duration{100 * ms, 200 * ms}},
+		{"negative means default", tenant.RetryPolicy{MaxAttempts: -1, InitialDelay: -1, MaxDelay: -1, Multiplier: -1, NoJitter: true},
+			3, 5 * time.Second, []time.Duration{100 * ms, 200 * ms}},
+		{"five attempts", tenant.RetryPolicy{MaxAttempts: 5, NoJitter: true}, 5, 5 * time.Second,
+			[]time.Duration{100 * ms, 200 * ms, 400 * ms, 800 * ms}},
+		{"capped", tenant.RetryPolicy{MaxAttempts: 6, InitialDelay: time.Second, Multiplier: 3, MaxDelay: 5 * time.Second, NoJitter: true},
+			6, 5 * time.Second, []time.Duration{time.Second, 3 * time.Second, 5 * time.Second, 5 * time.Second, 5 * time.Second}},
+		{"max below initial", tenant.RetryPolicy{InitialDelay: time.Second, MaxDelay: 300 * ms, NoJitter: true},
+			3, 300 * ms, []time.Duration{300 * ms, 300 * ms}},
+		{"multiplier 1", tenant.RetryPolicy{MaxAttempts: 4, Multiplier: 1, NoJitter: true}, 4, 5 * time.Second,
+			[]time.Duration{100 * ms, 100 * ms, 100 * ms}},
+		{"multiplier below 1", tenant.RetryPolicy{Multiplier: 0.5, NoJitter: true}, 3, 5 * time.Second,
+			[]time.Duration{100 * ms, 100 * ms}},
+		{"one attempt", tenant.RetryPolicy{MaxAttempts: 1, NoJitter: true}, 1, 5 * time.Second, []time.Duration{}},
+		{"huge attempts stay capped", tenant.RetryPolicy{MaxAttempts: 70, InitialDelay: ms, MaxDelay: time.Hour, NoJitter: true},
+			70, time.Hour, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,7 +148,7 @@ func TestRetryPolicyDoDelaysNoJitter(t *testing.T) {
 				err := tt.policy.Do(t.Context(), failing(start, &calls, errs...), func(attempt int, err error, delay time.Duration) {
 					retries = append(retries, retryCall{attempt, err, delay})
 				})
-				attempts := tt.policy.withDefaults().MaxAttempts
+				attempts := tt.attempts
 				if len(calls) != attempts {
 					t.Fatalf("Do called op %d times; want %d", len(calls), attempts)
 				}
@@ -157,13 +166,16 @@ func TestRetryPolicyDoDelaysNoJitter(t *testing.T) {
 					if tt.want != nil && r.delay != tt.want[i] {
 						t.Errorf("onRetry #%d delay = %v; want %v", i+1, r.delay, tt.want[i])
 					}
-					if r.delay > tt.policy.withDefaults().MaxDelay || r.delay <= 0 {
+					if r.delay > tt.maxDelay || r.delay <= 0 {
 						t.Errorf("onRetry #%d delay = %v; want in (0, MaxDelay]", i+1, r.delay)
 					}
 					at += r.delay
 					if calls[i+1] != at {
 						t.Errorf("try %d started at %v; want %v (the announced delay after the previous one)", i+2, calls[i+1], at)
 					}
+				}
+				if tt.want == nil && retries[len(retries)-1].delay != tt.maxDelay {
+					t.Errorf("last delay = %v; want the cap %v", retries[len(retries)-1].delay, tt.maxDelay)
 				}
 				if calls[0] != 0 {
 					t.Errorf("first try at %v; want at once", calls[0])
@@ -175,7 +187,7 @@ func TestRetryPolicyDoDelaysNoJitter(t *testing.T) {
 
 func TestRetryPolicyDoJitterWithinBounds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := RetryPolicy{MaxAttempts: 8, InitialDelay: 100 * time.Millisecond, MaxDelay: time.Second}
+		p := tenant.RetryPolicy{MaxAttempts: 8, InitialDelay: 100 * time.Millisecond, MaxDelay: time.Second}
 		distinct := map[time.Duration]bool{}
 		for range 100 {
 			var calls []time.Duration
@@ -212,7 +224,7 @@ func TestRetryPolicyDoSucceedsAfterTransientErrors(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := 0
 		start := time.Now()
-		err := RetryPolicy{NoJitter: true}.Do(t.Context(), func(context.Context) error {
+		err := tenant.RetryPolicy{NoJitter: true}.Do(t.Context(), func(context.Context) error {
 			n++
 			if n < 3 {
 				return pqErr(pqerror.TooManyConnections)
@@ -240,7 +252,7 @@ func TestRetryPolicyDoPermanentError(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				n := 0
 				start := time.Now()
-				err := RetryPolicy{MaxAttempts: 10}.Do(t.Context(), func(context.Context) error {
+				err := tenant.RetryPolicy{MaxAttempts: 10}.Do(t.Context(), func(context.Context) error {
 					n++
 					if n == 1 {
 						return driver.ErrBadConn
@@ -265,7 +277,7 @@ func TestRetryPolicyDoDeadlineMidWait(t *testing.T) {
 		var calls []time.Duration
 		last := pqErr(pqerror.CannotConnectNow)
 		start := time.Now()
-		err := RetryPolicy{MaxAttempts: 5, NoJitter: true}.Do(ctx, failing(start, &calls, driver.ErrBadConn, last), nil)
+		err := tenant.RetryPolicy{MaxAttempts: 5, NoJitter: true}.Do(ctx, failing(start, &calls, driver.ErrBadConn, last), nil)
 		// Tries at 0 and 100ms; the 200ms wait is cut short at 150ms.
 		if got := time.Since(start); got != 150*time.Millisecond {
 			t.Errorf("Do returned after %v; want 150ms, when ctx expired", got)
@@ -285,7 +297,7 @@ func TestRetryPolicyDoCancelMidWait(t *testing.T) {
 		start := time.Now()
 		done := make(chan error)
 		go func() {
-			done <- RetryPolicy{}.Do(ctx, func(context.Context) error { return driver.ErrBadConn }, nil)
+			done <- tenant.RetryPolicy{}.Do(ctx, func(context.Context) error { return driver.ErrBadConn }, nil)
 		}()
 		synctest.Wait() // Do is waiting before its first retry.
 		cancel()
@@ -304,7 +316,7 @@ func TestRetryPolicyDoCanceledDuringTry(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		n := 0
 		var retried bool
-		err := RetryPolicy{}.Do(ctx, func(context.Context) error {
+		err := tenant.RetryPolicy{}.Do(ctx, func(context.Context) error {
 			n++
 			cancel()
 			return driver.ErrBadConn
@@ -351,7 +363,7 @@ func TestIsTransientPostgreSQL(t *testing.T) {
 		cfg.Host = "127.0.0.1"
 		cfg.Port = uint16(port)
 		err = ping(t, cfg)
-		if !IsTransient(err) {
+		if !tenant.IsTransient(err) {
 			t.Errorf("IsTransient(%v) = false for a refused connection; want true", err)
 		}
 	})
@@ -362,7 +374,7 @@ func TestIsTransientPostgreSQL(t *testing.T) {
 		if pq.As(err, pqerror.InvalidCatalogName) == nil {
 			t.Fatalf("ping of a missing database = %v; want SQLSTATE 3D000", err)
 		}
-		if IsTransient(err) {
+		if tenant.IsTransient(err) {
 			t.Errorf("IsTransient(%v) = true for a missing database; want false", err)
 		}
 	})
@@ -370,7 +382,7 @@ func TestIsTransientPostgreSQL(t *testing.T) {
 		cfg := server.Clone()
 		cfg.User = "tenanttest_no_such_role"
 		err := ping(t, cfg)
-		if IsTransient(err) {
+		if tenant.IsTransient(err) {
 			t.Errorf("IsTransient(%v) = true for a missing role; want false", err)
 		}
 	})

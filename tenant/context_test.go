@@ -1,0 +1,30 @@
+package tenant
+
+import (
+	"context"
+	"testing"
+)
+
+func TestContext(t *testing.T) {
+	if id, ok := FromContext(context.Background()); ok || id != "" {
+		t.Errorf("FromContext(Background) = %q, %v; want \"\", false", id, ok)
+	}
+	ctx := NewContext(context.Background(), "acme")
+	if id, ok := FromContext(ctx); !ok || id != "acme" {
+		t.Errorf("FromContext(NewContext(acme)) = %q, %v; want acme, true", id, ok)
+	}
+	// The innermost NewContext wins, and the outer context is unchanged.
+	inner := NewContext(ctx, "globex")
+	if id, _ := FromContext(inner); id != "globex" {
+		t.Errorf("FromContext(NewContext(NewContext(acme), globex)) = %q; want globex", id)
+	}
+	if id, _ := FromContext(ctx); id != "acme" {
+		t.Errorf("FromContext(outer) = %q after deriving an inner context; want acme", id)
+	}
+	// A value stored under another key, even a string, is not a tenant id.
+	type otherKey struct{}
+	other := context.WithValue(context.Background(), otherKey{}, "acme")
+	if _, ok := FromContext(other); ok {
+		t.Error("FromContext found a tenant id stored under another key")
+	}
+}
