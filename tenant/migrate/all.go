@@ -1,0 +1,495 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/pgtenant/pgtenant/tenant"
+)
+
+// RunOptions select and pace the tenants of MigrateAll.
+type RunOptions struct {
+	// IDs are the tenants to migrate; nil means every tenant in the
+	// directory that is not being dropped. Every id must be valid (else
+	// MigrateAll fails before any SQL) and listed in the directory (else
+	// that tenant's Result has an error wrapping tenant.ErrNotFound).
+	IDs []string
+
+	// Concurrency overrides Options.Concurrency when positive.
+	Concurrency int
+
+	// DryRun reports what would be applied (Result.Pending) without
+	// changing anything, not even public.
+	DryRun bool
+
+	// Progress, if not nil, is called after each tenant finishes, from the
+	// goroutine that called MigrateAll, never concurrently.
+	Progress func(Progress)
+}
+
+// Progress is a snapshot of a running MigrateAll.
+type Progress struct {
+	Done, Failed, Total int
+	Elapsed             time.Duration
+	Rate                float64       // tenants per second so far
+	ETA                 time.Duration // estimated time left at that rate
+}
+
+// Result is the outcome for one schema.
+type Result struct {
+	ID       string // tenant id; empty for public
+	Schema   string
+	Applied  []string // versions applied by this run, in order
+	Pending  []string // in a dry run: versions that would be applied
+	Duration time.Duration
+	Err      error // nil on success
+}
+
+// Report is the outcome of MigrateAll: public, then one Result per selected
+// tenant, ordered by id.
+type Report struct {
+	Public   Result
+	Tenants  []Result
+	Duration time.Duration
+	DryRun   bool
+}
+
+// Failed returns the number of tenants whose migration failed.
+func (r *Report) Failed() int {
+	n := 0
+	for _, t := range r.Tenants {
+		if t.Err != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// target is a tenant selected for a run.
+type target struct {
+	id, schema string
+	err        error // set when the tenant cannot be migrated at all
+}
+
+// MigrateAll migrates public and then the selected tenants, concurrently
+// through a sliding window of workers (a slow tenant never holds up more
+// than its own worker). It continues past a failing tenant. The Report is
+// always returned, even with an error; the error is non-nil when public
+// failed (then no tenant is attempted), when the directory cannot be read,
+// when ctx ends (unfinished tenants get ctx's error), or when any tenant
+// failed (errors.Join of the tenant errors, each naming its tenant).
+func (m *Migrator) MigrateAll(ctx context.Context, opts RunOptions) (*Report, error) {
+	start := time.Now()
+	rep := &Report{DryRun: opts.DryRun, Public: Result{Schema: "public"}}
+	finish := func(err error) (*Report, error) {
+		rep.Duration = time.Since(start)
+		return rep, err
+	}
+	for _, id := range opts.IDs {
+		if _, err := m.namer.Schema(id); err != nil {
+			return finish(err)
+		}
+	}
+	if m.loadErr != nil {
+		return finish(m.loadErr)
+	}
+	if opts.DryRun {
+		return finish(m.dryRun(ctx, rep, opts))
+	}
+	applied, err := m.migratePublic(ctx)
+	rep.Public.Applied, rep.Public.Err, rep.Public.Duration = applied, err, time.Since(start)
+	if err != nil {
+		return finish(err)
+	}
+	targets, err := m.targets(ctx, opts.IDs)
+	if err != nil {
+		return finish(err)
+	}
+	rep.Tenants = m.runPool(ctx, targets, opts)
+	var errs []error
+	for _, r := range rep.Tenants {
+		errs = append(errs, r.Err)
+	}
+	return finish(errors.Join(errs...))
+}
+
+// runPool migrates targets with a fixed number of workers pulling from one
+// channel, collecting results in this goroutine.
+func (m *Migrator) runPool(ctx context.Context, targets []target, opts RunOptions) []Result {
+	results := make([]Result, len(targets))
+	workers := m.workers
+	if opts.Concurrency > 0 {
+		workers = opts.Concurrency
+	}
+	workers = min(workers, max(len(targets), 1))
+	type done struct {
+		i int
+		r Result
+	}
+	jobs := make(chan int)
+	out := make(chan done)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := range jobs {
+				t := targets[i]
+				r := Result{ID: t.id, Schema: t.schema, Err: t.err}
+				if r.Err == nil {
+					began := time.Now()
+					r.Applied, r.Err = m.migrateSchema(ctx, t.id, t.schema)
+					r.Duration = time.Since(began)
+				}
+				out <- done{i, r}
+			}
+		})
+	}
+	go func() {
+		defer close(jobs)
+		for i := range targets {
+			select {
+			case jobs <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() {
+		wg.Wait()
+		close(out)
+	}()
+	start := time.Now()
+	seen := make([]bool, len(targets))
+	var p Progress
+	p.Total = len(targets)
+	for d := range out {
+		results[d.i], seen[d.i] = d.r, true
+		p.Done++
+		if d.r.Err != nil {
+			p.Failed++
+		}
+		if opts.Progress != nil {
+			p.Elapsed = time.Since(start)
+			p.Rate = float64(p.Done) / p.Elapsed.Seconds()
+			p.ETA = time.Duration(float64(p.Total-p.Done) / p.Rate * float64(time.Second))
+			opts.Progress(p)
+		}
+	}
+	for i, ok := range seen {
+		if !ok {
+			t := targets[i]
+			results[i] = Result{ID: t.id, Schema: t.schema, Err: fmt.Errorf("migrate tenant %q: %w", t.id, context.Cause(ctx))}
+		}
+	}
+	return results
+}
+
+// targets lists the tenants of a run, ordered by id: the directory's tenants
+// that are not being dropped, or the given ids.
+func (m *Migrator) targets(ctx context.Context, ids []string) ([]target, error) {
+	var (
+		rows []dirRow
+		err  error
+	)
+	if ids == nil {
+		rows, err = m.directory(ctx, "WHERE status <> 'dropping'")
+	} else {
+		rows, err = m.directory(ctx, "WHERE id = ANY($1)", pq.Array(ids))
+	}
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]dirRow, len(rows))
+	for _, r := range rows {
+		byID[r.id] = r
+	}
+	if ids == nil {
+		for _, r := range rows {
+			ids = append(ids, r.id)
+		}
+	}
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	out := make([]target, 0, len(ids))
+	for _, id := range ids {
+		t := target{id: id}
+		t.schema, t.err = m.namer.Schema(id)
+		r, ok := byID[id]
+		switch {
+		case t.err != nil:
+		case !ok:
+			t.err = fmt.Errorf("migrate tenant %q: %w: not in the directory (create it with 'api tenant create')", id, tenant.ErrNotFound)
+		case r.status == "dropping":
+			t.err = fmt.Errorf("migrate tenant %q: being dropped", id)
+		case r.schema != t.schema:
+			t.err = fmt.Errorf("migrate tenant %q: directory names schema %s, the Namer %s", id, r.schema, t.schema)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+type dirRow struct{ id, schema, status string }
+
+func (m *Migrator) directory(ctx context.Context, where string, args ...any) ([]dirRow, error) {
+	rows, err := m.db.QueryContext(ctx, "SELECT id, schema_name, status FROM public.tenants "+where+" ORDER BY id", args...)
+	if err != nil {
+		return nil, fmt.Errorf("read tenant directory: %w", err)
+	}
+	defer rows.Close()
+	var out []dirRow
+	for rows.Next() {
+		var r dirRow
+		if err := rows.Scan(&r.id, &r.schema, &r.status); err != nil {
+			return nil, fmt.Errorf("read tenant directory: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read tenant directory: %w", err)
+	}
+	return out, nil
+}
+
+// dryRun fills rep with what MigrateAll would apply, from one bulk read.
+func (m *Migrator) dryRun(ctx context.Context, rep *Report, opts RunOptions) error {
+	st, err := m.Status(ctx, opts.IDs)
+	if err != nil {
+		return err
+	}
+	rep.Public.Pending, rep.Public.Err = st.Public.Pending, st.Public.err()
+	for _, s := range st.Tenants {
+		rep.Tenants = append(rep.Tenants, Result{ID: s.ID, Schema: s.Schema, Pending: s.Pending, Err: s.err()})
+	}
+	var errs []error
+	for _, r := range rep.Tenants {
+		errs = append(errs, r.Err)
+	}
+	return errors.Join(append(errs, rep.Public.Err)...)
+}
+
+// State summarises a SchemaStatus.
+type State string
+
+// The states of a schema, from best to worst.
+const (
+	StateOK      State = "ok"      // every migration applied
+	StatePending State = "pending" // some migrations not applied yet
+	StateDrift   State = "drift"   // an applied migration was modified
+	StateError   State = "error"   // the schema cannot be migrated (see SchemaStatus.Error)
+)
+
+// SchemaStatus is the migration state of one schema.
+type SchemaStatus struct {
+	ID        string // tenant id; empty for public
+	Schema    string
+	Directory string   // the tenant's status in the directory; empty for public
+	Applied   []string // versions recorded in the schema, known to this binary
+	Pending   []string // versions not recorded yet
+	Drifted   []string // versions recorded with another checksum
+	Unknown   []string // versions recorded but not known to this binary (a newer release applied them)
+	Error     string   // why the schema cannot be migrated, when State is StateError
+	State     State
+}
+
+func (s SchemaStatus) err() error {
+	switch s.State {
+	case StateDrift:
+		return fmt.Errorf("schema %s: %w: %s", s.Schema, ErrDrift, strings.Join(s.Drifted, ", "))
+	case StateError:
+		return fmt.Errorf("schema %s: %s", s.Schema, s.Error)
+	}
+	return nil
+}
+
+// Status is the migration state of public and of the selected tenants.
+type Status struct {
+	Public  SchemaStatus
+	Tenants []SchemaStatus
+}
+
+// Summary counts the tenants in each state.
+func (s *Status) Summary() map[State]int {
+	n := make(map[State]int)
+	for _, t := range s.Tenants {
+		n[t.State]++
+	}
+	return n
+}
+
+// statusChunk bounds the number of schemas read by one UNION ALL query.
+const statusChunk = 250
+
+// Status reports, without changing anything, which migrations are applied,
+// pending or drifted in public and in each tenant (ids as in RunOptions.IDs:
+// nil means every tenant in the directory, including those being dropped).
+// It reads the revision tables in bulk: a few queries in all, never one per
+// migration or per tenant. Invalid ids fail before any SQL.
+func (m *Migrator) Status(ctx context.Context, ids []string) (*Status, error) {
+	for _, id := range ids {
+		if _, err := m.namer.Schema(id); err != nil {
+			return nil, err
+		}
+	}
+	if m.loadErr != nil {
+		return nil, m.loadErr
+	}
+	var (
+		rows []dirRow
+		err  error
+	)
+	if ids == nil {
+		rows, err = m.directory(ctx, "")
+	} else {
+		rows, err = m.directory(ctx, "WHERE id = ANY($1)", pq.Array(ids))
+	}
+	if err != nil {
+		if ids == nil && isUndefinedTable(err) {
+			// public is not migrated yet: there is no directory.
+			rows, err = nil, nil
+		} else {
+			return nil, err
+		}
+	}
+	st := &Status{Public: SchemaStatus{Schema: "public"}}
+	byID := make(map[string]dirRow, len(rows))
+	for _, r := range rows {
+		byID[r.id] = r
+	}
+	if ids == nil {
+		for _, r := range rows {
+			ids = append(ids, r.id)
+		}
+	}
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	schemas := []string{"public"}
+	for _, id := range ids {
+		s := SchemaStatus{ID: id}
+		s.Schema, _ = m.namer.Schema(id)
+		r, ok := byID[id]
+		switch {
+		case !ok:
+			s.State, s.Error = StateError, "not in the tenant directory"
+		case r.schema != s.Schema:
+			s.State, s.Error = StateError, fmt.Sprintf("directory names schema %s, the Namer %s", r.schema, s.Schema)
+		default:
+			s.Directory = r.status
+			schemas = append(schemas, s.Schema)
+		}
+		st.Tenants = append(st.Tenants, s)
+	}
+	revs, err := m.readAll(ctx, schemas)
+	if err != nil {
+		return nil, err
+	}
+	classify(&st.Public, m.public, revs)
+	for i := range st.Tenants {
+		if st.Tenants[i].State == "" {
+			classify(&st.Tenants[i], m.tenant, revs)
+		}
+	}
+	return st, nil
+}
+
+// classify fills s from the files and the revisions read for s.Schema.
+func classify(s *SchemaStatus, files []migration, revs map[string]map[string]string) {
+	done := revs[s.Schema] // nil when the schema or its revision table is missing
+	known := make(map[string]bool, len(files))
+	for _, f := range files {
+		known[f.version] = true
+		sum, ok := done[f.version]
+		switch {
+		case !ok:
+			s.Pending = append(s.Pending, f.version)
+		case sum != f.checksum:
+			s.Drifted = append(s.Drifted, f.version)
+		default:
+			s.Applied = append(s.Applied, f.version)
+		}
+	}
+	for v := range done {
+		if !known[v] {
+			s.Unknown = append(s.Unknown, v)
+		}
+	}
+	slices.Sort(s.Unknown)
+	switch {
+	case len(s.Drifted) > 0:
+		s.State = StateDrift
+	case len(s.Pending) > 0:
+		s.State = StatePending
+	default:
+		s.State = StateOK
+	}
+}
+
+// readAll returns schema → version → checksum for those of schemas that have
+// a revision table: one catalog query, then one UNION ALL query per
+// statusChunk schemas.
+func (m *Migrator) readAll(ctx context.Context, schemas []string) (map[string]map[string]string, error) {
+	rows, err := m.db.QueryContext(ctx, `
+SELECT n.nspname FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relname = $1 AND c.relkind IN ('r', 'p') AND n.nspname = ANY($2)
+ORDER BY 1`, RevisionTable, pq.Array(schemas))
+	if err != nil {
+		return nil, fmt.Errorf("read revisions: %w", err)
+	}
+	var have []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read revisions: %w", err)
+		}
+		have = append(have, s)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read revisions: %w", err)
+	}
+	out := make(map[string]map[string]string, len(have))
+	for chunk := range slices.Chunk(have, statusChunk) {
+		var q strings.Builder
+		for i, s := range chunk {
+			if i > 0 {
+				q.WriteString("\nUNION ALL ")
+			}
+			fmt.Fprintf(&q, "SELECT %s, version, checksum FROM %s.%s", pq.QuoteLiteral(s), pq.QuoteIdentifier(s), RevisionTable)
+		}
+		rows, err := m.db.QueryContext(ctx, q.String())
+		if err != nil {
+			return nil, fmt.Errorf("read revisions: %w", err)
+		}
+		for rows.Next() {
+			var s, v, sum string
+			if err := rows.Scan(&s, &v, &sum); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read revisions: %w", err)
+			}
+			if out[s] == nil {
+				out[s] = make(map[string]string)
+			}
+			out[s][v] = sum
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read revisions: %w", err)
+		}
+	}
+	return out, nil
+}
+
+func isUndefinedTable(err error) bool {
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && pqErr.Code == "42P01"
+}

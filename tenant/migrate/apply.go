@@ -1,0 +1,174 @@
+package migrate
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/lib/pq"
+)
+
+// RevisionTable is the table, in every migrated schema, that records the
+// applied migrations: version text primary key, checksum text (hex SHA-256
+// of the file), applied_at timestamptz.
+const RevisionTable = "schema_migrations"
+
+// A migration is one SQL file of a track.
+type migration struct {
+	version  string // the file name without .sql
+	checksum string // hex SHA-256 of the contents
+	sql      string
+}
+
+// load reads the *.sql files at the root of fsys in lexical order.
+func load(fsys fs.FS) ([]migration, error) {
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(names)
+	out := make([]migration, 0, len(names))
+	for _, name := range names {
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(b)
+		out = append(out, migration{
+			version:  strings.TrimSuffix(name, ".sql"),
+			checksum: hex.EncodeToString(sum[:]),
+			sql:      string(b),
+		})
+	}
+	return out, nil
+}
+
+// lockKey is the pg_advisory_xact_lock key of schema: every migration and
+// drop of one schema, in any process, serialises on it.
+func lockKey(schema string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("pgtenant/migrate\x00"))
+	h.Write([]byte(schema))
+	return int64(h.Sum64())
+}
+
+// plan compares the files with the applied revisions (version → checksum).
+// It returns the pending versions in order, or an error wrapping ErrDrift
+// naming every applied file whose contents changed.
+func plan(files []migration, applied map[string]string) (pending []migration, err error) {
+	var drift []string
+	for _, f := range files {
+		sum, ok := applied[f.version]
+		switch {
+		case !ok:
+			pending = append(pending, f)
+		case sum != f.checksum:
+			drift = append(drift, f.version)
+		}
+	}
+	if len(drift) > 0 {
+		return nil, fmt.Errorf("%w: %s (applied with another checksum; not re-run)", ErrDrift, strings.Join(drift, ", "))
+	}
+	return pending, nil
+}
+
+// apply brings schema up to date with files in one transaction: it takes the
+// schema's advisory lock, creates the schema (if create) and the revision
+// table when missing, reads the applied revisions only after locking, and runs
+// each pending file followed by its revision row. Nothing is committed unless
+// every pending file succeeds. It returns the versions it applied.
+func (m *Migrator) apply(ctx context.Context, schema string, files []migration, create bool) ([]string, error) {
+	applied, err := m.applyOnce(ctx, schema, files, create)
+	if isCatalogRace(err) {
+		// The pool's own search_path named the schema before it existed (a
+		// tenant pool, say), so this session cached it as missing before
+		// taking the lock. A new transaction looks again.
+		applied, err = m.applyOnce(ctx, schema, files, create)
+	}
+	return applied, err
+}
+
+// isCatalogRace reports whether err is a duplicate schema or type created by
+// a concurrent migrator this session could not see yet.
+func isCatalogRace(err error) bool {
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && pqErr.Code == "23505" &&
+		(pqErr.Constraint == "pg_namespace_nspname_index" || pqErr.Constraint == "pg_type_typname_nsp_index")
+}
+
+func (m *Migrator) applyOnce(ctx context.Context, schema string, files []migration, create bool) (applied []string, err error) {
+	tx, err := m.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	q := pq.QuoteIdentifier(schema)
+	// One round trip in the simple protocol (no parameters: everything in it
+	// is a quoted identifier or an integer). The lock comes first: a name
+	// looked up earlier in the transaction (as setting search_path to a
+	// schema that does not exist yet would) stays cached as missing even
+	// after the previous holder of the lock has created it.
+	setup := "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(lockKey(schema), 10) + ");\n" +
+		"SET LOCAL search_path TO " + q + ";\n"
+	if create {
+		setup += "CREATE SCHEMA IF NOT EXISTS " + q + ";\n"
+	}
+	setup += "CREATE TABLE IF NOT EXISTS " + q + "." + RevisionTable +
+		" (version text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+	if _, err := tx.ExecContext(ctx, setup); err != nil {
+		return nil, err
+	}
+	done, err := readRevisions(ctx, tx, q)
+	if err != nil {
+		return nil, err
+	}
+	pending, err := plan(files, done)
+	if err != nil {
+		return nil, err
+	}
+	insert := "INSERT INTO " + q + "." + RevisionTable + " (version, checksum) VALUES ($1, $2)"
+	for _, f := range pending {
+		if _, err := tx.ExecContext(ctx, f.sql); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.version, err)
+		}
+		if _, err := tx.ExecContext(ctx, insert, f.version, f.checksum); err != nil {
+			return nil, fmt.Errorf("%s: record revision: %w", f.version, err)
+		}
+		applied = append(applied, f.version)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return applied, nil
+}
+
+// readRevisions reads version → checksum from the revision table of the
+// quoted schema q.
+func readRevisions(ctx context.Context, tx *sql.Tx, q string) (map[string]string, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT version, checksum FROM "+q+"."+RevisionTable)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	done := make(map[string]string)
+	for rows.Next() {
+		var v, sum string
+		if err := rows.Scan(&v, &sum); err != nil {
+			return nil, err
+		}
+		done[v] = sum
+	}
+	return done, rows.Err()
+}

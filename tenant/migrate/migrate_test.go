@@ -1,0 +1,456 @@
+package migrate_test
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
+	"github.com/pgtenant/pgtenant/tenant"
+	"github.com/pgtenant/pgtenant/tenant/migrate"
+	"github.com/pgtenant/pgtenant/tenant/tenanttest"
+)
+
+// tracks returns the embedded tenant track plus, if extra, a second
+// migration adding a column, so partial tenants can be built.
+func tenantTrack(t *testing.T, extra bool) fs.FS {
+	t.Helper()
+	files, err := fs.Glob(migrations.Tenant(), "*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("embedded tenant migrations: %v %v", files, err)
+	}
+	m := fstest.MapFS{}
+	for _, f := range files {
+		b, _ := fs.ReadFile(migrations.Tenant(), f)
+		m[f] = &fstest.MapFile{Data: b}
+	}
+	if extra {
+		m["99990101000000_nickname.sql"] = &fstest.MapFile{Data: []byte("ALTER TABLE users ADD COLUMN nickname text;\n")}
+	}
+	return m
+}
+
+func newDB(t *testing.T) (pq.Config, *sql.DB) {
+	t.Helper()
+	cfg := tenanttest.NewMigratedDatabase(t)
+	db := tenanttest.Open(t, cfg)
+	db.SetMaxOpenConns(20)
+	return cfg, db
+}
+
+// addToDirectory inserts directory rows without creating schemas.
+func addToDirectory(t *testing.T, db *sql.DB, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		_, err := db.ExecContext(t.Context(), "INSERT INTO public.tenants (id, schema_name, status) VALUES ($1, $2, 'active')", id, "tenant_"+id)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func revisions(t *testing.T, db *sql.DB, schema string) []string {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), "SELECT version FROM "+pq.QuoteIdentifier(schema)+".schema_migrations ORDER BY version")
+	if err != nil {
+		t.Fatalf("revisions of %s: %v", schema, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		rows.Scan(&v)
+		out = append(out, v)
+	}
+	return out
+}
+
+func schemaExists(t *testing.T, db *sql.DB, schema string) bool {
+	t.Helper()
+	var ok bool
+	if err := db.QueryRowContext(t.Context(), "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema).Scan(&ok); err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
+func byID(rep *migrate.Report) map[string]migrate.Result {
+	m := map[string]migrate.Result{}
+	for _, r := range rep.Tenants {
+		m[r.ID] = r
+	}
+	return m
+}
+
+func TestMigrateAllFreshPartialAndUpToDate(t *testing.T) {
+	t.Parallel()
+	_, db := newDB(t)
+	v1 := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, false)})
+	v2 := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true)})
+	_, all := v2.Versions()
+	addToDirectory(t, db, "fresh", "partial", "current")
+	if _, err := v1.MigrateTenant(t.Context(), "partial"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v2.MigrateTenant(t.Context(), "current"); err != nil {
+		t.Fatal(err)
+	}
+
+	var progress []migrate.Progress
+	rep, err := v2.MigrateAll(t.Context(), migrate.RunOptions{Progress: func(p migrate.Progress) { progress = append(progress, p) }})
+	if err != nil {
+		t.Fatalf("MigrateAll: %v", err)
+	}
+	got := byID(rep)
+	want := map[string][]string{"fresh": all, "partial": all[1:], "current": nil}
+	for id, w := range want {
+		if r := got[id]; r.Err != nil || !slices.Equal(r.Applied, w) {
+			t.Errorf("tenant %s: applied %v, err %v; want %v", id, r.Applied, r.Err, w)
+		}
+		if rev := revisions(t, db, "tenant_"+id); !slices.Equal(rev, all) {
+			t.Errorf("tenant %s revisions = %v; want %v", id, rev, all)
+		}
+	}
+	if len(progress) != 3 || progress[2].Done != 3 || progress[2].Total != 3 {
+		t.Errorf("progress = %+v; want 3 calls ending at 3/3", progress)
+	}
+	if _, err := db.ExecContext(t.Context(), "SELECT nickname FROM tenant_fresh.users"); err != nil {
+		t.Errorf("second migration not applied: %v", err)
+	}
+	// A second run applies nothing.
+	rep, err = v2.MigrateAll(t.Context(), migrate.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Tenants {
+		if len(r.Applied) != 0 {
+			t.Errorf("rerun applied %v to %s", r.Applied, r.ID)
+		}
+	}
+}
+
+func TestMigrateAllContinuesPastAFailingTenant(t *testing.T) {
+	t.Parallel()
+	_, db := newDB(t)
+	m := migrate.New(db, migrate.Options{})
+	addToDirectory(t, db, "a", "broken", "c")
+	// A conflicting object makes the first tenant migration fail.
+	if _, err := db.ExecContext(t.Context(), "CREATE SCHEMA tenant_broken; CREATE TABLE tenant_broken.users (x int)"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := m.MigrateAll(t.Context(), migrate.RunOptions{Concurrency: 2})
+	if err == nil || !strings.Contains(err.Error(), `"broken"`) {
+		t.Fatalf("MigrateAll error = %v; want one naming tenant broken", err)
+	}
+	if rep.Failed() != 1 {
+		t.Errorf("Failed() = %d; want 1", rep.Failed())
+	}
+	got := byID(rep)
+	if got["broken"].Err == nil {
+		t.Error("broken tenant reported no error")
+	}
+	for _, id := range []string{"a", "c"} {
+		if got[id].Err != nil || len(got[id].Applied) == 0 {
+			t.Errorf("tenant %s: applied %v, err %v; want migrated", id, got[id].Applied, got[id].Err)
+		}
+	}
+	// The failed tenant's transaction left nothing behind.
+	var n int
+	db.QueryRowContext(t.Context(), "SELECT count(*) FROM pg_tables WHERE schemaname = 'tenant_broken'").Scan(&n)
+	if n != 1 {
+		t.Errorf("broken tenant has %d tables; want only the conflicting one", n)
+	}
+}
+
+func TestConcurrentMigrateAllNeverFailsNorDoubleApplies(t *testing.T) {
+	t.Parallel()
+	cfg, db := newDB(t)
+	var ids []string
+	for i := range 20 {
+		ids = append(ids, "t"+strconv.Itoa(i))
+	}
+	addToDirectory(t, db, ids...)
+	reps := make([]*migrate.Report, 2)
+	var wg sync.WaitGroup
+	for i := range reps {
+		wg.Go(func() {
+			// Separate pools, as separate processes would have.
+			own := tenanttest.Open(t, cfg)
+			rep, err := migrate.New(own, migrate.Options{Concurrency: 4}).MigrateAll(t.Context(), migrate.RunOptions{})
+			if err != nil {
+				t.Errorf("MigrateAll %d: %v", i, err)
+			}
+			reps[i] = rep
+		})
+	}
+	wg.Wait()
+	_, all := migrate.New(db, migrate.Options{}).Versions()
+	for _, id := range ids {
+		n := 0
+		for _, rep := range reps {
+			n += len(byID(rep)[id].Applied)
+		}
+		if n != len(all) {
+			t.Errorf("tenant %s: %d migrations applied by both runs together; want %d", id, n, len(all))
+		}
+		if rev := revisions(t, db, "tenant_"+id); !slices.Equal(rev, all) {
+			t.Errorf("tenant %s revisions = %v; want %v", id, rev, all)
+		}
+	}
+}
+
+func TestConcurrentCreateTenantOfOneID(t *testing.T) {
+	t.Parallel()
+	cfg, db := newDB(t)
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			own := tenanttest.Open(t, cfg)
+			tn, err := migrate.New(own, migrate.Options{}).CreateTenant(t.Context(), "acme", migrate.CreateOptions{})
+			if err != nil {
+				t.Errorf("CreateTenant: %v", err)
+				return
+			}
+			if tn.ID != "acme" || tn.SchemaName != "tenant_acme" || tn.Status != "active" {
+				t.Errorf("CreateTenant = %+v; want acme, tenant_acme, active", tn)
+			}
+		})
+	}
+	wg.Wait()
+	var n int
+	db.QueryRowContext(t.Context(), "SELECT count(*) FROM public.tenants WHERE id = 'acme' AND status = 'active'").Scan(&n)
+	if n != 1 {
+		t.Errorf("%d active directory rows for acme; want 1", n)
+	}
+	_, all := migrate.New(db, migrate.Options{}).Versions()
+	if rev := revisions(t, db, "tenant_acme"); !slices.Equal(rev, all) {
+		t.Errorf("revisions = %v; want %v", rev, all)
+	}
+}
+
+func TestCreateTenantFailureIsReportedAndRepairedByRerun(t *testing.T) {
+	t.Parallel()
+	_, db := newDB(t)
+	m := migrate.New(db, migrate.Options{})
+	if _, err := db.ExecContext(t.Context(), "CREATE SCHEMA tenant_acme; CREATE TABLE tenant_acme.posts (x int)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.CreateTenant(t.Context(), "acme", migrate.CreateOptions{}); err == nil || !strings.Contains(err.Error(), `"acme"`) {
+		t.Fatalf("CreateTenant error = %v; want a failure naming acme", err)
+	}
+	var status string
+	db.QueryRowContext(t.Context(), "SELECT status FROM public.tenants WHERE id = 'acme'").Scan(&status)
+	if status != "provisioning" {
+		t.Fatalf("status after failure = %q; want provisioning", status)
+	}
+	if _, err := db.ExecContext(t.Context(), "DROP TABLE tenant_acme.posts"); err != nil {
+		t.Fatal(err)
+	}
+	tn, err := m.CreateTenant(t.Context(), "acme", migrate.CreateOptions{})
+	if err != nil || tn.Status != "active" {
+		t.Fatalf("CreateTenant rerun = %v, %v; want active", tn, err)
+	}
+}
+
+func TestCreateTenantPlan(t *testing.T) {
+	t.Parallel()
+	_, db := newDB(t)
+	m := migrate.New(db, migrate.Options{})
+	var pro string
+	if err := db.QueryRowContext(t.Context(), "INSERT INTO public.plans (name) VALUES ('pro') RETURNING id").Scan(&pro); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"pro", pro} {
+		tn, err := m.CreateTenant(t.Context(), "acme", migrate.CreateOptions{Plan: p})
+		if err != nil || tn.PlanID == nil || tn.PlanID.String() != pro {
+			t.Errorf("CreateTenant(plan %q) = %+v, %v; want plan %s", p, tn, err, pro)
+		}
+	}
+	_, err := m.CreateTenant(t.Context(), "other", migrate.CreateOptions{Plan: "gold"})
+	if !errors.Is(err, migrate.ErrUnknownPlan) {
+		t.Errorf("CreateTenant(plan gold) error = %v; want ErrUnknownPlan", err)
+	}
+	if schemaExists(t, db, "tenant_other") {
+		t.Error("unknown plan still created a schema")
+	}
+}
+
+func TestDriftIsReportedNotRerun(t *testing.T) {
+	t.Parallel()
+	_, db := newDB(t)
+	m := migrate.New(db, migrate.Options{})
+	tenanttest.NewTenant(t, pqCfg(t, db), "acme")
+	tenanttest.NewTenant(t, pqCfg(t, db), "fine")
+	if _, err := db.ExecContext(t.Context(), "UPDATE tenant_acme.schema_migrations SET checksum = 'tampered'"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := m.MigrateAll(t.Context(), migrate.RunOptions{})
+	if !errors.Is(err, migrate.ErrDrift) {
+		t.Fatalf("MigrateAll error = %v; want ErrDrift", err)
+	}
+	if r := byID(rep)["acme"]; !errors.Is(r.Err, migrate.ErrDrift) || len(r.Applied) != 0 {
+		t.Errorf("acme: applied %v, err %v; want drift and nothing applied", r.Applied, r.Err)
+	}
+	if r := byID(rep)["fine"]; r.Err != nil {
+		t.Errorf("fine: %v", r.Err)
+	}
+	st, err := m.Status(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range st.Tenants {
+		want := migrate.StateOK
+		if s.ID == "acme" {
+			want = migrate.StateDrift
+		}
+		if s.State != want {
+			t.Errorf("Status %s = %s; want %s", s.ID, s.State, want)
+		}
+	}
+}
+
+// pqCfg recovers the test database's config from the pool (tests keep one).
+func pqCfg(t *testing.T, db *sql.DB) pq.Config {
+	t.Helper()
+	var name string
+	if err := db.QueryRowContext(t.Context(), "SELECT current_database()").Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	cfg := tenanttest.ServerConfig(t)
+	cfg.Database = name
+	return cfg
+}
+
+func TestDryRunChangesNothing(t *testing.T) {
+	t.Parallel()
+	_, db := newDB(t)
+	m := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true)})
+	addToDirectory(t, db, "fresh", "partial")
+	if _, err := migrate.New(db, migrate.Options{}).MigrateTenant(t.Context(), "partial"); err != nil {
+		t.Fatal(err)
+	}
+	_, all := m.Versions()
+	rep, err := m.MigrateAll(t.Context(), migrate.RunOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := byID(rep)
+	if !slices.Equal(got["fresh"].Pending, all) || !slices.Equal(got["partial"].Pending, all[1:]) {
+		t.Errorf("pending fresh %v, partial %v; want %v and %v", got["fresh"].Pending, got["partial"].Pending, all, all[1:])
+	}
+	if schemaExists(t, db, "tenant_fresh") {
+		t.Error("dry run created tenant_fresh")
+	}
+	if rev := revisions(t, db, "tenant_partial"); !slices.Equal(rev, all[:1]) {
+		t.Errorf("dry run changed partial's revisions to %v", rev)
+	}
+}
+
+func TestDropTenant(t *testing.T) {
+	t.Parallel()
+	cfg, db := newDB(t)
+	m := migrate.New(db, migrate.Options{})
+	tenanttest.NewTenant(t, cfg, "acme")
+	tenanttest.NewTenant(t, cfg, "keep")
+
+	u := url.URL{Scheme: "postgres", User: url.User(cfg.User), Host: cfg.Host + ":" + strconv.Itoa(int(cfg.Port)), Path: cfg.Database, RawQuery: "sslmode=disable"}
+	if cfg.Password != "" {
+		u.User = url.UserPassword(cfg.User, cfg.Password)
+	}
+	l := pq.NewListener(u.String(), time.Second, time.Second, nil)
+	defer l.Close()
+	if err := l.Listen(tenant.DirectoryChannel); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := m.DropTenant(t.Context(), "acme"); err != nil {
+		t.Fatalf("DropTenant: %v", err)
+	}
+	if schemaExists(t, db, "tenant_acme") {
+		t.Error("schema tenant_acme still exists")
+	}
+	if !schemaExists(t, db, "tenant_keep") {
+		t.Error("schema tenant_keep was dropped too")
+	}
+	ts, err := m.ListTenants(t.Context())
+	if err != nil || len(ts) != 1 || ts[0].ID != "keep" {
+		t.Errorf("ListTenants = %v, %v; want just keep", ts, err)
+	}
+	select {
+	case n := <-l.NotificationChannel():
+		if n == nil || n.Extra != "acme" {
+			t.Errorf("notification = %+v; want payload acme", n)
+		}
+	case <-t.Context().Done():
+	}
+	if err := m.DropTenant(t.Context(), "acme"); !errors.Is(err, tenant.ErrNotFound) {
+		t.Errorf("second DropTenant error = %v; want ErrNotFound", err)
+	}
+}
+
+func TestHostileIDsAreRejectedBeforeSQL(t *testing.T) {
+	t.Parallel()
+	// A pool to a port nothing listens on: any SQL would fail with a
+	// connection error, not ErrInvalidID.
+	c, err := pq.NewConnector("host=127.0.0.1 port=1 user=nobody sslmode=disable connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(c)
+	defer db.Close()
+	m := migrate.New(db, migrate.Options{})
+	ctx := t.Context()
+	for _, id := range []string{"", "Acme", "a;DROP SCHEMA public", `a"b`, "a,public", "../x", strings.Repeat("a", 49), "pg_x "} {
+		calls := map[string]error{
+			"CreateTenant":  func() error { _, err := m.CreateTenant(ctx, id, migrate.CreateOptions{}); return err }(),
+			"DropTenant":    m.DropTenant(ctx, id),
+			"MigrateTenant": func() error { _, err := m.MigrateTenant(ctx, id); return err }(),
+			"MigrateAll":    func() error { _, err := m.MigrateAll(ctx, migrate.RunOptions{IDs: []string{"ok", id}}); return err }(),
+			"Status":        func() error { _, err := m.Status(ctx, []string{id}); return err }(),
+		}
+		for name, err := range calls {
+			if !errors.Is(err, tenant.ErrInvalidID) {
+				t.Errorf("%s(%q) error = %v; want ErrInvalidID", name, id, err)
+			}
+		}
+	}
+}
+
+func TestStatusReadsInBulk(t *testing.T) {
+	t.Parallel()
+	cfg, db := newDB(t)
+	tenanttest.NewTenant(t, cfg, "current")
+	addToDirectory(t, db, "fresh")
+	m := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true)})
+	pub, all := m.Versions()
+	st, err := m.Status(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Public.State != migrate.StateOK || !slices.Equal(st.Public.Applied, pub) {
+		t.Errorf("public = %+v; want ok with %v", st.Public, pub)
+	}
+	want := map[string]string{"current": fmt.Sprint(all[1:]), "fresh": fmt.Sprint(all)}
+	for _, s := range st.Tenants {
+		if s.State != migrate.StatePending || fmt.Sprint(s.Pending) != want[s.ID] {
+			t.Errorf("status %s = %s pending %v; want pending %s", s.ID, s.State, s.Pending, want[s.ID])
+		}
+	}
+	if sum := st.Summary(); sum[migrate.StatePending] != 2 {
+		t.Errorf("Summary = %v; want 2 pending", sum)
+	}
+	if _, err := m.Status(t.Context(), []string{"nosuch"}); err != nil {
+		t.Errorf("Status(nosuch) = %v", err)
+	}
+}

@@ -1,0 +1,380 @@
+// Package migrate applies the versioned migrations of package
+// ent/migrate/migrations to the public schema and to every tenant schema,
+// and provisions and drops tenants.
+//
+// Every schema is migrated in one transaction that first sets search_path for
+// that transaction only (SET LOCAL), then takes a per-schema
+// pg_advisory_xact_lock, so the unqualified DDL lands in the right schema
+// whatever the pool's own search_path, and any number of processes may
+// migrate at once without failing or applying a file twice. Each schema
+// records its applied files in its own revision table ([RevisionTable]) with
+// a checksum; an applied file whose contents changed is reported as drift
+// ([ErrDrift]) and is never re-run.
+//
+// Tenant ids become schema names only through [tenant.Namer.Schema], so a
+// hostile id is rejected with [tenant.ErrInvalidID] before any SQL.
+package migrate
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/google/uuid"
+	"github.com/lib/pq"
+
+	"github.com/pgtenant/pgtenant/ent"
+	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
+	enttenant "github.com/pgtenant/pgtenant/ent/tenant"
+	"github.com/pgtenant/pgtenant/tenant"
+)
+
+var (
+	// ErrDrift is returned for a schema in which a migration was applied from
+	// a file whose contents have since changed. The schema is left untouched.
+	ErrDrift = errors.New("migrate: applied migration was modified")
+
+	// ErrUnknownPlan is returned by CreateTenant when the requested plan is
+	// neither the id nor the name of a plan.
+	ErrUnknownPlan = errors.New("migrate: unknown plan")
+)
+
+// DefaultConcurrency is the number of tenants migrated at once when
+// Options.Concurrency is zero.
+const DefaultConcurrency = 8
+
+// Options configure a Migrator. The zero value is usable.
+type Options struct {
+	// Namer maps tenant ids to schema names; nil is tenant.DefaultNamer.
+	// It must be the Namer of the registries that serve the tenants.
+	Namer tenant.Namer
+
+	// Logger receives one Info record per provisioned or dropped tenant and
+	// Debug records per migrated schema; nil discards.
+	Logger *slog.Logger
+
+	// Concurrency is how many tenant schemas MigrateAll migrates at once;
+	// zero or less means DefaultConcurrency. The *sql.DB should allow at
+	// least this many open connections.
+	Concurrency int
+
+	// Public and Tenant are the migration files of the two tracks
+	// (<version>_<name>.sql at the root, applied in lexical order); nil means
+	// the embedded ent/migrate/migrations tracks.
+	Public, Tenant fs.FS
+}
+
+// A Migrator migrates, provisions and drops tenant schemas through one
+// *sql.DB. It is safe for concurrent use by multiple goroutines and by
+// multiple processes on the same database.
+type Migrator struct {
+	db      *sql.DB
+	client  *ent.Client
+	namer   tenant.Namer
+	log     *slog.Logger
+	workers int
+	public  []migration
+	tenant  []migration
+	loadErr error
+}
+
+// New returns a Migrator working through db, which may be any pool of the
+// database: its search_path does not matter, since every statement either
+// names its schema or runs under SET LOCAL search_path. The Migrator does not
+// own db; closing db is the caller's business. Errors reading the migration
+// files are returned by every method.
+func New(db *sql.DB, opts Options) *Migrator {
+	m := &Migrator{
+		db:      db,
+		namer:   opts.Namer,
+		log:     opts.Logger,
+		workers: opts.Concurrency,
+		client: ent.NewClient(
+			ent.Driver(entsql.OpenDB(dialect.Postgres, db)),
+			ent.AlternateSchema(ent.SchemaConfig{Plan: "public", Tenant: "public"}),
+		),
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	if m.workers <= 0 {
+		m.workers = DefaultConcurrency
+	}
+	pub, ten := opts.Public, opts.Tenant
+	if pub == nil {
+		pub = migrations.Public()
+	}
+	if ten == nil {
+		ten = migrations.Tenant()
+	}
+	var err1, err2 error
+	m.public, err1 = load(pub)
+	m.tenant, err2 = load(ten)
+	if err := errors.Join(err1, err2); err != nil {
+		m.loadErr = fmt.Errorf("migrate: read migration files: %w", err)
+	}
+	return m
+}
+
+// Versions returns the versions of the public and the tenant track, in the
+// order they apply.
+func (m *Migrator) Versions() (public, tenant []string) {
+	return versions(m.public), versions(m.tenant)
+}
+
+func versions(ms []migration) []string {
+	out := make([]string, len(ms))
+	for i, f := range ms {
+		out[i] = f.version
+	}
+	return out
+}
+
+// MigratePublic applies the pending public migrations to schema public,
+// recording them in public.schema_migrations. It is idempotent and safe to
+// run from several processes at once. The error wraps ErrDrift when an
+// applied public migration was modified.
+func (m *Migrator) MigratePublic(ctx context.Context) error {
+	_, err := m.migratePublic(ctx)
+	return err
+}
+
+func (m *Migrator) migratePublic(ctx context.Context) ([]string, error) {
+	if m.loadErr != nil {
+		return nil, m.loadErr
+	}
+	applied, err := m.apply(ctx, "public", m.public, false)
+	if err != nil {
+		return nil, fmt.Errorf("migrate public: %w", err)
+	}
+	m.log.DebugContext(ctx, "schema migrated", "schema", "public", "applied", applied)
+	return applied, nil
+}
+
+// MigrateTenant applies the pending tenant migrations to the schema of tenant
+// id, creating the schema if it does not exist, and returns the versions it
+// applied. It does not consult the directory (MigrateAll and CreateTenant
+// do). Errors wrap tenant.ErrInvalidID for a bad id and ErrDrift for a
+// modified applied file, and name the tenant.
+func (m *Migrator) MigrateTenant(ctx context.Context, id string) ([]string, error) {
+	schema, err := m.namer.Schema(id)
+	if err != nil {
+		return nil, err
+	}
+	return m.migrateSchema(ctx, id, schema)
+}
+
+func (m *Migrator) migrateSchema(ctx context.Context, id, schema string) ([]string, error) {
+	if m.loadErr != nil {
+		return nil, m.loadErr
+	}
+	applied, err := m.apply(ctx, schema, m.tenant, true)
+	if err != nil {
+		return nil, fmt.Errorf("migrate tenant %q (schema %s): %w", id, schema, err)
+	}
+	m.log.DebugContext(ctx, "schema migrated", "tenant", id, "schema", schema, "applied", applied)
+	return applied, nil
+}
+
+// CreateOptions are the options of CreateTenant.
+type CreateOptions struct {
+	// Plan is the id or the name of a plan in public.plans; empty means no
+	// plan. Anything else is an error wrapping ErrUnknownPlan.
+	Plan string
+}
+
+// CreateTenant provisions tenant id: it inserts (or keeps) its directory row
+// with status provisioning, creates its schema, applies the tenant
+// migrations, marks the row active and announces the change on
+// tenant.DirectoryChannel. It returns the directory row.
+//
+// It is idempotent and safe to call concurrently for the same id (one schema
+// results and every caller succeeds). On failure the row stays provisioning,
+// so the tenant is not served, and the error is returned; calling it again
+// repairs the tenant. An existing active or suspended tenant keeps its
+// status; its schema is brought up to date and, if opts.Plan is set, its
+// plan is changed. A tenant that is being dropped is an error. Errors name
+// the tenant and wrap tenant.ErrInvalidID or ErrUnknownPlan where they apply.
+func (m *Migrator) CreateTenant(ctx context.Context, id string, opts CreateOptions) (*ent.Tenant, error) {
+	t, err := m.createTenant(ctx, id, opts)
+	if err != nil {
+		return nil, fmt.Errorf("create tenant %q: %w", id, err)
+	}
+	return t, nil
+}
+
+func (m *Migrator) createTenant(ctx context.Context, id string, opts CreateOptions) (*ent.Tenant, error) {
+	start := time.Now()
+	schema, err := m.namer.Schema(id)
+	if err != nil {
+		return nil, err
+	}
+	if m.loadErr != nil {
+		return nil, m.loadErr
+	}
+	var plan *uuid.UUID
+	if opts.Plan != "" {
+		p, err := m.resolvePlan(ctx, opts.Plan)
+		if err != nil {
+			return nil, err
+		}
+		plan = &p
+	}
+	var (
+		status, have string
+		havePlan     uuid.NullUUID
+	)
+	// Two statements, not one: a statement that waits on a concurrent
+	// insert of the same id would not see that row in its own snapshot.
+	if _, err := m.db.ExecContext(ctx, `
+INSERT INTO public.tenants (id, schema_name, plan_id, status, created_at, updated_at)
+VALUES ($1, $2, $3, 'provisioning', now(), now())
+ON CONFLICT (id) DO NOTHING`, id, schema, plan); err != nil {
+		return nil, fmt.Errorf("directory: %w", err)
+	}
+	err = m.db.QueryRowContext(ctx, "SELECT status, schema_name, plan_id FROM public.tenants WHERE id = $1", id).
+		Scan(&status, &have, &havePlan)
+	if err != nil {
+		return nil, fmt.Errorf("directory: %w", err)
+	}
+	switch {
+	case have != schema:
+		return nil, fmt.Errorf("directory names schema %s, the Namer %s: refusing to guess", have, schema)
+	case status == enttenant.StatusDropping.String():
+		return nil, errors.New("tenant is being dropped: finish the drop first")
+	}
+	if plan != nil && (!havePlan.Valid || havePlan.UUID != *plan) {
+		if _, err := m.db.ExecContext(ctx, "UPDATE public.tenants SET plan_id = $2, updated_at = now() WHERE id = $1", id, *plan); err != nil {
+			return nil, fmt.Errorf("set plan: %w", err)
+		}
+	}
+	if _, err := m.migrateSchema(ctx, id, schema); err != nil {
+		return nil, err
+	}
+	if _, err := m.db.ExecContext(ctx, `
+WITH up AS (
+	UPDATE public.tenants SET status = 'active', updated_at = now()
+	WHERE id = $1 AND status = 'provisioning'
+)
+SELECT pg_notify($2, $1)`, id, tenant.DirectoryChannel); err != nil {
+		return nil, fmt.Errorf("activate: %w", err)
+	}
+	t, err := m.client.Tenant.Get(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("directory: %w", err)
+	}
+	m.log.InfoContext(ctx, "tenant provisioned", "tenant", id, "schema", schema, "status", t.Status, "duration", time.Since(start))
+	return t, nil
+}
+
+// resolvePlan finds the plan whose id or name is p.
+func (m *Migrator) resolvePlan(ctx context.Context, p string) (uuid.UUID, error) {
+	if u, err := uuid.Parse(p); err == nil {
+		var found uuid.UUID
+		err := m.db.QueryRowContext(ctx, "SELECT id FROM public.plans WHERE id = $1", u).Scan(&found)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return uuid.Nil, fmt.Errorf("%w %q", ErrUnknownPlan, p)
+		case err != nil:
+			return uuid.Nil, fmt.Errorf("plan: %w", err)
+		}
+		return found, nil
+	}
+	rows, err := m.db.QueryContext(ctx, "SELECT id FROM public.plans WHERE name = $1 LIMIT 2", p)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("plan: %w", err)
+	}
+	defer rows.Close()
+	var ids []uuid.UUID
+	for rows.Next() {
+		var u uuid.UUID
+		if err := rows.Scan(&u); err != nil {
+			return uuid.Nil, fmt.Errorf("plan: %w", err)
+		}
+		ids = append(ids, u)
+	}
+	if err := rows.Err(); err != nil {
+		return uuid.Nil, fmt.Errorf("plan: %w", err)
+	}
+	switch len(ids) {
+	case 0:
+		return uuid.Nil, fmt.Errorf("%w %q", ErrUnknownPlan, p)
+	case 1:
+		return ids[0], nil
+	}
+	return uuid.Nil, fmt.Errorf("%w: several plans are named %q; give its id", ErrUnknownPlan, p)
+}
+
+// DropTenant removes tenant id: it marks the directory row dropping and
+// announces it on tenant.DirectoryChannel (so registries stop serving the
+// tenant and evict its pool), then, in one transaction under the schema's
+// migration lock, drops the schema with everything in it and deletes the
+// row, announcing again on commit. It returns an error wrapping
+// tenant.ErrNotFound when the directory has no such tenant, and
+// tenant.ErrInvalidID for a bad id. A failed drop leaves the row dropping
+// (not served); calling DropTenant again finishes it.
+func (m *Migrator) DropTenant(ctx context.Context, id string) error {
+	if err := m.dropTenant(ctx, id); err != nil {
+		return fmt.Errorf("drop tenant %q: %w", id, err)
+	}
+	return nil
+}
+
+func (m *Migrator) dropTenant(ctx context.Context, id string) error {
+	schema, err := m.namer.Schema(id)
+	if err != nil {
+		return err
+	}
+	var have string
+	err = m.db.QueryRowContext(ctx, `
+WITH up AS (
+	UPDATE public.tenants SET status = 'dropping', updated_at = now() WHERE id = $1
+	RETURNING schema_name
+)
+SELECT schema_name, pg_notify($2, $1)::text FROM up`, id, tenant.DirectoryChannel).Scan(&have, new(string))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return tenant.ErrNotFound
+	case err != nil:
+		return fmt.Errorf("directory: %w", err)
+	case have != schema:
+		return fmt.Errorf("directory names schema %s, the Namer %s: refusing to drop either", have, schema)
+	}
+	tx, err := m.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey(schema)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+pq.QuoteIdentifier(schema)+" CASCADE"); err != nil {
+		return fmt.Errorf("drop schema %s: %w", schema, err)
+	}
+	if _, err := tx.ExecContext(ctx, `
+WITH del AS (DELETE FROM public.tenants WHERE id = $1)
+SELECT pg_notify($2, $1)`, id, tenant.DirectoryChannel); err != nil {
+		return fmt.Errorf("directory: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	m.log.InfoContext(ctx, "tenant dropped", "tenant", id, "schema", schema)
+	return nil
+}
+
+// ListTenants returns every row of the tenant directory, in any status,
+// ordered by id.
+func (m *Migrator) ListTenants(ctx context.Context) ([]*ent.Tenant, error) {
+	ts, err := m.client.Tenant.Query().Order(ent.Asc(enttenant.FieldID)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list tenants: %w", err)
+	}
+	return ts, nil
+}

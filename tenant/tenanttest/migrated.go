@@ -1,0 +1,156 @@
+package tenanttest
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
+	"github.com/pgtenant/pgtenant/tenant/migrate"
+)
+
+var template struct {
+	once sync.Once
+	name string
+	err  error
+}
+
+// NewMigratedDatabase is NewDatabase with the public migrations applied: the
+// tenant directory and the plans table exist and are empty. It clones a
+// template database named after the public migrations, created once per
+// server and set of migrations (and kept, marked as a template that accepts
+// no connections), so it costs one CREATE DATABASE. It is safe to call from
+// parallel tests and from concurrent test processes.
+func NewMigratedDatabase(tb testing.TB) pq.Config {
+	tb.Helper()
+	admin := ServerConfig(tb)
+	template.once.Do(func() { template.name, template.err = ensureTemplate(admin) })
+	if template.err != nil {
+		tb.Fatalf("tenanttest: migrated template database: %v", template.err)
+	}
+	name := "tenanttest_" + randomHex(8)
+	db := openConfig(tb, admin)
+	defer db.Close()
+	_, err := db.ExecContext(tb.Context(), "CREATE DATABASE "+pq.QuoteIdentifier(name)+" TEMPLATE "+pq.QuoteIdentifier(template.name))
+	if err != nil {
+		tb.Fatalf("tenanttest: create database from template: %v", err)
+	}
+	tb.Cleanup(func() {
+		db := openConfig(tb, admin)
+		defer db.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pq.QuoteIdentifier(name)+" WITH (FORCE)"); err != nil {
+			tb.Errorf("tenanttest: drop database %s: %v", name, err)
+		}
+	})
+	cfg := admin.Clone()
+	cfg.Database = name
+	return cfg
+}
+
+// NewTenant provisions tenant id in the database cfg (which must have public
+// migrated, as from NewMigratedDatabase) exactly as the API's admin routes
+// and 'api tenant create' do, with the default Namer and no plan, and returns
+// the tenant's schema name. The tenant is active when NewTenant returns; it
+// is dropped with the database. It fails tb on any error.
+func NewTenant(tb testing.TB, cfg pq.Config, id string) string {
+	tb.Helper()
+	db := openConfig(tb, cfg)
+	defer db.Close()
+	t, err := migrate.New(db, migrate.Options{}).CreateTenant(tb.Context(), id, migrate.CreateOptions{})
+	if err != nil {
+		tb.Fatalf("tenanttest: %v", err)
+	}
+	return t.SchemaName
+}
+
+// ensureTemplate returns the name of the template database holding the
+// current public migrations, creating it if needed. A session advisory lock
+// on the maintenance database serialises processes creating it.
+func ensureTemplate(admin pq.Config) (string, error) {
+	sum, err := publicChecksum()
+	if err != nil {
+		return "", err
+	}
+	name := "tenanttest_template_" + sum[:16]
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := pq.NewConnectorConfig(admin)
+	if err != nil {
+		return "", err
+	}
+	adminDB := sql.OpenDB(c)
+	defer adminDB.Close()
+	conn, err := adminDB.Conn(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	const lockKey = 0x7067746e74746d70 // "pgtnttmp"
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", int64(lockKey)); err != nil {
+		return "", err
+	}
+	defer conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock($1)", int64(lockKey))
+
+	var isTemplate bool
+	err = conn.QueryRowContext(ctx, "SELECT datistemplate FROM pg_database WHERE datname = $1", name).Scan(&isTemplate)
+	switch {
+	case err == nil && isTemplate:
+		return name, nil
+	case err == nil:
+		// Left half-made by a process that died: start again.
+		if _, err := conn.ExecContext(ctx, "DROP DATABASE "+pq.QuoteIdentifier(name)+" WITH (FORCE)"); err != nil {
+			return "", err
+		}
+	case !errors.Is(err, sql.ErrNoRows):
+		return "", err
+	}
+	if _, err := conn.ExecContext(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(name)); err != nil {
+		return "", err
+	}
+	cfg := admin.Clone()
+	cfg.Database = name
+	tc, err := pq.NewConnectorConfig(cfg)
+	if err != nil {
+		return "", err
+	}
+	db := sql.OpenDB(tc)
+	err = migrate.New(db, migrate.Options{}).MigratePublic(ctx)
+	db.Close()
+	if err != nil {
+		return "", err
+	}
+	// Clones need a template without connections; refuse any from now on.
+	if _, err := conn.ExecContext(ctx, "ALTER DATABASE "+pq.QuoteIdentifier(name)+" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false"); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// publicChecksum identifies the embedded public migrations.
+func publicChecksum() (string, error) {
+	h := sha256.New()
+	err := fs.WalkDir(migrations.Public(), ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(migrations.Public(), path)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", path, len(b))
+		h.Write(b)
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil)), err
+}
