@@ -30,7 +30,7 @@ type createPlanRequest struct {
 
 // updatePlanRequest is partial: absent (or null) fields are unchanged.
 type updatePlanRequest struct {
-	Name     *string `json:"name" validate:"omitnil,required,max=100,nonul"`
+	Name     *string `json:"name" validate:"omitnil,min=1,max=100,nonul"`
 	MaxUsers *string `json:"maxUsers" validate:"omitnil,max=50,nonul"`
 	Price    *string `json:"price" validate:"omitnil,max=50,nonul"`
 }

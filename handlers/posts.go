@@ -22,7 +22,7 @@ type postResponse struct {
 }
 
 func newPostResponse(p *ent.Post) postResponse {
-	return postResponse{ID: p.ID, Title: p.Title, Content: p.Content, AuthorID: p.AuthorID, CreatedAt: p.CreatedAt}
+	return postResponse{ID: p.ID, Title: p.Title, Content: p.Content, AuthorID: p.AuthorID, CreatedAt: dbTime(p.CreatedAt)}
 }
 
 func newPostResponses(ps []*ent.Post) []postResponse {
@@ -41,7 +41,7 @@ type createPostRequest struct {
 
 // updatePostRequest is partial: absent (or null) fields are unchanged.
 type updatePostRequest struct {
-	Title    *string `json:"title" validate:"omitnil,required,max=255,nonul"`
+	Title    *string `json:"title" validate:"omitnil,min=1,max=255,nonul"`
 	Content  *string `json:"content" validate:"omitnil,max=5000,nonul"`
 	AuthorID *string `json:"authorId" validate:"omitnil,uuid"`
 }

@@ -271,6 +271,9 @@ func fieldMessage(fe validator.FieldError) string {
 	case "max":
 		return "must be at most " + fe.Param() + " characters"
 	case "min":
+		if fe.Param() == "1" {
+			return "must not be empty"
+		}
 		return "must be at least " + fe.Param() + " characters"
 	case "nonul":
 		return "must not contain NUL characters"

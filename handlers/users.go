@@ -22,7 +22,7 @@ type userResponse struct {
 }
 
 func newUserResponse(u *ent.User) userResponse {
-	return userResponse{ID: u.ID, Email: u.Email, Name: u.Name, Active: u.Active, CreatedAt: u.CreatedAt}
+	return userResponse{ID: u.ID, Email: u.Email, Name: u.Name, Active: u.Active, CreatedAt: dbTime(u.CreatedAt)}
 }
 
 type createUserRequest struct {
@@ -33,10 +33,14 @@ type createUserRequest struct {
 // updateUserRequest is partial: a field that is absent (or null) is left
 // unchanged.
 type updateUserRequest struct {
-	Email  *string `json:"email" validate:"omitnil,required,max=255,nonul,email"`
-	Name   *string `json:"name" validate:"omitnil,required,max=255,nonul"`
+	Email  *string `json:"email" validate:"omitnil,min=1,max=255,nonul,email"`
+	Name   *string `json:"name" validate:"omitnil,min=1,max=255,nonul"`
 	Active *bool   `json:"active"`
 }
+
+// dbTime is t as PostgreSQL stores it (microseconds), so that the response
+// to a create equals every later read of the same row.
+func dbTime(t time.Time) time.Time { return t.Round(time.Microsecond) }
 
 var (
 	errUserNotFound = errorf(http.StatusNotFound, "User not found")

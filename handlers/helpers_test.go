@@ -1,0 +1,194 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/pgtenant/pgtenant/tenant"
+	"github.com/pgtenant/pgtenant/tenant/migrate"
+	"github.com/pgtenant/pgtenant/tenant/tenanttest"
+)
+
+// modes are the isolation modes every HTTP test runs in.
+var modes = []tenant.Mode{tenant.SearchPath, tenant.Qualified}
+
+// testAdminToken is the admin token of test APIs built with withAdmin.
+const testAdminToken = "s3cret-token"
+
+// testEnv is an API on a fresh migrated database with two active tenants,
+// alpha and beta.
+type testEnv struct {
+	api  *API
+	h    http.Handler
+	reg  *tenant.Registry
+	db   *sql.DB // the database, search_path public
+	logs *syncBuffer
+}
+
+type envOption func(*Options)
+
+// withAdmin configures the admin token and the Migrator.
+func withAdmin(o *Options) { o.AdminToken = testAdminToken }
+
+// forEachMode runs f as a parallel subtest per isolation mode, each on its
+// own database.
+func forEachMode(t *testing.T, f func(t *testing.T, e *testEnv), opts ...envOption) {
+	t.Parallel()
+	for _, mode := range modes {
+		t.Run(mode.String(), func(t *testing.T) {
+			t.Parallel()
+			f(t, newTestEnv(t, mode, opts...))
+		})
+	}
+}
+
+func newTestEnv(tb testing.TB, mode tenant.Mode, opts ...envOption) *testEnv {
+	tb.Helper()
+	cfg := tenanttest.NewMigratedDatabase(tb)
+	tenanttest.NewTenant(tb, cfg, "alpha")
+	tenanttest.NewTenant(tb, cfg, "beta")
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	reg, err := tenant.New(tb.Context(), testDSN(cfg), tenant.Options{Mode: mode, Logger: logger})
+	if err != nil {
+		tb.Fatalf("tenant.New: %v", err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := reg.Close(ctx); err != nil {
+			tb.Errorf("Registry.Close: %v", err)
+		}
+	})
+	var o Options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.AdminToken != "" {
+		o.Migrator = migrate.New(reg.DB(), migrate.Options{Logger: logger})
+	}
+	api := New(logger, reg, o)
+	return &testEnv{api: api, h: api.Routes(), reg: reg, db: tenanttest.Open(tb, cfg), logs: logs}
+}
+
+// testDSN is the postgres:// URL of cfg.
+func testDSN(cfg pq.Config) string {
+	u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), Path: "/" + cfg.Database}
+	if cfg.Password != "" {
+		u.User = url.UserPassword(cfg.User, cfg.Password)
+	} else {
+		u.User = url.User(cfg.User)
+	}
+	q := url.Values{}
+	if cfg.SSLMode != "" {
+		q.Set("sslmode", string(cfg.SSLMode))
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// req is one request of a test.
+type req struct {
+	method, path string
+	tenant       string // X-Tenant-ID; "" sends none
+	body         string
+	token        string // Authorization: Bearer token; "" sends none
+}
+
+// do serves rq through the API's router.
+func (e *testEnv) do(t testing.TB, rq req) *httptest.ResponseRecorder {
+	t.Helper()
+	var body io.Reader
+	if rq.body != "" {
+		body = strings.NewReader(rq.body)
+	}
+	r := httptest.NewRequestWithContext(t.Context(), rq.method, rq.path, body)
+	if rq.tenant != "" {
+		r.Header.Set("X-Tenant-ID", rq.tenant)
+	}
+	if rq.token != "" {
+		r.Header.Set("Authorization", "Bearer "+rq.token)
+	}
+	if rq.body != "" {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, r)
+	return w
+}
+
+// expect serves rq and fails t unless the status is want; it returns the
+// response.
+func (e *testEnv) expect(t testing.TB, rq req, want int) *httptest.ResponseRecorder {
+	t.Helper()
+	w := e.do(t, rq)
+	if w.Code != want {
+		t.Fatalf("%s %s (tenant %q) status = %d; want %d; body %s", rq.method, rq.path, rq.tenant, w.Code, want, w.Body)
+	}
+	if ct := w.Header().Get("Content-Type"); w.Code != http.StatusNoContent && ct != "application/json" {
+		t.Errorf("%s %s Content-Type = %q; want application/json", rq.method, rq.path, ct)
+	}
+	return w
+}
+
+// body decodes w's JSON body into a T.
+func body[T any](t testing.TB, w *httptest.ResponseRecorder) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
+		t.Fatalf("decode %s: %v", w.Body, err)
+	}
+	return v
+}
+
+// createUser creates a user in tenant id and returns it.
+func (e *testEnv) createUser(t testing.TB, id, email, name string) userResponse {
+	t.Helper()
+	b, _ := json.Marshal(map[string]string{"email": email, "name": name})
+	return body[userResponse](t, e.expect(t, req{method: "POST", path: "/users", tenant: id, body: string(b)}, http.StatusCreated))
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// records returns the JSON log records with msg.
+func (b *syncBuffer) records(t testing.TB, msg string) []map[string]any {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	for line := range bytes.Lines(b.buf.Bytes()) {
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}
