@@ -126,3 +126,56 @@ type Options struct {
 	// LogQueries logs every statement Ent sends, with the tenant id, at Debug.
 	LogQueries bool
 }
+
+// Defaults of Options.
+const (
+	DefaultMaxPools        = 50
+	DefaultPoolTTL         = time.Hour
+	DefaultSweepInterval   = time.Minute
+	DefaultMaxOpenConns    = 10
+	DefaultMaxIdleConns    = 2
+	DefaultConnMaxIdleTime = 30 * time.Second
+	DefaultMaxConns        = 80
+	DefaultNotFoundTTL     = 5 * time.Second
+)
+
+// withDefaults returns o with every zero field replaced by its default and
+// the limits made consistent with each other.
+func (o Options) withDefaults() Options {
+	if o.MaxPools <= 0 {
+		o.MaxPools = DefaultMaxPools
+	}
+	if o.PoolTTL == 0 {
+		o.PoolTTL = DefaultPoolTTL
+	}
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = DefaultSweepInterval
+	}
+	if o.MaxOpenConns <= 0 {
+		o.MaxOpenConns = DefaultMaxOpenConns
+	}
+	if o.MaxIdleConns <= 0 {
+		o.MaxIdleConns = DefaultMaxIdleConns
+	}
+	if o.ConnMaxIdleTime <= 0 {
+		o.ConnMaxIdleTime = DefaultConnMaxIdleTime
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = DefaultMaxConns
+	}
+	// The directory listener holds one connection of the budget for the
+	// registry's lifetime; at least one more is needed to serve anything.
+	if o.MaxConns < 2 {
+		o.MaxConns = 2
+	}
+	// A single pool can never use more than the budget left after the listener.
+	o.MaxOpenConns = min(o.MaxOpenConns, o.MaxConns-1)
+	o.MaxIdleConns = min(o.MaxIdleConns, o.MaxOpenConns)
+	if o.NotFoundTTL == 0 {
+		o.NotFoundTTL = DefaultNotFoundTTL
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}

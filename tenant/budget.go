@@ -1,0 +1,134 @@
+package tenant
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"sync/atomic"
+)
+
+// budget is the global connection budget: a counting semaphore with one token
+// per backend connection, shared by every pool of a Registry. A connection
+// takes a token when it is dialed and gives it back when it is closed, so the
+// number of backends the registry holds never exceeds the budget.
+type budget struct {
+	tokens  chan struct{}
+	waiting atomic.Int64  // requests waiting for a token now
+	waits   atomic.Uint64 // requests that ever had to wait
+
+	// shed closes the idle connections of every pool; set once by the
+	// registry before any pool is opened.
+	shed func()
+}
+
+func newBudget(n int) *budget {
+	return &budget{tokens: make(chan struct{}, n)}
+}
+
+func (b *budget) tryAcquire() bool {
+	select {
+	case b.tokens <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// acquire takes a token. When none is free it first sheds idle connections of
+// all pools, then waits until a token is returned or ctx is done; the error
+// then wraps ErrUnavailable.
+func (b *budget) acquire(ctx context.Context) error {
+	if b.tryAcquire() {
+		return nil
+	}
+	// Announce the wait before shedding: from now on, connections returned to
+	// their pools are closed rather than kept idle (see budgetConn.IsValid).
+	b.waiting.Add(1)
+	defer b.waiting.Add(-1)
+	if b.shed != nil {
+		b.shed()
+	}
+	if b.tryAcquire() {
+		return nil
+	}
+	b.waits.Add(1)
+	select {
+	case b.tokens <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: connection budget of %d exhausted: %w", ErrUnavailable, cap(b.tokens), context.Cause(ctx))
+	}
+}
+
+func (b *budget) release() { <-b.tokens }
+
+// inUse returns the number of tokens taken.
+func (b *budget) inUse() int { return len(b.tokens) }
+
+// budgetConnector is a driver.Connector whose connections hold a budget token
+// each.
+type budgetConnector struct {
+	driver.Connector
+	b *budget
+}
+
+// Connect takes a token, then dials. The token is returned when the
+// connection is closed, or at once if dialing fails.
+func (c *budgetConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	if err := c.b.acquire(ctx); err != nil {
+		return nil, err
+	}
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		c.b.release()
+		return nil, err
+	}
+	pc, ok := conn.(pqConn)
+	if !ok {
+		conn.Close()
+		c.b.release()
+		return nil, errorf("driver connection %T lacks an interface database/sql uses", conn)
+	}
+	return &budgetConn{pqConn: pc, b: c.b}, nil
+}
+
+// pqConn is the set of optional driver interfaces that lib/pq's connection
+// implements and database/sql uses; budgetConn keeps all of them.
+type pqConn interface {
+	driver.Conn
+	driver.ConnBeginTx
+	driver.ConnPrepareContext
+	driver.ExecerContext
+	driver.QueryerContext
+	driver.Pinger
+	driver.SessionResetter
+	driver.Validator
+	driver.NamedValueChecker
+}
+
+// budgetConn is a connection holding a budget token until it is closed.
+type budgetConn struct {
+	pqConn
+	b      *budget
+	closed atomic.Bool
+}
+
+// Close closes the connection and returns its token, once.
+func (c *budgetConn) Close() error {
+	err := c.pqConn.Close()
+	if c.closed.CompareAndSwap(false, true) {
+		c.b.release()
+	}
+	return err
+}
+
+// IsValid is called by database/sql when the connection is returned to its
+// pool. While a request waits for the budget, reporting the connection as no
+// longer valid makes database/sql close it instead of keeping it idle, which
+// hands its token to the waiting request.
+func (c *budgetConn) IsValid() bool {
+	if c.b.waiting.Load() > 0 {
+		return false
+	}
+	return c.pqConn.IsValid()
+}

@@ -1,0 +1,209 @@
+package tenant
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/pgtenant/pgtenant/ent"
+	enttenant "github.com/pgtenant/pgtenant/ent/tenant"
+)
+
+// lookup asks the directory whether id is an active tenant whose schema is
+// schema. A negative answer is remembered for Options.NotFoundTTL.
+func (reg *Registry) lookup(ctx context.Context, id, schema string) error {
+	reg.lookups.Add(1)
+	t, err := reg.sharedClient.Tenant.Query().
+		Where(enttenant.ID(id), enttenant.StatusEQ(enttenant.StatusActive)).
+		Select(enttenant.FieldSchemaName).
+		Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		reg.rememberNotFound(id)
+		return fmt.Errorf("%w: tenant %q", ErrNotFound, id)
+	case err != nil:
+		if !errors.Is(err, ErrUnavailable) && IsTransient(err) {
+			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		return fmt.Errorf("tenant directory lookup of %q: %w", id, err)
+	case t.SchemaName != schema:
+		// Serving the schema our Namer names would serve the wrong data, and
+		// serving the directory's would bypass the Namer's validation.
+		reg.log.WarnContext(ctx, "tenant schema mismatch", "tenant", id, "schema", schema, "directory_schema", t.SchemaName)
+		reg.rememberNotFound(id)
+		return fmt.Errorf("%w: tenant %q: directory names schema %q, expected %q", ErrNotFound, id, t.SchemaName, schema)
+	}
+	return nil
+}
+
+func (reg *Registry) rememberNotFound(id string) {
+	if reg.opts.NotFoundTTL < 0 {
+		return
+	}
+	now := time.Now()
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	if len(reg.negative) >= maxNegative {
+		for k, exp := range reg.negative {
+			if now.After(exp) {
+				delete(reg.negative, k)
+			}
+		}
+		// Still full of fresh entries: drop arbitrary ones. A dropped
+		// entry only costs one more lookup.
+		for k := range reg.negative {
+			if len(reg.negative) < maxNegative {
+				break
+			}
+			delete(reg.negative, k)
+		}
+	}
+	reg.negative[id] = now.Add(reg.opts.NotFoundTTL)
+}
+
+// listen starts the directory listener and waits until it listens on
+// DirectoryChannel or ctx is done.
+func (reg *Registry) listen(ctx context.Context, dsn string) error {
+	l := pq.NewListener(dsn, 100*time.Millisecond, 10*time.Second, func(ev pq.ListenerEventType, err error) {
+		if err != nil {
+			reg.log.Warn("tenant directory listener", "event", ev.String(), "err", err)
+		}
+	})
+	errc := make(chan error, 1)
+	go func() { errc <- l.Listen(DirectoryChannel) }()
+	select {
+	case err := <-errc:
+		if err != nil {
+			l.Close()
+			return fmt.Errorf("%w: listen on %s: %w", ErrUnavailable, DirectoryChannel, err)
+		}
+	case <-ctx.Done():
+		l.Close()
+		<-errc
+		return fmt.Errorf("%w: listen on %s: %w", ErrUnavailable, DirectoryChannel, context.Cause(ctx))
+	}
+	reg.listener = l
+	reg.wg.Go(func() { reg.watch(l.Notify) })
+	return nil
+}
+
+// watch forgets what the registry knows about every tenant named in a
+// directory notification. A nil notification means the listener reconnected
+// and may have missed some: then every resident tenant is checked again.
+func (reg *Registry) watch(notify <-chan *pq.Notification) {
+	for {
+		select {
+		case <-reg.stop:
+			return
+		case n, ok := <-notify:
+			switch {
+			case !ok:
+				return
+			case n == nil:
+				reg.resync()
+			case ValidateID(n.Extra) == nil:
+				reg.Evict(n.Extra)
+			}
+		}
+	}
+}
+
+// resync drops the negative cache and evicts every resident tenant the
+// directory no longer lists as active.
+func (reg *Registry) resync() {
+	reg.mu.Lock()
+	clear(reg.negative)
+	ids := reg.lru.Keys()
+	reg.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+	defer cancel()
+	active, err := reg.sharedClient.Tenant.Query().
+		Where(enttenant.IDIn(ids...), enttenant.StatusEQ(enttenant.StatusActive)).
+		IDs(ctx)
+	if err != nil {
+		// Nothing is known: forget everything rather than serve a tenant
+		// that may have been dropped meanwhile.
+		reg.log.Warn("tenant directory resync", "err", err)
+		active = nil
+	}
+	keep := make(map[string]bool, len(active))
+	for _, id := range active {
+		keep[id] = true
+	}
+	for _, id := range ids {
+		if !keep[id] {
+			reg.Evict(id)
+		}
+	}
+}
+
+// sweep evicts, every Options.SweepInterval, the clients without a lease that
+// were last used longer than Options.PoolTTL ago, and expired negative
+// directory answers.
+func (reg *Registry) sweep() {
+	t := time.NewTicker(reg.opts.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-reg.stop:
+			return
+		case now := <-t.C:
+			reg.sweepOnce(now)
+		}
+	}
+}
+
+func (reg *Registry) sweepOnce(now time.Time) {
+	reg.mu.Lock()
+	for _, id := range reg.lru.Keys() {
+		e, _ := reg.lru.Peek(id)
+		if e.leases == 0 && now.Sub(e.lastUsed) > reg.opts.PoolTTL {
+			reg.removeLocked(id, EvictTTL)
+		}
+	}
+	for id, exp := range reg.negative {
+		if now.After(exp) {
+			delete(reg.negative, id)
+		}
+	}
+	ev := reg.takePendingLocked()
+	reg.mu.Unlock()
+	reg.finish(context.Background(), ev)
+}
+
+// shedIdle closes the idle connections of every pool, least recently used
+// tenant first, so that their budget tokens go to a request that waits for
+// one.
+func (reg *Registry) shedIdle() {
+	reg.mu.Lock()
+	pools := make([]*sql.DB, 0, reg.lru.Len()+1)
+	for _, e := range reg.lru.Values() {
+		if e.db != nil && !e.closed {
+			pools = append(pools, e.db)
+		}
+	}
+	reg.mu.Unlock()
+	pools = append(pools, reg.shared)
+	for _, db := range pools {
+		if db.Stats().Idle == 0 {
+			continue
+		}
+		// SetMaxIdleConns closes the surplus idle connections at once.
+		n := reg.opts.MaxIdleConns
+		if db == reg.shared && reg.opts.Mode == Qualified {
+			n = reg.opts.MaxConns - 1
+		}
+		db.SetMaxIdleConns(-1)
+		db.SetMaxIdleConns(n)
+		if reg.budget.inUse() < cap(reg.budget.tokens) {
+			return
+		}
+	}
+}

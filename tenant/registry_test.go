@@ -1,0 +1,574 @@
+package tenant_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	enttenant "github.com/pgtenant/pgtenant/ent/tenant"
+	"github.com/pgtenant/pgtenant/ent/user"
+	"github.com/pgtenant/pgtenant/tenant"
+)
+
+func TestAcquire(t *testing.T) {
+	t.Parallel()
+	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
+		f := newFixture(t)
+		f.addTenant(t, "acme")
+		f.addTenant(t, "globex")
+		hooks := newHookLog()
+		reg := f.newRegistry(t, tenant.Options{Mode: mode, Hooks: hooks.hooks()})
+		ctx := t.Context()
+
+		if got := reg.Mode(); got != mode {
+			t.Errorf("Mode() = %v; want %v", got, mode)
+		}
+		acme, release, err := reg.Acquire(ctx, "acme")
+		if err != nil {
+			t.Fatalf("Acquire(acme): %v", err)
+		}
+		if _, err := acme.User.Create().SetEmail("a@acme.test").SetName("A").Save(ctx); err != nil {
+			t.Fatalf("create user in acme: %v", err)
+		}
+		globex, releaseG, err := reg.Acquire(ctx, "globex")
+		if err != nil {
+			t.Fatalf("Acquire(globex): %v", err)
+		}
+		// Isolation: globex does not see acme's user.
+		if n, err := globex.User.Query().Count(ctx); err != nil || n != 0 {
+			t.Errorf("globex users = %d, %v; want 0, nil", n, err)
+		}
+		if n, err := acme.User.Query().Count(ctx); err != nil || n != 1 {
+			t.Errorf("acme users = %d, %v; want 1, nil", n, err)
+		}
+		release()
+		release() // idempotent
+		releaseG()
+
+		again, release2, err := reg.Acquire(ctx, "acme")
+		if err != nil {
+			t.Fatalf("second Acquire(acme): %v", err)
+		}
+		if again != acme {
+			t.Errorf("second Acquire(acme) returned another client")
+		}
+		release2()
+
+		if n := hooks.createdCount("acme"); n != 1 {
+			t.Errorf("OnPoolCreated(acme) called %d times; want 1", n)
+		}
+		st := reg.Stats()
+		if st.Hits != 1 || st.Misses != 2 || st.Lookups != 2 || st.Pools != 2 {
+			t.Errorf("Stats() hits=%d misses=%d lookups=%d pools=%d; want 1 2 2 2", st.Hits, st.Misses, st.Lookups, st.Pools)
+		}
+		if got := reg.ActiveTenants(); strings.Join(got, ",") != "acme,globex" {
+			t.Errorf("ActiveTenants() = %v; want [acme globex]", got)
+		}
+		if !reg.HasPool("globex") || reg.HasPool("initech") || reg.PoolCount() != 2 {
+			t.Errorf("HasPool/PoolCount disagree with two resident tenants")
+		}
+		for _, ts := range st.Tenants {
+			if ts.Leases != 0 {
+				t.Errorf("Stats() tenant %s leases = %d after all releases; want 0", ts.ID, ts.Leases)
+			}
+		}
+		// Shared reaches the directory in both modes.
+		if n, err := reg.Shared().Tenant.Query().Count(ctx); err != nil || n != 2 {
+			t.Errorf("Shared().Tenant count = %d, %v; want 2, nil", n, err)
+		}
+	})
+}
+
+func TestAcquireNotFound(t *testing.T) {
+	t.Parallel()
+	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
+		f := newFixture(t)
+		f.addTenant(t, "acme")
+		f.addDirectory(t, "suspended", "tenant_suspended", enttenant.StatusSuspended)
+		f.addDirectory(t, "odd", "tenant_elsewhere", enttenant.StatusActive)
+		reg := f.newRegistry(t, tenant.Options{Mode: mode, NotFoundTTL: time.Hour})
+		ctx := t.Context()
+
+		for _, id := range []string{"nobody", "suspended", "odd"} {
+			for range 3 {
+				if _, _, err := reg.Acquire(ctx, id); !errors.Is(err, tenant.ErrNotFound) {
+					t.Errorf("Acquire(%q) error = %v; want ErrNotFound", id, err)
+				}
+			}
+		}
+		// The answers are cached: one lookup per id.
+		if got := reg.Stats().Lookups; got != 3 {
+			t.Errorf("directory lookups = %d; want 3", got)
+		}
+		if reg.PoolCount() != 0 {
+			t.Errorf("PoolCount() = %d; want 0", reg.PoolCount())
+		}
+		// Evict forgets the negative answer.
+		reg.Evict("nobody")
+		reg.Acquire(ctx, "nobody")
+		if got := reg.Stats().Lookups; got != 4 {
+			t.Errorf("directory lookups after Evict = %d; want 4", got)
+		}
+	})
+}
+
+func TestHostileIDs(t *testing.T) {
+	t.Parallel()
+	hostile := []string{
+		"", "a,tenant_b", "a'b", `a"b`, "a b", "a -c application_name=pwned",
+		"-c", "Acme", "ACME", strings.Repeat("a", 64), "ténant", "a;DROP SCHEMA public",
+		"a\x00b", "a&search_path=public", "../etc", "a.b", "_a",
+	}
+	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
+		f := newFixture(t)
+		hooks := newHookLog()
+		reg := f.newRegistry(t, tenant.Options{Mode: mode, Hooks: hooks.hooks()})
+		for _, id := range hostile {
+			if _, _, err := reg.Acquire(t.Context(), id); !errors.Is(err, tenant.ErrInvalidID) {
+				t.Errorf("Acquire(%q) error = %v; want ErrInvalidID", id, err)
+			}
+			if _, _, err := reg.AcquireVerified(t.Context(), id); !errors.Is(err, tenant.ErrInvalidID) {
+				t.Errorf("AcquireVerified(%q) error = %v; want ErrInvalidID", id, err)
+			}
+		}
+		st := reg.Stats()
+		if st.Lookups != 0 || st.Misses != 0 || st.Pools != 0 {
+			t.Errorf("after hostile ids: lookups=%d misses=%d pools=%d; want 0 0 0", st.Lookups, st.Misses, st.Pools)
+		}
+		if len(hooks.created) != 0 {
+			t.Errorf("pools created for hostile ids: %v", hooks.created)
+		}
+	})
+}
+
+func TestConcurrentColdAcquire(t *testing.T) {
+	t.Parallel()
+	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
+		f := newFixture(t)
+		f.addTenant(t, "acme")
+		hooks := newHookLog()
+		reg := f.newRegistry(t, tenant.Options{Mode: mode, Hooks: hooks.hooks()})
+
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		var failed atomic.Int64
+		for range 100 {
+			wg.Go(func() {
+				<-start
+				_, release, err := reg.Acquire(t.Context(), "acme")
+				if err != nil {
+					failed.Add(1)
+					t.Errorf("Acquire: %v", err)
+					return
+				}
+				release()
+			})
+		}
+		close(start)
+		wg.Wait()
+		if n := hooks.createdCount("acme"); n != 1 {
+			t.Errorf("pools opened for 100 concurrent cold Acquires = %d; want 1", n)
+		}
+		if n := reg.Stats().Lookups; n != 1 {
+			t.Errorf("directory lookups for 100 concurrent cold Acquires = %d; want 1", n)
+		}
+	})
+}
+
+// TestStress hammers more tenants than MaxPools from many goroutines, with
+// releases interleaved, and checks that no query fails, every opened client is
+// evicted exactly once, and no backend outlives Close.
+func TestStress(t *testing.T) {
+	t.Parallel()
+	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
+		f := newFixture(t)
+		const tenants = 10
+		ids := make([]string, tenants)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("t%02d", i)
+			f.addTenant(t, ids[i])
+		}
+		hooks := newHookLog()
+		ctx := context.Background()
+		reg, err := tenant.New(ctx, f.dsn, tenant.Options{
+			Mode: mode, MaxPools: 3, MaxConns: 12, Hooks: hooks.hooks(),
+			Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		var wg sync.WaitGroup
+		var queries, failures atomic.Int64
+		for g := range 16 {
+			wg.Go(func() {
+				rng := rand.New(rand.NewPCG(uint64(g), 1))
+				var held []func()
+				for range 40 {
+					id := ids[rng.IntN(tenants)]
+					ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+					client, release, err := reg.Acquire(ctx, id)
+					if err != nil {
+						failures.Add(1)
+						t.Errorf("Acquire(%s): %v", id, err)
+						cancel()
+						continue
+					}
+					if _, err := client.User.Query().Where(user.Active(true)).Count(ctx); err != nil {
+						failures.Add(1)
+						t.Errorf("query %s: %v", id, err)
+					}
+					queries.Add(1)
+					cancel()
+					// Keep some leases across later acquisitions, so that
+					// evictions hit leased clients.
+					held = append(held, release)
+					if rng.IntN(3) == 0 {
+						for _, r := range held {
+							r()
+						}
+						held = held[:0]
+					}
+				}
+				for _, r := range held {
+					r()
+				}
+			})
+		}
+		wg.Wait()
+		if err := reg.Close(ctx); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if failures.Load() != 0 {
+			t.Fatalf("%d of %d operations failed", failures.Load(), queries.Load())
+		}
+		hooks.mu.Lock()
+		for _, id := range ids {
+			created := hooks.created[id]
+			evicted := 0
+			for _, n := range hooks.evicted[id] {
+				evicted += n
+			}
+			if created != evicted {
+				t.Errorf("tenant %s: %d clients opened, %d evicted; want equal", id, created, evicted)
+			}
+		}
+		if len(hooks.errs) != 0 {
+			t.Errorf("OnError called: %v", hooks.errs)
+		}
+		hooks.mu.Unlock()
+		st := reg.Stats()
+		if st.Evictions[tenant.EvictLRU] == 0 {
+			t.Errorf("no LRU eviction with %d tenants and MaxPools 3", tenants)
+		}
+		if st.Conns != 0 {
+			t.Errorf("Stats().Conns after Close = %d; want 0", st.Conns)
+		}
+		// Closed connections end their backends asynchronously.
+		eventually(t, "no backend left after Close", func() bool { return f.backends(t) == 0 })
+	})
+}
+
+func TestTTLEviction(t *testing.T) {
+	t.Parallel()
+	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
+		f := newFixture(t)
+		f.addTenant(t, "idle")
+		f.addTenant(t, "busy")
+		hooks := newHookLog()
+		reg := f.newRegistry(t, tenant.Options{
+			Mode: mode, PoolTTL: 30 * time.Millisecond, SweepInterval: 5 * time.Millisecond, Hooks: hooks.hooks(),
+		})
+		// busy is leased first, so it is idle longer than idle: only its
+		// lease keeps it.
+		busy, releaseBusy, err := reg.Acquire(t.Context(), "busy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, release, err := reg.Acquire(t.Context(), "idle")
+		if err != nil {
+			t.Fatal(err)
+		}
+		release()
+		hooks.waitEvent(t, "evicted idle ttl")
+		if reg.HasPool("idle") {
+			t.Errorf("HasPool(idle) after TTL eviction")
+		}
+		if !reg.HasPool("busy") {
+			t.Errorf("leased tenant busy was evicted by the TTL")
+		}
+		if _, err := busy.User.Query().Count(t.Context()); err != nil {
+			t.Errorf("query on leased client: %v", err)
+		}
+		releaseBusy()
+		hooks.waitEvent(t, "evicted busy ttl")
+		if n := reg.Stats().Evictions[tenant.EvictTTL]; n != 2 {
+			t.Errorf("Stats().Evictions[ttl] = %d; want 2", n)
+		}
+	})
+}
+
+func TestEvictAndClose(t *testing.T) {
+	t.Parallel()
+	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
+		f := newFixture(t)
+		f.addTenant(t, "acme")
+		f.addTenant(t, "globex")
+		hooks := newHookLog()
+		ctx := t.Context()
+		reg, err := tenant.New(ctx, f.dsn, tenant.Options{Mode: mode, Hooks: hooks.hooks()})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		client, release, err := reg.Acquire(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reg.Evict("acme") {
+			t.Errorf("Evict(acme) = false; want true")
+		}
+		if reg.Evict("acme") {
+			t.Errorf("second Evict(acme) = true; want false")
+		}
+		if got := hooks.evictedCount("acme", tenant.EvictManual); got != 1 {
+			t.Errorf("OnPoolEvicted(acme, manual) calls = %d; want 1", got)
+		}
+		// The lease outlives the eviction.
+		if _, err := client.User.Query().Count(ctx); err != nil {
+			t.Errorf("query on an evicted but leased client: %v", err)
+		}
+		release()
+		if mode == tenant.SearchPath {
+			if _, err := client.User.Query().Count(ctx); err == nil {
+				t.Errorf("query after the last release of an evicted client succeeded; want closed")
+			}
+		}
+
+		_, releaseG, err := reg.Acquire(ctx, "globex")
+		if err != nil {
+			t.Fatal(err)
+		}
+		closed := make(chan error)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			closed <- reg.Close(ctx)
+		}()
+		// Close waits for the lease on globex.
+		hooks.waitEvent(t, "evicted globex close")
+		select {
+		case err := <-closed:
+			t.Fatalf("Close returned %v while a lease was held", err)
+		default:
+		}
+		if _, _, err := reg.Acquire(ctx, "acme"); !errors.Is(err, tenant.ErrClosed) {
+			t.Errorf("Acquire after Close = %v; want ErrClosed", err)
+		}
+		releaseG()
+		if err := <-closed; err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		if err := reg.Close(ctx); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+		if got := hooks.evictedCount("globex", tenant.EvictClose); got != 1 {
+			t.Errorf("OnPoolEvicted(globex, close) calls = %d; want 1", got)
+		}
+		if reg.PoolCount() != 0 {
+			t.Errorf("PoolCount() after Close = %d", reg.PoolCount())
+		}
+		eventually(t, "no backend left after Close", func() bool { return f.backends(t) == 0 })
+	})
+}
+
+func TestCloseDeadline(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.addTenant(t, "acme")
+	reg, err := tenant.New(t.Context(), f.dsn, tenant.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, release, err := reg.Acquire(t.Context(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := reg.Close(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Close with a lease held and a done context = %v; want context.Canceled", err)
+	}
+	release() // must not close twice or panic
+}
+
+func TestAcquireVerified(t *testing.T) {
+	t.Parallel()
+	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
+		f := newFixture(t)
+		f.addTenant(t, "acme")
+		// Listed as active, but its schema was never created.
+		f.addDirectory(t, "ghost", "tenant_ghost", enttenant.StatusActive)
+		var retries atomic.Int64
+		reg := f.newRegistry(t, tenant.Options{Mode: mode, Hooks: tenant.Hooks{
+			OnRetry: func(int, error, time.Duration) { retries.Add(1) },
+		}})
+
+		client, release, err := reg.AcquireVerified(t.Context(), "acme")
+		if err != nil {
+			t.Fatalf("AcquireVerified(acme): %v", err)
+		}
+		if _, err := client.User.Query().Count(t.Context()); err != nil {
+			t.Errorf("query: %v", err)
+		}
+		release()
+
+		if _, _, err := reg.AcquireVerified(t.Context(), "ghost"); !errors.Is(err, tenant.ErrNotFound) {
+			t.Errorf("AcquireVerified(ghost) = %v; want ErrNotFound", err)
+		}
+		if n := retries.Load(); n != 0 {
+			t.Errorf("a missing schema was retried %d times; want 0", n)
+		}
+		if _, _, err := reg.AcquireVerified(t.Context(), "nobody"); !errors.Is(err, tenant.ErrNotFound) {
+			t.Errorf("AcquireVerified(nobody) = %v; want ErrNotFound", err)
+		}
+		for _, ts := range reg.Stats().Tenants {
+			if ts.Leases != 0 {
+				t.Errorf("tenant %s holds %d leases after failed verification", ts.ID, ts.Leases)
+			}
+		}
+	})
+}
+
+func TestDirectoryNotifications(t *testing.T) {
+	t.Parallel()
+	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
+		f := newFixture(t)
+		f.addTenant(t, "acme")
+		hooks := newHookLog()
+		reg := f.newRegistry(t, tenant.Options{Mode: mode, Hooks: hooks.hooks(), NotFoundTTL: time.Hour})
+		ctx := t.Context()
+		_, release, err := reg.Acquire(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		release()
+		notify := func(id string) {
+			t.Helper()
+			if _, err := f.admin.ExecContext(ctx, "SELECT pg_notify($1, $2)", tenant.DirectoryChannel, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		notify("acme")
+		hooks.waitEvent(t, "evicted acme manual")
+
+		// A cached "not found" is dropped by a notification too.
+		if _, _, err := reg.Acquire(ctx, "newco"); !errors.Is(err, tenant.ErrNotFound) {
+			t.Fatalf("Acquire(newco) before it exists = %v; want ErrNotFound", err)
+		}
+		f.addTenant(t, "newco")
+		notify("newco")
+		eventually(t, "newco served after its notification", func() bool {
+			_, release, err := reg.Acquire(ctx, "newco")
+			if err == nil {
+				release()
+			}
+			return err == nil
+		})
+		// A hostile payload is ignored and the listener keeps working.
+		notify("a,b")
+		if _, release, err = reg.Acquire(ctx, "acme"); err != nil {
+			t.Fatal(err)
+		}
+		release()
+		notify("acme")
+		hooks.waitEvent(t, "evicted acme manual")
+	})
+}
+
+func TestLogQueries(t *testing.T) {
+	t.Parallel()
+	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
+		f := newFixture(t)
+		f.addTenant(t, "acme")
+		var buf syncBuffer
+		reg := f.newRegistry(t, tenant.Options{
+			Mode: mode, LogQueries: true,
+			Logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		})
+		client, release, err := reg.Acquire(t.Context(), "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer release()
+		if _, err := client.User.Query().Where(user.Email("x@acme.test")).All(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		var found bool
+		for line := range strings.Lines(buf.String()) {
+			if strings.Contains(line, "msg=query") && strings.Contains(line, "tenant=acme") && strings.Contains(line, `users`) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no debug query line with tenant=acme in the log:\n%s", buf.String())
+		}
+		if !strings.Contains(buf.String(), `msg="tenant pool opened" tenant=acme schema=tenant_acme`) {
+			t.Errorf("no pool event in the log:\n%s", buf.String())
+		}
+	})
+}
+
+func TestWarmupAndHealth(t *testing.T) {
+	t.Parallel()
+	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
+		f := newFixture(t)
+		f.addTenant(t, "acme")
+		f.addTenant(t, "globex")
+		reg := f.newRegistry(t, tenant.Options{Mode: mode})
+		ctx := t.Context()
+
+		res := reg.Warmup(ctx, []string{"acme", "nobody", "globex", "Bad"}, 2)
+		if len(res) != 4 {
+			t.Fatalf("Warmup returned %d results; want 4", len(res))
+		}
+		wantErr := []error{nil, tenant.ErrNotFound, nil, tenant.ErrInvalidID}
+		for i, r := range res {
+			if wantErr[i] == nil && r.Err != nil || wantErr[i] != nil && !errors.Is(r.Err, wantErr[i]) {
+				t.Errorf("Warmup result %d (%s) error = %v; want %v", i, r.ID, r.Err, wantErr[i])
+			}
+		}
+		if res := reg.Warmup(ctx, []string{"acme"}, 0); !res[0].AlreadyWarm || res[0].Err != nil {
+			t.Errorf("second Warmup(acme) = %+v; want AlreadyWarm", res[0])
+		}
+
+		rep := reg.HealthCheck(ctx, time.Second)
+		if rep.Status != tenant.Healthy || len(rep.Pools) != 2 || rep.Shared.Status != tenant.Healthy {
+			t.Errorf("HealthCheck = %+v; want healthy with 2 pools", rep)
+		}
+		if reg.PoolCount() != 2 {
+			t.Errorf("HealthCheck changed PoolCount to %d", reg.PoolCount())
+		}
+
+		// A tenant whose schema disappears degrades the report.
+		if _, err := f.admin.ExecContext(ctx, `DROP SCHEMA tenant_globex CASCADE`); err != nil {
+			t.Fatal(err)
+		}
+		rep = reg.HealthCheck(ctx, time.Second)
+		if rep.Status != tenant.Degraded {
+			t.Errorf("HealthCheck with a dropped schema = %s; want degraded", rep.Status)
+		}
+		for _, p := range rep.Pools {
+			if want := map[string]tenant.Health{"acme": tenant.Healthy, "globex": tenant.Unhealthy}[p.ID]; p.Status != want {
+				t.Errorf("pool %s: %s (%v); want %s", p.ID, p.Status, p.Err, want)
+			}
+		}
+	})
+}

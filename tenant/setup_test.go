@@ -1,0 +1,281 @@
+package tenant_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	"entgo.io/ent/dialect/sql/schema"
+	"github.com/lib/pq"
+
+	"github.com/pgtenant/pgtenant/ent"
+	enttenant "github.com/pgtenant/pgtenant/ent/tenant"
+	"github.com/pgtenant/pgtenant/tenant"
+	"github.com/pgtenant/pgtenant/tenant/tenanttest"
+)
+
+// modes is what every registry test runs over.
+var modes = []tenant.Mode{tenant.SearchPath, tenant.Qualified}
+
+// forEachMode runs f as a parallel subtest per isolation mode.
+func forEachMode(t *testing.T, f func(t *testing.T, mode tenant.Mode)) {
+	t.Helper()
+	for _, mode := range modes {
+		t.Run(mode.String(), func(t *testing.T) {
+			t.Parallel()
+			f(t, mode)
+		})
+	}
+}
+
+// fixture is a fresh database with the public tables, where tenants can be
+// added.
+type fixture struct {
+	cfg    pq.Config
+	dsn    string
+	name   string
+	admin  *sql.DB     // search_path=public
+	client *ent.Client // over admin
+}
+
+// Ent's migration engine keeps package-level state; one migration at a time.
+var migrateMu sync.Mutex
+
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	cfg := tenanttest.NewDatabase(t)
+	f := &fixture{cfg: cfg, dsn: dsnOf(cfg), name: cfg.Database}
+	f.admin = openWithSearchPath(t, cfg, "public")
+	f.client = ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, f.admin)))
+	f.migrate(t, f.admin, tenant.PublicTables())
+	return f
+}
+
+func openWithSearchPath(t testing.TB, cfg pq.Config, searchPath string) *sql.DB {
+	t.Helper()
+	cfg = cfg.Clone()
+	if cfg.Runtime == nil {
+		cfg.Runtime = map[string]string{}
+	}
+	cfg.Runtime["search_path"] = searchPath
+	return tenanttest.Open(t, cfg)
+}
+
+func (f *fixture) migrate(t testing.TB, db *sql.DB, tables []*schema.Table) {
+	t.Helper()
+	migrateMu.Lock()
+	defer migrateMu.Unlock()
+	m, err := schema.NewMigrate(entsql.OpenDB(dialect.Postgres, db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Create(context.Background(), tables...); err != nil {
+		t.Fatalf("create tables: %v", err)
+	}
+}
+
+// addTenant creates the schema and tables of tenant id and lists it as
+// active in the directory.
+func (f *fixture) addTenant(t testing.TB, id string) {
+	t.Helper()
+	s := f.createSchema(t, id)
+	f.addDirectory(t, id, s, enttenant.StatusActive)
+}
+
+// createSchema creates tenant id's schema and tables, without directory row.
+func (f *fixture) createSchema(t testing.TB, id string) string {
+	t.Helper()
+	s, err := tenant.Namer(nil).Schema(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.admin.Exec("CREATE SCHEMA " + pq.QuoteIdentifier(s)); err != nil {
+		t.Fatal(err)
+	}
+	db := openWithSearchPath(t, f.cfg, pq.QuoteIdentifier(s))
+	f.migrate(t, db, tenant.TenantTables())
+	db.Close()
+	return s
+}
+
+func (f *fixture) addDirectory(t testing.TB, id, schema string, status enttenant.Status) {
+	t.Helper()
+	err := f.client.Tenant.Create().SetID(id).SetSchemaName(schema).SetStatus(status).Exec(context.Background())
+	if err != nil {
+		t.Fatalf("add tenant %q to the directory: %v", id, err)
+	}
+}
+
+// backends counts the server processes connected to the fixture's database,
+// as seen from the maintenance database.
+func (f *fixture) backends(t testing.TB) int {
+	t.Helper()
+	mon := f.monitor(t)
+	var n int
+	if err := mon.QueryRow("SELECT count(*) FROM pg_stat_activity WHERE datname = $1", f.name).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+var monitors sync.Map // database name → *sql.DB on the maintenance database
+
+func (f *fixture) monitor(t testing.TB) *sql.DB {
+	if db, ok := monitors.Load(f.name); ok {
+		return db.(*sql.DB)
+	}
+	db := tenanttest.Open(t, tenanttest.ServerConfig(t))
+	db.SetMaxOpenConns(1)
+	monitors.Store(f.name, db)
+	t.Cleanup(func() { monitors.Delete(f.name) })
+	return db
+}
+
+// newRegistry opens a registry on the fixture, closed when t ends.
+func (f *fixture) newRegistry(t testing.TB, opts tenant.Options) *tenant.Registry {
+	t.Helper()
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	reg, err := tenant.New(ctx, f.dsn, opts)
+	if err != nil {
+		t.Fatalf("tenant.New: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := reg.Close(ctx); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return reg
+}
+
+// dsnOf returns a postgres:// URL for cfg's basic settings.
+func dsnOf(cfg pq.Config) string {
+	u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), Path: "/" + cfg.Database}
+	switch {
+	case cfg.Password != "":
+		u.User = url.UserPassword(cfg.User, cfg.Password)
+	case cfg.User != "":
+		u.User = url.User(cfg.User)
+	}
+	q := url.Values{}
+	if cfg.SSLMode != "" {
+		q.Set("sslmode", string(cfg.SSLMode))
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// hookLog records hook calls.
+type hookLog struct {
+	mu      sync.Mutex
+	created map[string]int
+	evicted map[string]map[tenant.EvictReason]int
+	errs    []error
+	events  chan string // "evicted <id> <reason>", if not nil
+}
+
+func newHookLog() *hookLog {
+	return &hookLog{created: map[string]int{}, evicted: map[string]map[tenant.EvictReason]int{}, events: make(chan string, 1024)}
+}
+
+func (h *hookLog) hooks() tenant.Hooks {
+	return tenant.Hooks{
+		OnPoolCreated: func(id string) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.created[id]++
+		},
+		OnPoolEvicted: func(id string, reason tenant.EvictReason) {
+			h.mu.Lock()
+			if h.evicted[id] == nil {
+				h.evicted[id] = map[tenant.EvictReason]int{}
+			}
+			h.evicted[id][reason]++
+			h.mu.Unlock()
+			select {
+			case h.events <- "evicted " + id + " " + string(reason):
+			default:
+			}
+		},
+		OnError: func(id string, err error) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.errs = append(h.errs, err)
+		},
+	}
+}
+
+func (h *hookLog) createdCount(id string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.created[id]
+}
+
+func (h *hookLog) evictedCount(id string, reason tenant.EvictReason) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.evicted[id][reason]
+}
+
+// waitEvent waits for event on h.events, failing t after 10s.
+func (h *hookLog) waitEvent(t testing.TB, event string) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-h.events:
+			if ev == event {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no %q within 10s", event)
+		}
+	}
+}
+
+// eventually polls cond until it holds, failing t after 10s.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("%s: not within 10s", what)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes, for log capture.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
