@@ -2,6 +2,7 @@ package tenant
 
 import (
 	"context"
+	"strings"
 	"testing"
 )
 
@@ -26,5 +27,27 @@ func TestContext(t *testing.T) {
 	other := context.WithValue(context.Background(), otherKey{}, "acme")
 	if _, ok := FromContext(other); ok {
 		t.Error("FromContext found a tenant id stored under another key")
+	}
+}
+
+func TestContextPassesThrough(t *testing.T) {
+	type key struct{}
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
+	ctx := NewContext(parent, "acme")
+	if ctx.Value(key{}) != "v" {
+		t.Errorf("Value(parent's key) = %v; want v", ctx.Value(key{}))
+	}
+	child, stop := context.WithCancel(ctx)
+	defer stop()
+	cancel()
+	<-child.Done() // a context derived from ctx sees the parent's cancellation
+	if ctx.Err() != context.Canceled || child.Err() != context.Canceled {
+		t.Errorf("Err() = %v, child %v after cancel; want context.Canceled", ctx.Err(), child.Err())
+	}
+	if id, _ := FromContext(child); id != "acme" {
+		t.Errorf("FromContext(child) = %q; want acme", id)
+	}
+	if got := ctx.(interface{ String() string }).String(); !strings.HasPrefix(got, "context.Background.") || !strings.HasSuffix(got, ".WithCancel.WithTenant(acme)") {
+		t.Errorf("String() = %q; want context.Background...WithCancel.WithTenant(acme)", got)
 	}
 }

@@ -56,9 +56,9 @@ var ErrForbidden = errors.New("tenant: forbidden")
 // as chi's). Handlers get the client with ent.FromContext and the id with
 // FromContext; neither must be used after the handler returns.
 //
-// The steps are: Extract the id; validate it with ValidateID; Authorize;
-// acquire (Registry.Acquire, or Registry.AcquireVerified when
-// opts.Verified); OnResolved; next. When a step fails, no later step runs and,
+// The steps are: Extract the id; validate it (ValidateID; Authorize never
+// sees an invalid id); Authorize; acquire (Registry.Acquire, or
+// Registry.AcquireVerified when opts.Verified); OnResolved; next. When a step fails, no later step runs and,
 // unless opts.ErrorHandler is set, the response is a JSON body
 // {"error": message} with these statuses:
 //
@@ -109,11 +109,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.opts.ErrorHandler(w, r, ErrMissingID)
 		return
 	}
-	if err := ValidateID(id); err != nil {
-		m.opts.ErrorHandler(w, r, err)
-		return
-	}
+	// Without Authorize, the id reaches only the registry, which validates
+	// it first thing; the regexp need not run twice.
 	if m.opts.Authorize != nil {
+		if err := ValidateID(id); err != nil {
+			m.opts.ErrorHandler(w, r, err)
+			return
+		}
 		if err := m.opts.Authorize(r, id); err != nil {
 			m.opts.ErrorHandler(w, r, fmt.Errorf("%w: tenant %q: %w", ErrForbidden, id, err))
 			return
