@@ -113,23 +113,7 @@ type req struct {
 // do serves rq through the API's router.
 func (e *testEnv) do(t testing.TB, rq req) *httptest.ResponseRecorder {
 	t.Helper()
-	var body io.Reader
-	if rq.body != "" {
-		body = strings.NewReader(rq.body)
-	}
-	r := httptest.NewRequestWithContext(t.Context(), rq.method, rq.path, body)
-	if rq.tenant != "" {
-		r.Header.Set("X-Tenant-ID", rq.tenant)
-	}
-	if rq.token != "" {
-		r.Header.Set("Authorization", "Bearer "+rq.token)
-	}
-	if rq.body != "" {
-		r.Header.Set("Content-Type", "application/json")
-	}
-	w := httptest.NewRecorder()
-	e.h.ServeHTTP(w, r)
-	return w
+	return serve(e.h, newRequest(t, rq))
 }
 
 // expect serves rq and fails t unless the status is want; it returns the
@@ -191,4 +175,28 @@ func (b *syncBuffer) records(t testing.TB, msg string) []map[string]any {
 		}
 	}
 	return out
+}
+
+// newRequest builds rq without serving it.
+func newRequest(t testing.TB, rq req) *http.Request {
+	t.Helper()
+	var b io.Reader
+	if rq.body != "" {
+		b = strings.NewReader(rq.body)
+	}
+	r := httptest.NewRequestWithContext(t.Context(), rq.method, rq.path, b)
+	if rq.tenant != "" {
+		r.Header.Set("X-Tenant-ID", rq.tenant)
+	}
+	if rq.token != "" {
+		r.Header.Set("Authorization", "Bearer "+rq.token)
+	}
+	return r
+}
+
+// serve serves r through h.
+func serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
 }
