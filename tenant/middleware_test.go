@@ -6,112 +6,46 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"strconv"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
-	"entgo.io/ent/dialect/sql/schema"
-	"github.com/lib/pq"
-
 	"github.com/pgtenant/pgtenant/ent"
 	enttenant "github.com/pgtenant/pgtenant/ent/tenant"
 	"github.com/pgtenant/pgtenant/tenant"
-	"github.com/pgtenant/pgtenant/tenant/tenanttest"
 )
 
-// mwDSN returns a postgres:// URL for cfg, as tenant.New takes.
-func mwDSN(cfg pq.Config) string {
-	u := url.URL{
-		Scheme: "postgres",
-		User:   url.User(cfg.User),
-		Host:   net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))),
-		Path:   "/" + cfg.Database,
-	}
-	if cfg.Password != "" {
-		u.User = url.UserPassword(cfg.User, cfg.Password)
-	}
-	q := url.Values{}
-	if cfg.SSLMode != "" {
-		q.Set("sslmode", string(cfg.SSLMode))
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-// mwMigrate creates tables in the schema of cfg's connections (search_path).
-func mwMigrate(t testing.TB, cfg pq.Config, tables ...*schema.Table) {
-	t.Helper()
-	db := tenanttest.Open(t, cfg)
-	m, err := schema.NewMigrate(entsql.OpenDB(dialect.Postgres, db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Create(t.Context(), tables...); err != nil {
-		t.Fatalf("create tables: %v", err)
-	}
-}
-
-// mwTenant is a directory entry to create for a test; schema says whether the
-// tenant's schema and tables exist too.
+// mwTenant is a tenant to create for a test; schema says whether the
+// tenant's schema and tables exist, besides its directory entry.
 type mwTenant struct {
 	id     string
 	status enttenant.Status
 	schema bool
 }
 
-// mwSetup creates a database with the public tables, the given tenants, and a
-// Registry on it, closed when t ends.
-func mwSetup(t testing.TB, tenants ...mwTenant) *tenant.Registry {
+// mwSetup returns a registry in mode on a fresh database holding tenants.
+func mwSetup(t testing.TB, mode tenant.Mode, tenants ...mwTenant) *tenant.Registry {
 	t.Helper()
-	cfg := tenanttest.NewDatabase(t)
-	mwMigrate(t, cfg, tenant.PublicTables()...)
-	db := tenanttest.Open(t, cfg)
-	shared := ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, db)))
+	f := newFixture(t)
 	for _, tn := range tenants {
 		s, err := tenant.Namer(nil).Schema(tn.id)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if tn.schema {
-			if _, err := db.ExecContext(t.Context(), "CREATE SCHEMA "+pq.QuoteIdentifier(s)); err != nil {
-				t.Fatal(err)
-			}
-			tc := cfg.Clone()
-			if tc.Runtime == nil {
-				tc.Runtime = map[string]string{}
-			}
-			tc.Runtime["search_path"] = pq.QuoteIdentifier(s)
-			mwMigrate(t, tc, tenant.TenantTables()...)
+			s = f.createSchema(t, tn.id)
 		}
-		err = shared.Tenant.Create().SetID(tn.id).SetSchemaName(s).SetStatus(tn.status).Exec(t.Context())
-		if err != nil {
-			t.Fatalf("add tenant %q to the directory: %v", tn.id, err)
-		}
+		f.addDirectory(t, tn.id, s, tn.status)
 	}
-	reg, err := tenant.New(t.Context(), mwDSN(cfg), tenant.Options{})
-	if err != nil {
-		t.Fatalf("tenant.New: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := reg.Close(ctx); err != nil {
-			t.Errorf("Registry.Close: %v", err)
-		}
-	})
-	return reg
+	return f.newRegistry(t, tenant.Options{Mode: mode})
 }
 
 // leases returns the number of leases held on tenant id's client, -1 when
 // the registry has no client for id.
-func leases(reg *tenant.Registry, id string) int {
+func mwLeases(reg *tenant.Registry, id string) int {
 	for _, p := range reg.Stats().Tenants {
 		if p.ID == id {
 			return p.Leases
@@ -121,7 +55,7 @@ func leases(reg *tenant.Registry, id string) int {
 }
 
 // serve sends a GET with the given tenant header ("" for none) through h.
-func serve(t *testing.T, h http.Handler, id string) *httptest.ResponseRecorder {
+func mwServe(t *testing.T, h http.Handler, id string) *httptest.ResponseRecorder {
 	t.Helper()
 	r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/users", nil)
 	if id != "" {
@@ -132,9 +66,9 @@ func serve(t *testing.T, h http.Handler, id string) *httptest.ResponseRecorder {
 	return w
 }
 
-// countUsers is a handler that answers the tenant id and its number of users,
+// mwCountUsers is a handler that answers the tenant id and its number of users,
 // proving that the request context holds both.
-var countUsers = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+var mwCountUsers = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	id, ok := tenant.FromContext(r.Context())
 	client := ent.FromContext(r.Context())
 	if !ok || client == nil {
@@ -151,67 +85,69 @@ var countUsers = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 
 func TestMiddlewareStatuses(t *testing.T) {
 	t.Parallel()
-	reg := mwSetup(t,
-		mwTenant{"acme", enttenant.StatusActive, true},
-		mwTenant{"frozen", enttenant.StatusSuspended, true},
-		mwTenant{"noschema", enttenant.StatusActive, false},
-	)
-	plain := tenant.Middleware(reg, tenant.MiddlewareOptions{})(countUsers)
-	verified := tenant.Middleware(reg, tenant.MiddlewareOptions{Verified: true})(countUsers)
-	tests := []struct {
-		name     string
-		h        http.Handler
-		id       string
-		status   int
-		body     string
-		acquired bool // whether the registry got as far as a client
-	}{
-		{"ok", plain, "acme", http.StatusOK, "acme 0", true},
-		{"ok verified", verified, "acme", http.StatusOK, "acme 0", true},
-		{"missing", plain, "", http.StatusBadRequest, `{"error":"Tenant ID is required"}`, false},
-		{"upper case", plain, "ACME", http.StatusBadRequest, `{"error":"Invalid tenant ID"}`, false},
-		{"comma", plain, "acme,frozen", http.StatusBadRequest, `{"error":"Invalid tenant ID"}`, false},
-		{"option injection", plain, "a -c search_path=public", http.StatusBadRequest, `{"error":"Invalid tenant ID"}`, false},
-		{"too long", plain, strings.Repeat("a", 49), http.StatusBadRequest, `{"error":"Invalid tenant ID"}`, false},
-		{"unknown", plain, "nobody", http.StatusNotFound, `{"error":"Tenant not found"}`, false},
-		{"suspended", plain, "frozen", http.StatusNotFound, `{"error":"Tenant not found"}`, false},
-		{"no schema verified", verified, "noschema", http.StatusNotFound, `{"error":"Tenant not found"}`, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			w := serve(t, tt.h, tt.id)
-			if w.Code != tt.status {
-				t.Errorf("GET with tenant %q: status = %d; want %d (body %q)", tt.id, w.Code, tt.status, w.Body)
-			}
-			if got := strings.TrimSpace(w.Body.String()); got != tt.body {
-				t.Errorf("GET with tenant %q: body = %s; want %s", tt.id, got, tt.body)
-			}
-			if tt.status != http.StatusOK {
-				if ct := w.Header().Get("Content-Type"); ct != "application/json" {
-					t.Errorf("GET with tenant %q: Content-Type = %q; want application/json", tt.id, ct)
+	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
+		reg := mwSetup(t, mode,
+			mwTenant{"acme", enttenant.StatusActive, true},
+			mwTenant{"frozen", enttenant.StatusSuspended, true},
+			mwTenant{"noschema", enttenant.StatusActive, false},
+		)
+		plain := tenant.Middleware(reg, tenant.MiddlewareOptions{})(mwCountUsers)
+		verified := tenant.Middleware(reg, tenant.MiddlewareOptions{Verified: true})(mwCountUsers)
+		tests := []struct {
+			name     string
+			h        http.Handler
+			id       string
+			status   int
+			body     string
+			acquired bool // whether the registry got as far as a client
+		}{
+			{"ok", plain, "acme", http.StatusOK, "acme 0", true},
+			{"ok verified", verified, "acme", http.StatusOK, "acme 0", true},
+			{"missing", plain, "", http.StatusBadRequest, `{"error":"Tenant ID is required"}`, false},
+			{"upper case", plain, "ACME", http.StatusBadRequest, `{"error":"Invalid tenant ID"}`, false},
+			{"comma", plain, "acme,frozen", http.StatusBadRequest, `{"error":"Invalid tenant ID"}`, false},
+			{"option injection", plain, "a -c search_path=public", http.StatusBadRequest, `{"error":"Invalid tenant ID"}`, false},
+			{"too long", plain, strings.Repeat("a", 49), http.StatusBadRequest, `{"error":"Invalid tenant ID"}`, false},
+			{"unknown", plain, "nobody", http.StatusNotFound, `{"error":"Tenant not found"}`, false},
+			{"suspended", plain, "frozen", http.StatusNotFound, `{"error":"Tenant not found"}`, false},
+			{"no schema verified", verified, "noschema", http.StatusNotFound, `{"error":"Tenant not found"}`, true},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				w := mwServe(t, tt.h, tt.id)
+				if w.Code != tt.status {
+					t.Errorf("GET with tenant %q: status = %d; want %d (body %q)", tt.id, w.Code, tt.status, w.Body)
 				}
-				if !json.Valid(w.Body.Bytes()) {
-					t.Errorf("GET with tenant %q: body %q is not JSON", tt.id, w.Body)
+				if got := strings.TrimSpace(w.Body.String()); got != tt.body {
+					t.Errorf("GET with tenant %q: body = %s; want %s", tt.id, got, tt.body)
 				}
-			}
-			if !tt.acquired && tt.id != "" && reg.HasPool(tt.id) {
-				t.Errorf("GET with tenant %q opened a pool; want none", tt.id)
-			}
-		})
-	}
+				if tt.status != http.StatusOK {
+					if ct := w.Header().Get("Content-Type"); ct != "application/json" {
+						t.Errorf("GET with tenant %q: Content-Type = %q; want application/json", tt.id, ct)
+					}
+					if !json.Valid(w.Body.Bytes()) {
+						t.Errorf("GET with tenant %q: body %q is not JSON", tt.id, w.Body)
+					}
+				}
+				if !tt.acquired && tt.id != "" && reg.HasPool(tt.id) {
+					t.Errorf("GET with tenant %q opened a pool; want none", tt.id)
+				}
+			})
+		}
 
-	// After Close, requests are answered 503 with Retry-After.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := reg.Close(ctx); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	w := serve(t, plain, "acme")
-	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "1" ||
-		strings.TrimSpace(w.Body.String()) != `{"error":"Service unavailable"}` {
-		t.Errorf("GET after Close: %d, Retry-After %q, body %s; want 503, 1, Service unavailable",
-			w.Code, w.Header().Get("Retry-After"), w.Body)
-	}
+		// After Close, requests are answered 503 with Retry-After.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := reg.Close(ctx); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		w := mwServe(t, plain, "acme")
+		if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "1" ||
+			strings.TrimSpace(w.Body.String()) != `{"error":"Service unavailable"}` {
+			t.Errorf("GET after Close: %d, Retry-After %q, body %s; want 503, 1, Service unavailable",
+				w.Code, w.Header().Get("Retry-After"), w.Body)
+		}
+	})
 }
 
 func TestWriteError(t *testing.T) {
@@ -253,211 +189,211 @@ func TestWriteError(t *testing.T) {
 
 func TestMiddlewareClientUsableAndReleased(t *testing.T) {
 	t.Parallel()
-	reg := mwSetup(t, mwTenant{"acme", enttenant.StatusActive, true})
-	var during int
-	create := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		during = leases(reg, "acme")
-		u, err := ent.FromContext(r.Context()).User.Create().
-			SetEmail("ann@example.com").SetName("Ann").Save(r.Context())
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
+	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
+		reg := mwSetup(t, mode, mwTenant{"acme", enttenant.StatusActive, true})
+		var during int
+		create := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			during = mwLeases(reg, "acme")
+			u, err := ent.FromContext(r.Context()).User.Create().
+				SetEmail("ann@example.com").SetName("Ann").Save(r.Context())
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			fmt.Fprint(w, u.Email)
+		})
+		h := tenant.Middleware(reg, tenant.MiddlewareOptions{})(create)
+		if w := mwServe(t, h, "acme"); w.Code != http.StatusOK || w.Body.String() != "ann@example.com" {
+			t.Fatalf("create user: %d %q; want 200 ann@example.com", w.Code, w.Body)
 		}
-		fmt.Fprint(w, u.Email)
+		if during != 1 {
+			t.Errorf("leases during the handler = %d; want 1", during)
+		}
+		if n := mwLeases(reg, "acme"); n != 0 {
+			t.Errorf("leases after the handler returned = %d; want 0", n)
+		}
+		// The user landed in the tenant's schema: the next request sees it.
+		if w := mwServe(t, tenant.Middleware(reg, tenant.MiddlewareOptions{})(mwCountUsers), "acme"); w.Body.String() != "acme 1" {
+			t.Errorf("count users = %q; want %q", w.Body, "acme 1")
+		}
 	})
-	h := tenant.Middleware(reg, tenant.MiddlewareOptions{})(create)
-	if w := serve(t, h, "acme"); w.Code != http.StatusOK || w.Body.String() != "ann@example.com" {
-		t.Fatalf("create user: %d %q; want 200 ann@example.com", w.Code, w.Body)
-	}
-	if during != 1 {
-		t.Errorf("leases during the handler = %d; want 1", during)
-	}
-	if n := leases(reg, "acme"); n != 0 {
-		t.Errorf("leases after the handler returned = %d; want 0", n)
-	}
-	// The user landed in the tenant's schema: the next request sees it.
-	if w := serve(t, tenant.Middleware(reg, tenant.MiddlewareOptions{})(countUsers), "acme"); w.Body.String() != "acme 1" {
-		t.Errorf("count users = %q; want %q", w.Body, "acme 1")
-	}
 }
 
 func TestMiddlewareReleasesOnPanic(t *testing.T) {
 	t.Parallel()
-	reg := mwSetup(t, mwTenant{"acme", enttenant.StatusActive, true})
-	var during int
-	boom := errors.New("boom")
-	h := tenant.Middleware(reg, tenant.MiddlewareOptions{})(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
-		during = leases(reg, "acme")
-		panic(boom)
-	}))
-	func() {
-		defer func() {
-			if v := recover(); v != boom {
-				t.Errorf("recovered %v; want the handler's panic to go on up", v)
-			}
+	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
+		reg := mwSetup(t, mode, mwTenant{"acme", enttenant.StatusActive, true})
+		var during int
+		boom := errors.New("boom")
+		h := tenant.Middleware(reg, tenant.MiddlewareOptions{})(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+			during = mwLeases(reg, "acme")
+			panic(boom)
+		}))
+		func() {
+			defer func() {
+				if v := recover(); v != boom {
+					t.Errorf("recovered %v; want the handler's panic to go on up", v)
+				}
+			}()
+			mwServe(t, h, "acme")
 		}()
-		serve(t, h, "acme")
-	}()
-	if during != 1 {
-		t.Errorf("leases during the handler = %d; want 1", during)
-	}
-	if n := leases(reg, "acme"); n != 0 {
-		t.Errorf("leases after the handler panicked = %d; want 0", n)
-	}
-	// The tenant is still served after the panic.
-	if w := serve(t, tenant.Middleware(reg, tenant.MiddlewareOptions{})(countUsers), "acme"); w.Code != http.StatusOK {
-		t.Errorf("request after the panic: %d %q; want 200", w.Code, w.Body)
-	}
+		if during != 1 {
+			t.Errorf("leases during the handler = %d; want 1", during)
+		}
+		if n := mwLeases(reg, "acme"); n != 0 {
+			t.Errorf("leases after the handler panicked = %d; want 0", n)
+		}
+		// The tenant is still served after the panic.
+		if w := mwServe(t, tenant.Middleware(reg, tenant.MiddlewareOptions{})(mwCountUsers), "acme"); w.Code != http.StatusOK {
+			t.Errorf("request after the panic: %d %q; want 200", w.Code, w.Body)
+		}
+	})
 }
 
 func TestMiddlewareOptions(t *testing.T) {
 	t.Parallel()
-	reg := mwSetup(t,
-		mwTenant{"acme", enttenant.StatusActive, true},
-		mwTenant{"globex", enttenant.StatusActive, true},
-	)
-	var (
-		authorized []string
-		resolved   []string
-		handled    []error
-	)
-	opts := tenant.MiddlewareOptions{
-		// The tenant is the first label of the host name.
-		Extract: func(r *http.Request) string {
-			label, _, _ := strings.Cut(r.Host, ".")
-			return label
-		},
-		Authorize: func(r *http.Request, id string) error {
-			authorized = append(authorized, id)
-			if r.Header.Get("Authorization") != "Bearer "+id {
-				return errors.New("token is for another tenant")
+	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
+		reg := mwSetup(t, mode,
+			mwTenant{"acme", enttenant.StatusActive, true},
+			mwTenant{"globex", enttenant.StatusActive, true},
+		)
+		var (
+			authorized []string
+			resolved   []string
+			handled    []error
+		)
+		opts := tenant.MiddlewareOptions{
+			// The tenant is the first label of the host name.
+			Extract: func(r *http.Request) string {
+				label, _, _ := strings.Cut(r.Host, ".")
+				return label
+			},
+			Authorize: func(r *http.Request, id string) error {
+				authorized = append(authorized, id)
+				if r.Header.Get("Authorization") != "Bearer "+id {
+					return errors.New("token is for another tenant")
+				}
+				return nil
+			},
+			OnResolved: func(r *http.Request, id string) {
+				got, _ := tenant.FromContext(r.Context())
+				if got != id || ent.FromContext(r.Context()) == nil {
+					t.Errorf("OnResolved(%q): context holds tenant %q and client %v; want %q and a client",
+						id, got, ent.FromContext(r.Context()), id)
+				}
+				resolved = append(resolved, id)
+			},
+			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+				handled = append(handled, err)
+				http.Error(w, "nope", http.StatusTeapot)
+			},
+		}
+		h := tenant.Middleware(reg, opts)(mwCountUsers)
+		do := func(host, token string) *httptest.ResponseRecorder {
+			r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+host+"/users", nil)
+			r.Header.Set("X-Tenant-ID", "acme") // ignored: Extract reads the host
+			if token != "" {
+				r.Header.Set("Authorization", "Bearer "+token)
 			}
-			return nil
-		},
-		OnResolved: func(r *http.Request, id string) {
-			got, _ := tenant.FromContext(r.Context())
-			if got != id || ent.FromContext(r.Context()) == nil {
-				t.Errorf("OnResolved(%q): context holds tenant %q and client %v; want %q and a client",
-					id, got, ent.FromContext(r.Context()), id)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			return w
+		}
+
+		if w := do("globex.example.com", "globex"); w.Code != http.StatusOK || w.Body.String() != "globex 0" {
+			t.Errorf("authorized request: %d %q; want 200 %q", w.Code, w.Body, "globex 0")
+		}
+		if w := do("acme.example.com", "globex"); w.Code != http.StatusTeapot {
+			t.Errorf("forbidden request: %d; want the ErrorHandler's 418", w.Code)
+		}
+		if reg.HasPool("acme") {
+			t.Error("a refused request opened the tenant's pool; want Authorize before acquisition")
+		}
+		do("example", "example")   // authorized, not in the directory
+		do("Bad_Host.example", "") // invalid: Authorize not called
+		do(".example.com", "")     // no id: Authorize not called
+
+		if want := []string{"globex", "acme", "example"}; !slices.Equal(authorized, want) {
+			t.Errorf("Authorize called with %q; want %q", authorized, want)
+		}
+		if want := []string{"globex"}; !slices.Equal(resolved, want) {
+			t.Errorf("OnResolved called with %q; want %q", resolved, want)
+		}
+		wantErrs := []error{tenant.ErrForbidden, tenant.ErrNotFound, tenant.ErrInvalidID, tenant.ErrMissingID}
+		if len(handled) != len(wantErrs) {
+			t.Fatalf("ErrorHandler called %d times (%v); want %d", len(handled), handled, len(wantErrs))
+		}
+		for i, want := range wantErrs {
+			if !errors.Is(handled[i], want) {
+				t.Errorf("ErrorHandler call %d got %v; want an error wrapping %v", i+1, handled[i], want)
 			}
-			resolved = append(resolved, id)
-		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			handled = append(handled, err)
-			http.Error(w, "nope", http.StatusTeapot)
-		},
-	}
-	h := tenant.Middleware(reg, opts)(countUsers)
-	do := func(host, token string) *httptest.ResponseRecorder {
-		r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+host+"/users", nil)
-		r.Header.Set("X-Tenant-ID", "acme") // ignored: Extract reads the host
-		if token != "" {
-			r.Header.Set("Authorization", "Bearer "+token)
 		}
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
-		return w
-	}
-
-	if w := do("globex.example.com", "globex"); w.Code != http.StatusOK || w.Body.String() != "globex 0" {
-		t.Errorf("authorized request: %d %q; want 200 %q", w.Code, w.Body, "globex 0")
-	}
-	if w := do("acme.example.com", "globex"); w.Code != http.StatusTeapot {
-		t.Errorf("forbidden request: %d; want the ErrorHandler's 418", w.Code)
-	}
-	if reg.HasPool("acme") {
-		t.Error("a refused request opened the tenant's pool; want Authorize before acquisition")
-	}
-	do("example", "example")   // authorized, not in the directory
-	do("Bad_Host.example", "") // invalid: Authorize not called
-	do(".example.com", "")     // no id: Authorize not called
-
-	if want := []string{"globex", "acme", "example"}; !equal(authorized, want) {
-		t.Errorf("Authorize called with %q; want %q", authorized, want)
-	}
-	if want := []string{"globex"}; !equal(resolved, want) {
-		t.Errorf("OnResolved called with %q; want %q", resolved, want)
-	}
-	wantErrs := []error{tenant.ErrForbidden, tenant.ErrNotFound, tenant.ErrInvalidID, tenant.ErrMissingID}
-	if len(handled) != len(wantErrs) {
-		t.Fatalf("ErrorHandler called %d times (%v); want %d", len(handled), handled, len(wantErrs))
-	}
-	for i, want := range wantErrs {
-		if !errors.Is(handled[i], want) {
-			t.Errorf("ErrorHandler call %d got %v; want an error wrapping %v", i+1, handled[i], want)
+		if !strings.Contains(handled[0].Error(), "token is for another tenant") {
+			t.Errorf("ErrorHandler got %v; want it to carry Authorize's error", handled[0])
 		}
-	}
-	if !strings.Contains(handled[0].Error(), "token is for another tenant") {
-		t.Errorf("ErrorHandler got %v; want it to carry Authorize's error", handled[0])
-	}
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	})
 }
 
 func TestMiddlewareConcurrent(t *testing.T) {
 	t.Parallel()
-	reg := mwSetup(t,
-		mwTenant{"acme", enttenant.StatusActive, true},
-		mwTenant{"globex", enttenant.StatusActive, true},
-	)
-	srv := httptest.NewServer(tenant.Middleware(reg, tenant.MiddlewareOptions{})(countUsers))
-	defer srv.Close()
-	ids := []string{"acme", "globex", "nobody"}
-	want := map[string]int{"acme": 200, "globex": 200, "nobody": 404}
-	errs := make(chan error, 60)
-	for i := range 60 {
-		id := ids[i%len(ids)]
-		go func() {
-			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
-			req.Header.Set("X-Tenant-ID", id)
-			resp, err := srv.Client().Do(req)
-			if err != nil {
+	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
+		reg := mwSetup(t, mode,
+			mwTenant{"acme", enttenant.StatusActive, true},
+			mwTenant{"globex", enttenant.StatusActive, true},
+		)
+		srv := httptest.NewServer(tenant.Middleware(reg, tenant.MiddlewareOptions{})(mwCountUsers))
+		defer srv.Close()
+		ids := []string{"acme", "globex", "nobody"}
+		want := map[string]int{"acme": 200, "globex": 200, "nobody": 404}
+		errs := make(chan error, 60)
+		for i := range 60 {
+			id := ids[i%len(ids)]
+			go func() {
+				req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
+				req.Header.Set("X-Tenant-ID", id)
+				resp, err := srv.Client().Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != want[id] {
+					err = fmt.Errorf("GET tenant %q: %d %q; want %d", id, resp.StatusCode, body, want[id])
+				}
 				errs <- err
-				return
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != want[id] {
-				err = fmt.Errorf("GET tenant %q: %d %q; want %d", id, resp.StatusCode, body, want[id])
-			}
-			errs <- err
-		}()
-	}
-	for range 60 {
-		if err := <-errs; err != nil {
-			t.Error(err)
+			}()
 		}
-	}
-	for _, id := range ids[:2] {
-		if n := leases(reg, id); n != 0 {
-			t.Errorf("leases of %q after all requests = %d; want 0", id, n)
+		for range 60 {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
 		}
-	}
+		for _, id := range ids[:2] {
+			if n := mwLeases(reg, id); n != 0 {
+				t.Errorf("leases of %q after all requests = %d; want 0", id, n)
+			}
+		}
+	})
 }
 
 func BenchmarkMiddleware(b *testing.B) {
-	reg := mwSetup(b, mwTenant{"acme", enttenant.StatusActive, true})
-	noop := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
-	h := tenant.Middleware(reg, tenant.MiddlewareOptions{})(noop)
-	r := httptest.NewRequestWithContext(b.Context(), http.MethodGet, "/users", nil)
-	r.Header.Set("X-Tenant-ID", "acme")
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r) // open the tenant's client: the benchmark measures hits
-	if w.Code != http.StatusOK {
-		b.Fatalf("warm-up request: %d %q", w.Code, w.Body)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		h.ServeHTTP(w, r)
+	for _, mode := range modes {
+		b.Run(mode.String(), func(b *testing.B) {
+			reg := mwSetup(b, mode, mwTenant{"acme", enttenant.StatusActive, true})
+			noop := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+			h := tenant.Middleware(reg, tenant.MiddlewareOptions{})(noop)
+			r := httptest.NewRequestWithContext(b.Context(), http.MethodGet, "/users", nil)
+			r.Header.Set("X-Tenant-ID", "acme")
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r) // open the tenant's client: the benchmark measures hits
+			if w.Code != http.StatusOK {
+				b.Fatalf("warm-up request: %d %q", w.Code, w.Body)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(w, r)
+			}
+		})
 	}
 }
