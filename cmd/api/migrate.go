@@ -2,9 +2,243 @@ package main
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/pgtenant/pgtenant/tenant"
+	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
 
+// migrationDatabaseURL is the built-in default of -database-url for the
+// administrative commands (migrate, status, tenant), the seed's DSN.
+const migrationDatabaseURL = "postgresql://postgres:postgres@localhost:5432/multitenant"
+
+const migrateHelp = `usage: api migrate (--all | --tenant ID | --tenants a,b) [flags]
+
+Applies the public migrations, then the tenant migrations to the selected
+tenants of the directory (--all: every tenant not being dropped), several at
+once. A failing tenant does not stop the others; the exit status is 1 if any
+failed. Progress goes to stderr when it is a terminal.
+
+Flags:
+`
+
 func migrateCmd(ctx context.Context, e env, args []string) error {
-	return errors.New("migrate: not implemented yet")
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), migrateHelp); fs.PrintDefaults() }
+	dbURL := databaseURLFlag(fs, e)
+	all := fs.Bool("all", false, "migrate every tenant in the directory")
+	one := fs.String("tenant", "", "migrate only tenant `ID`")
+	some := fs.String("tenants", "", "migrate only these comma-separated tenant `ids`")
+	concurrency := fs.Int("concurrency", migrate.DefaultConcurrency, "tenants migrated at once")
+	dryRun := fs.Bool("dry-run", false, "list pending migrations without applying anything")
+	asJSON := fs.Bool("json", false, "print a JSON report instead of a table")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("migrate: unexpected argument %q", fs.Arg(0))
+	}
+	ids, err := selectTenants(*all, *one, *some)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if *concurrency < 1 {
+		return errors.New("migrate: -concurrency must be at least 1")
+	}
+	db, err := openAdminDB(*dbURL, *concurrency+1)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer db.Close()
+
+	opts := migrate.RunOptions{IDs: ids, Concurrency: *concurrency, DryRun: *dryRun}
+	progress := isTerminal(e.stderr)
+	if progress {
+		opts.Progress = func(p migrate.Progress) {
+			fmt.Fprintf(e.stderr, "\r%d/%d tenants, %d failed, %.1f/s, ETA %s   ",
+				p.Done, p.Total, p.Failed, p.Rate, p.ETA.Round(time.Second))
+		}
+	}
+	rep, err := migrate.New(db, migrate.Options{Concurrency: *concurrency}).MigrateAll(ctx, opts)
+	if progress && len(rep.Tenants) > 0 {
+		fmt.Fprintln(e.stderr)
+	}
+	if errors.Is(err, tenant.ErrInvalidID) {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if *asJSON {
+		if werr := writeMigrateJSON(e.stdout, rep); werr != nil {
+			return werr
+		}
+	} else {
+		writeMigrateTable(e.stdout, rep)
+	}
+	switch {
+	case rep.Public.Err != nil:
+		return fmt.Errorf("migrate: %w", rep.Public.Err)
+	case rep.Failed() > 0:
+		return fmt.Errorf("migrate: %d of %d tenants failed", rep.Failed(), len(rep.Tenants))
+	case err != nil:
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// selectTenants turns --all, --tenant and --tenants into RunOptions.IDs
+// (nil for all), validating every id before anything touches the database.
+func selectTenants(all bool, one, some string) ([]string, error) {
+	var ids []string
+	if one != "" {
+		ids = append(ids, one)
+	}
+	if some != "" {
+		ids = append(ids, strings.Split(some, ",")...)
+	}
+	switch {
+	case all && ids != nil:
+		return nil, errors.New("--all excludes --tenant and --tenants")
+	case all:
+		return nil, nil
+	case ids == nil:
+		return nil, errors.New("choose --all, --tenant ID or --tenants a,b")
+	}
+	for _, id := range ids {
+		if _, err := tenant.Namer(nil).Schema(id); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+func writeMigrateTable(w io.Writer, rep *migrate.Report) {
+	verb, list := "applied", func(r migrate.Result) []string { return r.Applied }
+	if rep.DryRun {
+		verb, list = "pending", func(r migrate.Result) []string { return r.Pending }
+	}
+	if rep.Public.Err != nil {
+		fmt.Fprintf(w, "public: FAILED: %v\n", rep.Public.Err)
+		return
+	}
+	fmt.Fprintf(w, "public: %s %s\n", verb, versionList(list(rep.Public)))
+	if len(rep.Tenants) == 0 {
+		fmt.Fprintln(w, "no tenants")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "TENANT\tSCHEMA\t%s\tDURATION\tERROR\n", strings.ToUpper(verb))
+	for _, r := range rep.Tenants {
+		msg := ""
+		if r.Err != nil {
+			msg = r.Err.Error()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Schema, versionList(list(r)), r.Duration.Round(time.Millisecond), msg)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "%d tenants: %d succeeded, %d failed in %s\n",
+		len(rep.Tenants), len(rep.Tenants)-rep.Failed(), rep.Failed(), rep.Duration.Round(time.Millisecond))
+}
+
+func versionList(vs []string) string {
+	if len(vs) == 0 {
+		return "-"
+	}
+	return strings.Join(vs, ",")
+}
+
+type migrateJSON struct {
+	DryRun  bool                `json:"dryRun"`
+	Public  migrateResultJSON   `json:"public"`
+	Tenants []migrateResultJSON `json:"tenants"`
+	Summary struct {
+		Total      int   `json:"total"`
+		Succeeded  int   `json:"succeeded"`
+		Failed     int   `json:"failed"`
+		DurationMs int64 `json:"durationMs"`
+	} `json:"summary"`
+}
+
+type migrateResultJSON struct {
+	ID         string   `json:"id,omitempty"`
+	Schema     string   `json:"schema"`
+	Applied    []string `json:"applied"`
+	Pending    []string `json:"pending,omitempty"`
+	DurationMs int64    `json:"durationMs"`
+	Error      string   `json:"error,omitempty"`
+}
+
+func resultJSON(r migrate.Result) migrateResultJSON {
+	j := migrateResultJSON{ID: r.ID, Schema: r.Schema, Applied: r.Applied, Pending: r.Pending, DurationMs: r.Duration.Milliseconds()}
+	if j.Applied == nil {
+		j.Applied = []string{}
+	}
+	if r.Err != nil {
+		j.Error = r.Err.Error()
+	}
+	return j
+}
+
+func writeMigrateJSON(w io.Writer, rep *migrate.Report) error {
+	out := migrateJSON{DryRun: rep.DryRun, Public: resultJSON(rep.Public), Tenants: []migrateResultJSON{}}
+	for _, r := range rep.Tenants {
+		out.Tenants = append(out.Tenants, resultJSON(r))
+	}
+	out.Summary.Total = len(rep.Tenants)
+	out.Summary.Failed = rep.Failed()
+	out.Summary.Succeeded = out.Summary.Total - out.Summary.Failed
+	out.Summary.DurationMs = rep.Duration.Milliseconds()
+	return writeJSON(w, out)
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// databaseURLFlag registers -database-url with DATABASE_URL as its default.
+func databaseURLFlag(fs *flag.FlagSet, e env) *string {
+	def := e.getenv("DATABASE_URL")
+	if def == "" {
+		def = migrationDatabaseURL
+	}
+	return fs.String("database-url", def, "PostgreSQL `url` or DSN (env DATABASE_URL; prefer the env var, flags show in ps)")
+}
+
+// openAdminDB opens a pool of at most conns connections on dsn. Its
+// search_path does not matter to the migrator.
+func openAdminDB(dsn string, conns int) (*sql.DB, error) {
+	cfg, err := pq.NewConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("database url: %w", err)
+	}
+	c, err := pq.NewConnectorConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("database url: %w", err)
+	}
+	db := sql.OpenDB(c)
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	return db, nil
+}
+
+// isTerminal reports whether w is a character device, such as a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

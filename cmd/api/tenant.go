@@ -3,8 +3,150 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pgtenant/pgtenant/ent"
+	"github.com/pgtenant/pgtenant/tenant"
+	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
 
+const tenantHelp = `usage: api tenant create ID [--plan P] [--json]
+       api tenant drop ID --force
+       api tenant list [--json]
+
+create  adds tenant ID to the directory, creates and migrates its schema and
+        marks it active; safe to re-run, and re-running repairs a failed create
+drop    drops the tenant's schema with all its data and removes it from the
+        directory; running API processes stop serving it
+list    lists the tenant directory
+
+Flags:
+`
+
 func tenantCmd(ctx context.Context, e env, args []string) error {
-	return errors.New("tenant: not implemented yet")
+	fs := flag.NewFlagSet("tenant", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), tenantHelp); fs.PrintDefaults() }
+	dbURL := databaseURLFlag(fs, e)
+	plan := fs.String("plan", "", "create: the plan's `name or id`")
+	force := fs.Bool("force", false, "drop: confirm that the tenant's data is to be destroyed")
+	asJSON := fs.Bool("json", false, "create, list: print JSON")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		fs.Usage()
+		return errors.New("tenant: missing subcommand (create, drop or list)")
+	}
+	sub, pos := pos[0], pos[1:]
+	var id string
+	switch sub {
+	case "create", "drop":
+		if len(pos) != 1 {
+			return fmt.Errorf("tenant %s: want exactly one tenant ID", sub)
+		}
+		id = pos[0]
+		// Reject a hostile id before anything else, --force included.
+		if _, err := tenant.Namer(nil).Schema(id); err != nil {
+			return fmt.Errorf("tenant %s: %w", sub, err)
+		}
+		if sub == "drop" && !*force {
+			return fmt.Errorf("tenant drop: refusing to destroy tenant %q and all its data without --force", id)
+		}
+	case "list":
+		if len(pos) != 0 {
+			return fmt.Errorf("tenant list: unexpected argument %q", pos[0])
+		}
+	default:
+		fs.Usage()
+		return fmt.Errorf("tenant: unknown subcommand %q", sub)
+	}
+	db, err := openAdminDB(*dbURL, 2)
+	if err != nil {
+		return fmt.Errorf("tenant %s: %w", sub, err)
+	}
+	defer db.Close()
+	m := migrate.New(db, migrate.Options{})
+	switch sub {
+	case "create":
+		t, err := m.CreateTenant(ctx, id, migrate.CreateOptions{Plan: *plan})
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(e.stdout, tenantJSON(t))
+		}
+		fmt.Fprintf(e.stdout, "tenant %s: schema %s, status %s\n", t.ID, t.SchemaName, t.Status)
+	case "drop":
+		if err := m.DropTenant(ctx, id); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "tenant %s dropped\n", id)
+	case "list":
+		ts, err := m.ListTenants(ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			out := make([]tenantView, len(ts))
+			for i, t := range ts {
+				out[i] = tenantJSON(t)
+			}
+			return writeJSON(e.stdout, out)
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSCHEMA\tSTATUS\tPLAN\tCREATED")
+		for _, t := range ts {
+			v := tenantJSON(t)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.ID, v.Schema, v.Status, dash(v.PlanID), v.CreatedAt.Format(time.RFC3339))
+		}
+		tw.Flush()
+	}
+	return nil
+}
+
+// tenantView is a directory row as the CLI prints it.
+type tenantView struct {
+	ID        string    `json:"id"`
+	Schema    string    `json:"schema"`
+	Status    string    `json:"status"`
+	PlanID    string    `json:"planId,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+func tenantJSON(t *ent.Tenant) tenantView {
+	v := tenantView{ID: t.ID, Schema: t.SchemaName, Status: t.Status.String(), CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	if t.PlanID != nil {
+		v.PlanID = t.PlanID.String()
+	}
+	return v
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// parseInterspersed parses flags that may come before, between or after
+// positional arguments (flag.Parse stops at the first positional one), and
+// returns the positional arguments.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/lib/pq"
+
+	"github.com/pgtenant/pgtenant/tenant"
+	"github.com/pgtenant/pgtenant/tenant/tenanttest"
+)
+
+// adminCLI runs the binary's run with DATABASE_URL set to cfg.
+type adminCLI struct {
+	t   *testing.T
+	url string
+}
+
+func newAdminCLI(t *testing.T, cfg pq.Config) adminCLI {
+	u := url.URL{Scheme: "postgres", User: url.User(cfg.User), Host: cfg.Host + ":" + strconv.Itoa(int(cfg.Port)), Path: cfg.Database, RawQuery: "sslmode=disable"}
+	if cfg.Password != "" {
+		u.User = url.UserPassword(cfg.User, cfg.Password)
+	}
+	return adminCLI{t: t, url: u.String()}
+}
+
+func (c adminCLI) run(args ...string) (stdout, stderr string, err error) {
+	c.t.Helper()
+	var out, errOut bytes.Buffer
+	getenv := func(k string) string {
+		if k == "DATABASE_URL" {
+			return c.url
+		}
+		return ""
+	}
+	err = run(c.t.Context(), args, getenv, &out, &errOut)
+	return out.String(), errOut.String(), err
+}
+
+func TestMigrateCommandOnAFreshDatabase(t *testing.T) {
+	t.Parallel()
+	cfg := tenanttest.NewDatabase(t)
+	cli := newAdminCLI(t, cfg)
+	out, _, err := cli.run("migrate", "--all")
+	if err != nil {
+		t.Fatalf("migrate --all: %v", err)
+	}
+	if !strings.Contains(out, "public: applied") || !strings.Contains(out, "no tenants") {
+		t.Errorf("migrate --all output:\n%s", out)
+	}
+	if out, _, err := cli.run("tenant", "create", "acme"); err != nil || !strings.Contains(out, "status active") {
+		t.Fatalf("tenant create acme = %q, %v", out, err)
+	}
+	out, _, err = cli.run("status", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Public  struct{ State string }
+		Tenants []struct{ ID, State string }
+		Summary map[string]int
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	if st.Public.State != "ok" || len(st.Tenants) != 1 || st.Tenants[0].ID != "acme" || st.Tenants[0].State != "ok" || st.Summary["ok"] != 1 {
+		t.Errorf("status --json = %+v", st)
+	}
+	if out, _, err := cli.run("status"); err != nil || !strings.Contains(out, "1 tenants: 1 ok") {
+		t.Errorf("status = %q, %v", out, err)
+	}
+}
+
+func TestMigrateCommandReportsAFailingTenant(t *testing.T) {
+	t.Parallel()
+	cfg := tenanttest.NewMigratedDatabase(t)
+	db := tenanttest.Open(t, cfg)
+	for _, id := range []string{"a", "broken", "c"} {
+		if _, err := db.ExecContext(t.Context(), "INSERT INTO public.tenants (id, schema_name, status) VALUES ($1, $2, 'active')", id, "tenant_"+id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.ExecContext(t.Context(), "CREATE SCHEMA tenant_broken; CREATE TABLE tenant_broken.users (x int)"); err != nil {
+		t.Fatal(err)
+	}
+	cli := newAdminCLI(t, cfg)
+
+	out, _, err := cli.run("migrate", "--all", "--dry-run", "--json")
+	if err != nil {
+		t.Fatalf("dry run: %v", err)
+	}
+	if !strings.Contains(out, `"pending"`) || strings.Contains(out, `"error"`) {
+		t.Errorf("dry run report:\n%s", out)
+	}
+	var n int
+	db.QueryRowContext(t.Context(), "SELECT count(*) FROM pg_namespace WHERE nspname IN ('tenant_a', 'tenant_c')").Scan(&n)
+	if n != 0 {
+		t.Fatalf("dry run created %d schemas", n)
+	}
+
+	out, _, err = cli.run("migrate", "--all", "--concurrency", "2", "--json")
+	if err == nil {
+		t.Fatal("migrate --all with a failing tenant returned nil")
+	}
+	var rep struct {
+		Tenants []struct {
+			ID      string
+			Applied []string
+			Error   string
+		}
+		Summary struct{ Total, Succeeded, Failed int }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("report: %v\n%s", err, out)
+	}
+	if rep.Summary.Failed != 1 || rep.Summary.Succeeded != 2 {
+		t.Errorf("summary = %+v; want 2 succeeded, 1 failed", rep.Summary)
+	}
+	for _, r := range rep.Tenants {
+		if (r.Error != "") != (r.ID == "broken") || (r.ID != "broken" && len(r.Applied) == 0) {
+			t.Errorf("tenant %s: applied %v, error %q", r.ID, r.Applied, r.Error)
+		}
+	}
+	// The text report names the tenant too.
+	out, _, err = cli.run("migrate", "--tenants", "broken,a")
+	if err == nil || !strings.Contains(out, "broken") || !strings.Contains(out, "1 failed") {
+		t.Errorf("migrate --tenants broken,a = %v\n%s", err, out)
+	}
+	if out, _, err := cli.run("migrate", "--tenant", "a"); err != nil || !strings.Contains(out, "1 succeeded") {
+		t.Errorf("migrate --tenant a = %v\n%s", err, out)
+	}
+}
+
+func TestTenantCommands(t *testing.T) {
+	t.Parallel()
+	cfg := tenanttest.NewMigratedDatabase(t)
+	cli := newAdminCLI(t, cfg)
+	if _, _, err := cli.run("tenant", "create", "acme", "--plan", "gold"); err == nil || !strings.Contains(err.Error(), "unknown plan") {
+		t.Errorf("create with unknown plan: %v", err)
+	}
+	out, _, err := cli.run("tenant", "create", "--json", "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v tenantView
+	if err := json.Unmarshal([]byte(out), &v); err != nil || v.ID != "acme" || v.Status != "active" || v.Schema != "tenant_acme" {
+		t.Errorf("create --json = %+v, %v", v, err)
+	}
+	out, _, err = cli.run("tenant", "list", "--json")
+	var list []tenantView
+	if err != nil || json.Unmarshal([]byte(out), &list) != nil || len(list) != 1 || list[0].ID != "acme" {
+		t.Errorf("list --json = %s, %v", out, err)
+	}
+	if _, _, err := cli.run("tenant", "drop", "acme"); err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Errorf("drop without --force = %v; want a refusal", err)
+	}
+	if out, _, _ := cli.run("tenant", "list"); !strings.Contains(out, "tenant_acme") {
+		t.Errorf("tenant gone after a refused drop:\n%s", out)
+	}
+	if _, _, err := cli.run("tenant", "drop", "acme", "--force"); err != nil {
+		t.Fatalf("drop --force: %v", err)
+	}
+	if _, _, err := cli.run("tenant", "drop", "acme", "--force"); !errors.Is(err, tenant.ErrNotFound) {
+		t.Errorf("second drop = %v; want ErrNotFound", err)
+	}
+	if out, _, _ := cli.run("tenant", "list"); strings.Contains(out, "acme") {
+		t.Errorf("acme still listed after drop:\n%s", out)
+	}
+}
+
+func TestAdminCommandsRejectHostileIDs(t *testing.T) {
+	t.Parallel()
+	// Nothing listens on port 1: reaching the database would be a different error.
+	cli := adminCLI{t: t, url: "postgres://nobody@127.0.0.1:1/x?sslmode=disable&connect_timeout=1"}
+	for _, id := range []string{"Acme", "a;DROP SCHEMA public CASCADE", `a"b`, "a,public", "../etc", strings.Repeat("x", 60)} {
+		for _, args := range [][]string{
+			{"migrate", "--tenant", id},
+			{"migrate", "--tenants", "ok," + strings.ReplaceAll(id, ",", "/")},
+			{"tenant", "create", id},
+			{"tenant", "drop", id, "--force"},
+			{"tenant", "drop", id},
+		} {
+			_, _, err := cli.run(args...)
+			if !errors.Is(err, tenant.ErrInvalidID) {
+				t.Errorf("%q error = %v; want ErrInvalidID", args, err)
+			}
+		}
+	}
+}
+
+func TestMigrateCommandNeedsASelection(t *testing.T) {
+	t.Parallel()
+	cli := adminCLI{t: t, url: "postgres://nobody@127.0.0.1:1/x?sslmode=disable"}
+	for _, args := range [][]string{{"migrate"}, {"migrate", "--all", "--tenant", "a"}, {"tenant"}, {"tenant", "create"}} {
+		if _, _, err := cli.run(args...); err == nil {
+			t.Errorf("%q succeeded; want a usage error", args)
+		}
+	}
+}
