@@ -58,15 +58,17 @@ var ErrForbidden = errors.New("tenant: forbidden")
 //
 // The steps are: Extract the id; validate it (ValidateID; Authorize never
 // sees an invalid id); Authorize; acquire (Registry.Acquire, or
-// Registry.AcquireVerified when opts.Verified); OnResolved; next. When a step fails, no later step runs and,
-// unless opts.ErrorHandler is set, the response is a JSON body
-// {"error": message} with these statuses:
+// Registry.AcquireVerified when opts.Verified); OnResolved; next. When a step
+// fails, no later step runs and, unless opts.ErrorHandler is set, the
+// response (written by WriteError) is a JSON body {"error": message} with
+// these statuses:
 //
 //	no tenant id                        400 Tenant ID is required
 //	ErrInvalidID                        400 Invalid tenant ID
 //	Authorize returned an error         403 Invalid tenant
 //	ErrNotFound                         404 Tenant not found
-//	ErrUnavailable, ErrClosed           503 Service unavailable (Retry-After: 1)
+//	ErrUnavailable, ErrClosed,
+//	context.DeadlineExceeded            503 Service unavailable (Retry-After: 1)
 //	anything else                       500 Internal server error
 //
 // Error texts are never sent to the client. Middleware panics if reg is nil.
@@ -172,7 +174,8 @@ func errorResponse(err error) (int, []byte) {
 		return http.StatusBadRequest, bodyInvalidID
 	case errors.Is(err, ErrNotFound):
 		return http.StatusNotFound, bodyNotFound
-	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrClosed):
+	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrClosed),
+		errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, bodyUnavailable
 	}
 	return http.StatusInternalServerError, bodyInternal

@@ -165,6 +165,7 @@ func TestWriteError(t *testing.T) {
 		{fmt.Errorf("acquire: %w", tenant.ErrNotFound), 404, "Tenant not found"},
 		{fmt.Errorf("acquire: %w: %w", tenant.ErrUnavailable, errors.New("dial tcp: connection refused")), 503, "Service unavailable"},
 		{tenant.ErrClosed, 503, "Service unavailable"},
+		{fmt.Errorf("ping: %w", context.DeadlineExceeded), 503, "Service unavailable"},
 		{errors.New("pq: secret internals"), 500, "Internal server error"},
 		{context.Canceled, 500, "Internal server error"},
 	}
