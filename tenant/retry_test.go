@@ -367,6 +367,28 @@ func TestIsTransientPostgreSQL(t *testing.T) {
 			t.Errorf("IsTransient(%v) = false for a refused connection; want true", err)
 		}
 	})
+	t.Run("terminated backend", func(t *testing.T) {
+		db := tenanttest.Open(t, server)
+		conn, err := db.Conn(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		var pid int
+		if err := conn.QueryRowContext(t.Context(), "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(t.Context(), "SELECT pg_terminate_backend($1)", pid); err != nil {
+			t.Fatal(err)
+		}
+		err = conn.PingContext(t.Context())
+		if err == nil {
+			t.Fatal("ping of a terminated backend succeeded; want an error")
+		}
+		if !tenant.IsTransient(err) {
+			t.Errorf("IsTransient(%v) = false for a terminated backend; want true", err)
+		}
+	})
 	t.Run("missing database", func(t *testing.T) {
 		cfg := server.Clone()
 		cfg.Database = "tenanttest_does_not_exist"
