@@ -129,7 +129,9 @@ func classify(err error) (int, errorBody) {
 	case errors.As(err, &eve):
 		return http.StatusUnprocessableEntity, errorBody{Error: "Validation failed",
 			Fields: map[string]string{jsonName(eve.Name): "is invalid"}}
-	case errors.Is(err, tenant.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, tenant.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), tenant.IsTransient(err):
+		// A transient error (the database restarting, a connection reset,
+		// too many clients) is the database being unavailable, not a bug.
 		return http.StatusServiceUnavailable, errorBody{Error: "Service unavailable"}
 	}
 	return http.StatusInternalServerError, errorBody{Error: "Internal server error"}
