@@ -143,7 +143,7 @@ func (m *Migrator) runPool(ctx context.Context, targets []target, opts RunOption
 				r := Result{ID: t.id, Schema: t.schema, Err: t.err}
 				if r.Err == nil {
 					began := time.Now()
-					r.Applied, r.Err = m.migrateSchema(ctx, t.id, t.schema)
+					r.Applied, r.Err = m.migrateSchema(ctx, t.id, t.schema, nil)
 					r.Duration = time.Since(began)
 				}
 				out <- done{i, r}

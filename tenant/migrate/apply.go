@@ -84,14 +84,15 @@ func plan(files []migration, applied map[string]string) (pending []migration, er
 // schema's advisory lock, creates the schema (if create) and the revision
 // table when missing, reads the applied revisions only after locking, and runs
 // each pending file followed by its revision row. Nothing is committed unless
-// every pending file succeeds. It returns the versions it applied.
-func (m *Migrator) apply(ctx context.Context, schema string, files []migration, create bool) ([]string, error) {
-	applied, err := m.applyOnce(ctx, schema, files, create)
+// every pending file succeeds. If then is not nil, it runs last in the same
+// transaction. It returns the versions it applied.
+func (m *Migrator) apply(ctx context.Context, schema string, files []migration, create bool, then func(*sql.Tx) error) ([]string, error) {
+	applied, err := m.applyOnce(ctx, schema, files, create, then)
 	if isCatalogRace(err) {
 		// The pool's own search_path named the schema before it existed (a
 		// tenant pool, say), so this session cached it as missing before
 		// taking the lock. A new transaction looks again.
-		applied, err = m.applyOnce(ctx, schema, files, create)
+		applied, err = m.applyOnce(ctx, schema, files, create, then)
 	}
 	return applied, err
 }
@@ -104,7 +105,7 @@ func isCatalogRace(err error) bool {
 		(pqErr.Constraint == "pg_namespace_nspname_index" || pqErr.Constraint == "pg_type_typname_nsp_index")
 }
 
-func (m *Migrator) applyOnce(ctx context.Context, schema string, files []migration, create bool) (applied []string, err error) {
+func (m *Migrator) applyOnce(ctx context.Context, schema string, files []migration, create bool, then func(*sql.Tx) error) (applied []string, err error) {
 	tx, err := m.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -147,6 +148,11 @@ func (m *Migrator) applyOnce(ctx context.Context, schema string, files []migrati
 			return nil, fmt.Errorf("%s: record revision: %w", f.version, err)
 		}
 		applied = append(applied, f.version)
+	}
+	if then != nil {
+		if err := then(tx); err != nil {
+			return nil, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err

@@ -149,7 +149,7 @@ func (m *Migrator) migratePublic(ctx context.Context) ([]string, error) {
 	if m.loadErr != nil {
 		return nil, m.loadErr
 	}
-	applied, err := m.apply(ctx, "public", m.public, false)
+	applied, err := m.apply(ctx, "public", m.public, false, nil)
 	if err != nil {
 		return nil, fmt.Errorf("migrate public: %w", err)
 	}
@@ -167,14 +167,14 @@ func (m *Migrator) MigrateTenant(ctx context.Context, id string) ([]string, erro
 	if err != nil {
 		return nil, err
 	}
-	return m.migrateSchema(ctx, id, schema)
+	return m.migrateSchema(ctx, id, schema, nil)
 }
 
-func (m *Migrator) migrateSchema(ctx context.Context, id, schema string) ([]string, error) {
+func (m *Migrator) migrateSchema(ctx context.Context, id, schema string, then func(*sql.Tx) error) ([]string, error) {
 	if m.loadErr != nil {
 		return nil, m.loadErr
 	}
-	applied, err := m.apply(ctx, schema, m.tenant, true)
+	applied, err := m.apply(ctx, schema, m.tenant, true, then)
 	if err != nil {
 		return nil, fmt.Errorf("migrate tenant %q (schema %s): %w", id, schema, err)
 	}
@@ -226,20 +226,18 @@ func (m *Migrator) createTenant(ctx context.Context, id string, opts CreateOptio
 		}
 		plan = &p
 	}
-	var (
-		status, have string
-		havePlan     uuid.NullUUID
-	)
-	// Two statements, not one: a statement that waits on a concurrent
-	// insert of the same id would not see that row in its own snapshot.
-	if _, err := m.db.ExecContext(ctx, `
-INSERT INTO public.tenants (id, schema_name, plan_id, status, created_at, updated_at)
+	// The row is committed before the schema is touched, so a failure
+	// leaves it provisioning. ON CONFLICT DO UPDATE (rather than DO NOTHING)
+	// returns the row even when a concurrent call inserted it.
+	var status, have string
+	err = m.db.QueryRowContext(ctx, `
+INSERT INTO public.tenants AS t (id, schema_name, plan_id, status, created_at, updated_at)
 VALUES ($1, $2, $3, 'provisioning', now(), now())
-ON CONFLICT (id) DO NOTHING`, id, schema, plan); err != nil {
-		return nil, fmt.Errorf("directory: %w", err)
-	}
-	err = m.db.QueryRowContext(ctx, "SELECT status, schema_name, plan_id FROM public.tenants WHERE id = $1", id).
-		Scan(&status, &have, &havePlan)
+ON CONFLICT (id) DO UPDATE SET
+	plan_id = coalesce(excluded.plan_id, t.plan_id),
+	updated_at = CASE WHEN excluded.plan_id IS DISTINCT FROM t.plan_id AND excluded.plan_id IS NOT NULL
+		THEN now() ELSE t.updated_at END
+RETURNING status, schema_name`, id, schema, plan).Scan(&status, &have)
 	if err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
 	}
@@ -249,21 +247,22 @@ ON CONFLICT (id) DO NOTHING`, id, schema, plan); err != nil {
 	case status == enttenant.StatusDropping.String():
 		return nil, errors.New("tenant is being dropped: finish the drop first")
 	}
-	if plan != nil && (!havePlan.Valid || havePlan.UUID != *plan) {
-		if _, err := m.db.ExecContext(ctx, "UPDATE public.tenants SET plan_id = $2, updated_at = now() WHERE id = $1", id, *plan); err != nil {
-			return nil, fmt.Errorf("set plan: %w", err)
-		}
-	}
-	if _, err := m.migrateSchema(ctx, id, schema); err != nil {
-		return nil, err
-	}
-	if _, err := m.db.ExecContext(ctx, `
+	// Activation commits with the migrations: the tenant is served exactly
+	// when its schema is complete. The notification is sent on commit.
+	activate := func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `
 WITH up AS (
 	UPDATE public.tenants SET status = 'active', updated_at = now()
 	WHERE id = $1 AND status = 'provisioning'
 )
-SELECT pg_notify($2, $1)`, id, tenant.DirectoryChannel); err != nil {
-		return nil, fmt.Errorf("activate: %w", err)
+SELECT pg_notify($2, $1)`, id, tenant.DirectoryChannel)
+		if err != nil {
+			return fmt.Errorf("activate: %w", err)
+		}
+		return nil
+	}
+	if _, err := m.migrateSchema(ctx, id, schema, activate); err != nil {
+		return nil, err
 	}
 	t, err := m.client.Tenant.Get(ctx, id)
 	if err != nil {
