@@ -3,8 +3,136 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/pgtenant/pgtenant/handlers"
+	"github.com/pgtenant/pgtenant/internal/devdb"
+	"github.com/pgtenant/pgtenant/tenant"
+	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
 
+// Names of the development database and its demo tenant, used when no
+// database is configured.
+const (
+	devDatabase = "multitenant"
+	demoTenant  = "acme"
+)
+
+// serve runs the API until ctx is canceled, then shuts down gracefully:
+// it stops accepting connections, lets in-flight requests finish (at most
+// SHUTDOWN_TIMEOUT), and closes the registry.
 func serve(ctx context.Context, e env, args []string) error {
-	return errors.New("serve: not implemented yet")
+	cfg, err := parseConfig(args, e.getenv, e.stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log := newLogger(e, cfg)
+
+	// Without a configured database, bring up (or find) a development
+	// server and provision the demo tenant: the fresh-machine path.
+	var dev *devdb.Server
+	if !cfg.DatabaseURLSet {
+		dev, err = devdb.Ensure(ctx, devdb.Options{Logger: log})
+		if err != nil {
+			return fmt.Errorf("development database: %w", err)
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+			defer cancel()
+			if err := dev.Stop(ctx); err != nil {
+				log.Error("stop development database", "err", err)
+			}
+		}()
+		if err := dev.CreateDatabase(ctx, devDatabase); err != nil {
+			return err
+		}
+		cfg.DatabaseURL = dev.URL(devDatabase)
+		log.InfoContext(ctx, "using development database", "database_url", redactDSN(cfg.DatabaseURL))
+	}
+
+	reg, err := tenant.New(ctx, cfg.DatabaseURL, cfg.registryOptions(log))
+	if err != nil {
+		return fmt.Errorf("open registry: %w", err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := reg.Close(ctx); err != nil {
+			log.Error("close registry", "err", err)
+		}
+	}()
+
+	mig := migrate.New(reg.DB(), migrate.Options{Logger: log})
+	if cfg.AutoMigrate || dev != nil {
+		if err := mig.MigratePublic(ctx); err != nil {
+			return fmt.Errorf("migrate public: %w", err)
+		}
+	}
+	if dev != nil {
+		if _, err := mig.CreateTenant(ctx, demoTenant, migrate.CreateOptions{}); err != nil {
+			return fmt.Errorf("provision demo tenant: %w", err)
+		}
+		log.InfoContext(ctx, "demo tenant ready", "tenant", demoTenant)
+	}
+
+	api := handlers.New(log, reg, handlers.Options{
+		AdminToken:     cfg.AdminToken,
+		Migrator:       mig,
+		RequestTimeout: cfg.RequestTimeout,
+	})
+	srv := &http.Server{
+		Handler:           api.Routes(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       cfg.RequestTimeout + 5*time.Second,
+		WriteTimeout:      cfg.RequestTimeout + 5*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// Requests do not inherit ctx: canceling it starts a graceful
+		// shutdown, which must not cancel the requests it waits for.
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	// The address comes first: tools read the first address of this line.
+	log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "config", cfg)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// newLogger builds the process's logger on stderr.
+func newLogger(e env, cfg Config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(e.stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(e.stderr, opts))
 }

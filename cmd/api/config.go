@@ -1,0 +1,281 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pgtenant/pgtenant/tenant"
+)
+
+// defaultDatabaseURL is the original app's default. It is shown by -h; when
+// neither DATABASE_URL nor -database-url is given, serve uses a private
+// development server instead (see serve).
+const defaultDatabaseURL = "postgresql://postgres:postgres@localhost:5432/multitenant"
+
+// Config is the configuration of 'api serve'. Its zero value is not
+// meaningful; parseConfig fills every field.
+type Config struct {
+	DatabaseURL string
+	// DatabaseURLSet is true when DATABASE_URL or -database-url named the
+	// database; otherwise serve brings up a development database.
+	DatabaseURLSet bool
+
+	Addr string // host:port to listen on; from -addr, else ":" + PORT
+
+	Isolation         tenant.Mode
+	MaxPools          int
+	PoolTTL           time.Duration
+	SweepInterval     time.Duration
+	PoolMaxConns      int
+	PoolMaxIdle       int
+	PoolIdleTimeout   time.Duration
+	DBMaxConns        int
+	RetryMaxAttempts  int
+	RetryInitialDelay time.Duration
+	RetryMaxDelay     time.Duration
+
+	AdminToken      string
+	LogLevel        slog.Level
+	LogFormat       string // json or text
+	RequestTimeout  time.Duration
+	ShutdownTimeout time.Duration
+	AutoMigrate     bool
+}
+
+// setting is one configuration value: a flag whose default comes from an
+// environment variable, else from a built-in default.
+type setting struct {
+	flag, env, def, usage string
+	parse                 func(string) error
+}
+
+// parseConfig reads the flags of 'api serve' from args with defaults from
+// getenv. Precedence is flag > environment > built-in default. A bad value
+// is an error naming the flag or the variable it came from.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	var c Config
+	var port int
+	var addr string
+	settings := []setting{
+		{"database-url", "DATABASE_URL", defaultDatabaseURL, "PostgreSQL URL or key=value DSN (prefer the variable: flags show in ps)", func(s string) error {
+			if strings.TrimSpace(s) == "" {
+				return errors.New("empty")
+			}
+			c.DatabaseURL = s
+			return nil
+		}},
+		{"port", "PORT", "3000", "port to listen on (all interfaces)", intIn(&port, 0, 65535)},
+		{"addr", "ADDR", "", "host:port to listen on; overrides PORT", func(s string) error { addr = s; return nil }},
+		{"isolation", "TENANT_ISOLATION", "search_path", "search_path (a pool per tenant) or qualified (one shared pool, schema-qualified SQL)", func(s string) error {
+			m, err := tenant.ParseMode(s)
+			c.Isolation = m
+			return err
+		}},
+		{"max-pools", "TENANT_MAX_POOLS", "50", "tenant clients kept open (LRU)", intIn(&c.MaxPools, 1, 1<<20)},
+		{"pool-ttl", "TENANT_POOL_TTL", "1h", "evict a tenant client unused this long (0 or negative: never)", duration(&c.PoolTTL, true)},
+		{"sweep-interval", "TENANT_SWEEP_INTERVAL", "1m", "how often idle tenant clients are checked against the TTL", duration(&c.SweepInterval, false)},
+		{"pool-max-conns", "TENANT_POOL_MAX_CONNS", "10", "open connections per tenant pool (search_path mode)", intIn(&c.PoolMaxConns, 1, 1<<20)},
+		{"pool-max-idle", "TENANT_POOL_MAX_IDLE", "2", "idle connections per tenant pool (search_path mode)", intIn(&c.PoolMaxIdle, 1, 1<<20)},
+		{"pool-idle-timeout", "TENANT_POOL_IDLE_TIMEOUT", "30s", "close connections idle this long", duration(&c.PoolIdleTimeout, false)},
+		{"db-max-conns", "DB_MAX_CONNS", "80", "connection budget across all pools", intIn(&c.DBMaxConns, 2, 1<<20)},
+		{"retry-attempts", "RETRY_MAX_ATTEMPTS", "3", "attempts of the verified acquisition (/users-async)", intIn(&c.RetryMaxAttempts, 1, 100)},
+		{"retry-initial", "RETRY_INITIAL_DELAY", "100ms", "first retry delay", duration(&c.RetryInitialDelay, false)},
+		{"retry-max", "RETRY_MAX_DELAY", "5s", "longest retry delay", duration(&c.RetryMaxDelay, false)},
+		{"admin-token", "ADMIN_TOKEN", "", "bearer token of the admin routes; empty disables them (prefer the variable)", func(s string) error {
+			c.AdminToken = s
+			return nil
+		}},
+		{"log-level", "LOG_LEVEL", "info", "debug, info, warn or error", func(s string) error { return c.LogLevel.UnmarshalText([]byte(s)) }},
+		{"log-format", "LOG_FORMAT", "json", "json or text", func(s string) error {
+			if s != "json" && s != "text" {
+				return errors.New("want json or text")
+			}
+			c.LogFormat = s
+			return nil
+		}},
+		{"request-timeout", "REQUEST_TIMEOUT", "10s", "deadline of every request (503 when exceeded)", duration(&c.RequestTimeout, false)},
+		{"shutdown-timeout", "SHUTDOWN_TIMEOUT", "30s", "how long shutdown waits for in-flight requests", duration(&c.ShutdownTimeout, false)},
+		{"auto-migrate", "AUTO_MIGRATE", "true", "apply the public migrations at start", func(s string) error {
+			b, err := strconv.ParseBool(s)
+			c.AutoMigrate = b
+			return err
+		}},
+	}
+
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	values := make([]*string, len(settings))
+	for i, s := range settings {
+		def := s.def
+		if v := getenv(s.env); v != "" {
+			def = v
+		}
+		shown := def
+		if s.env == "ADMIN_TOKEN" && shown != "" {
+			shown = "(set)"
+		}
+		values[i] = new(string)
+		*values[i] = def
+		fs.Var(stringValue{values[i], shown}, s.flag, s.usage+" ($"+s.env+")")
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: api serve [flags]\n\nEvery flag defaults to its environment variable, shown in parentheses.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("serve: unexpected arguments %q", fs.Args())
+	}
+	visited := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { visited[f.Name] = true })
+	for i, s := range settings {
+		if err := s.parse(*values[i]); err != nil {
+			src := "default of -" + s.flag
+			switch {
+			case visited[s.flag]:
+				src = "-" + s.flag
+			case getenv(s.env) != "":
+				src = s.env
+			}
+			return Config{}, fmt.Errorf("%s: invalid value %q: %w", src, *values[i], err)
+		}
+	}
+	c.DatabaseURLSet = visited["database-url"] || getenv("DATABASE_URL") != ""
+	c.Addr = addr
+	if c.Addr == "" {
+		c.Addr = ":" + strconv.Itoa(port)
+	}
+	if c.RetryMaxDelay < c.RetryInitialDelay {
+		return Config{}, fmt.Errorf("RETRY_MAX_DELAY (%v) is shorter than RETRY_INITIAL_DELAY (%v)", c.RetryMaxDelay, c.RetryInitialDelay)
+	}
+	return c, nil
+}
+
+// stringValue is a flag.Value over a string whose -h default may be masked.
+type stringValue struct {
+	p     *string
+	shown string
+}
+
+func (v stringValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return v.shown
+}
+
+func (v stringValue) Set(s string) error { *v.p = s; return nil }
+
+func intIn(p *int, lo, hi int) func(string) error {
+	return func(s string) error {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return errors.New("not an integer")
+		}
+		if n < lo || n > hi {
+			return fmt.Errorf("out of range [%d, %d]", lo, hi)
+		}
+		*p = n
+		return nil
+	}
+}
+
+// duration parses a time.ParseDuration value; it must be positive unless
+// nonPositive allows zero and negative values (meaning "disabled").
+func duration(p *time.Duration, nonPositive bool) func(string) error {
+	return func(s string) error {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return errors.New("not a duration (e.g. 30s, 5m, 1h)")
+		}
+		if d <= 0 && !nonPositive {
+			return errors.New("must be positive")
+		}
+		*p = d
+		return nil
+	}
+}
+
+// registryOptions are the tenant.Options of c.
+func (c Config) registryOptions(log *slog.Logger) tenant.Options {
+	ttl := c.PoolTTL
+	if ttl == 0 {
+		ttl = -1 // disabled; zero would mean the default
+	}
+	return tenant.Options{
+		Mode:            c.Isolation,
+		MaxPools:        c.MaxPools,
+		PoolTTL:         ttl,
+		SweepInterval:   c.SweepInterval,
+		MaxOpenConns:    c.PoolMaxConns,
+		MaxIdleConns:    c.PoolMaxIdle,
+		ConnMaxIdleTime: c.PoolIdleTimeout,
+		MaxConns:        c.DBMaxConns,
+		Retry: tenant.RetryPolicy{
+			MaxAttempts:  c.RetryMaxAttempts,
+			InitialDelay: c.RetryInitialDelay,
+			MaxDelay:     c.RetryMaxDelay,
+		},
+		Logger:     log,
+		LogQueries: c.LogLevel <= slog.LevelDebug,
+	}
+}
+
+var dsnPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+
+// redactDSN hides the password of a URL or key=value DSN.
+func redactDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+		q := u.Query()
+		if q.Has("password") {
+			q.Set("password", "xxxxx")
+			u.RawQuery = q.Encode()
+		}
+		return u.String()
+	}
+	return dsnPassword.ReplaceAllString(dsn, "${1}xxxxx")
+}
+
+// LogValue logs c without secrets: the DSN's password and the admin token
+// are redacted.
+func (c Config) LogValue() slog.Value {
+	token := ""
+	if c.AdminToken != "" {
+		token = "(set)"
+	}
+	return slog.GroupValue(
+		slog.String("database_url", redactDSN(c.DatabaseURL)),
+		slog.Bool("database_url_set", c.DatabaseURLSet),
+		slog.String("addr", c.Addr),
+		slog.String("isolation", c.Isolation.String()),
+		slog.Int("max_pools", c.MaxPools),
+		slog.Duration("pool_ttl", c.PoolTTL),
+		slog.Duration("sweep_interval", c.SweepInterval),
+		slog.Int("pool_max_conns", c.PoolMaxConns),
+		slog.Int("pool_max_idle", c.PoolMaxIdle),
+		slog.Duration("pool_idle_timeout", c.PoolIdleTimeout),
+		slog.Int("db_max_conns", c.DBMaxConns),
+		slog.Int("retry_max_attempts", c.RetryMaxAttempts),
+		slog.Duration("retry_initial_delay", c.RetryInitialDelay),
+		slog.Duration("retry_max_delay", c.RetryMaxDelay),
+		slog.String("admin_token", token),
+		slog.String("log_level", c.LogLevel.String()),
+		slog.String("log_format", c.LogFormat),
+		slog.Duration("request_timeout", c.RequestTimeout),
+		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.Bool("auto_migrate", c.AutoMigrate),
+	)
+}
