@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"io/fs"
@@ -86,26 +85,7 @@ func plan(files []migration, applied map[string]string) (pending []migration, er
 // each pending file followed by its revision row. Nothing is committed unless
 // every pending file succeeds. If then is not nil, it runs last in the same
 // transaction. It returns the versions it applied.
-func (m *Migrator) apply(ctx context.Context, schema string, files []migration, create bool, then func(*sql.Tx) error) ([]string, error) {
-	applied, err := m.applyOnce(ctx, schema, files, create, then)
-	if isCatalogRace(err) {
-		// The pool's own search_path named the schema before it existed (a
-		// tenant pool, say), so this session cached it as missing before
-		// taking the lock. A new transaction looks again.
-		applied, err = m.applyOnce(ctx, schema, files, create, then)
-	}
-	return applied, err
-}
-
-// isCatalogRace reports whether err is a duplicate schema or type created by
-// a concurrent migrator this session could not see yet.
-func isCatalogRace(err error) bool {
-	var pqErr *pq.Error
-	return errors.As(err, &pqErr) && pqErr.Code == "23505" &&
-		(pqErr.Constraint == "pg_namespace_nspname_index" || pqErr.Constraint == "pg_type_typname_nsp_index")
-}
-
-func (m *Migrator) applyOnce(ctx context.Context, schema string, files []migration, create bool, then func(*sql.Tx) error) (applied []string, err error) {
+func (m *Migrator) apply(ctx context.Context, schema string, files []migration, create bool, then func(*sql.Tx) error) (applied []string, err error) {
 	tx, err := m.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err

@@ -454,3 +454,38 @@ func TestStatusReadsInBulk(t *testing.T) {
 		t.Errorf("Status(nosuch) = %v", err)
 	}
 }
+
+// The migrator does not depend on the pool's search_path: it works through
+// a pool whose search_path names nothing (as the Qualified mode's does) and
+// through one that names the tenant's schema before it exists, from several
+// goroutines at once.
+func TestAnyPoolSearchPath(t *testing.T) {
+	t.Parallel()
+	for _, sp := range []string{"nothing_here", "tenant_acme"} {
+		t.Run(sp, func(t *testing.T) {
+			t.Parallel()
+			cfg := tenanttest.NewDatabase(t)
+			cfg.Runtime = map[string]string{"search_path": sp}
+			db := tenanttest.Open(t, cfg)
+			m := migrate.New(db, migrate.Options{})
+			if err := m.MigratePublic(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Go(func() {
+					if _, err := m.CreateTenant(t.Context(), "acme", migrate.CreateOptions{}); err != nil {
+						t.Errorf("CreateTenant: %v", err)
+					}
+				})
+			}
+			wg.Wait()
+			got := rowsText(t, db, `SELECT schemaname || '.' || tablename FROM pg_tables
+WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`)
+			want := "public.plans\npublic.schema_migrations\npublic.tenants\ntenant_acme.posts\ntenant_acme.schema_migrations\ntenant_acme.users"
+			if got != want {
+				t.Errorf("tables:\n%s\nwant\n%s", got, want)
+			}
+		})
+	}
+}
