@@ -4,7 +4,10 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"io"
+	"net"
 	"sync/atomic"
+	"time"
 )
 
 // budget is the global connection budget: a counting semaphore with one token
@@ -131,4 +134,44 @@ func (c *budgetConn) IsValid() bool {
 		return false
 	}
 	return c.pqConn.IsValid()
+}
+
+// closeWait bounds how long closing a connection waits for the server to
+// close its end.
+const closeWait = 2 * time.Second
+
+// drainDialer dials connections that, when closed, wait for the server to
+// close its end first. A backend leaves pg_stat_activity before it closes its
+// socket, so once that happened the server no longer counts the connection
+// and its budget token can be given to a new one: the budget then holds from
+// the server's point of view too, not only from the registry's.
+type drainDialer struct{ d net.Dialer }
+
+func (d drainDialer) Dial(network, address string) (net.Conn, error) {
+	return d.DialContext(context.Background(), network, address)
+}
+
+func (d drainDialer) DialTimeout(network, address string, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return d.DialContext(ctx, network, address)
+}
+
+func (d drainDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	c, err := d.d.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	return drainConn{c}, nil
+}
+
+type drainConn struct{ net.Conn }
+
+// Close is called by lib/pq after it sent Terminate; it reads until the
+// server closes the connection (or closeWait passes), then closes.
+func (c drainConn) Close() error {
+	if c.Conn.SetReadDeadline(time.Now().Add(closeWait)) == nil {
+		io.Copy(io.Discard, c.Conn)
+	}
+	return c.Conn.Close()
 }

@@ -50,6 +50,7 @@ func (reg *Registry) openPool(searchPath string, maxOpen, maxIdle int) (*sql.DB,
 	if err != nil {
 		return nil, err
 	}
+	c.Dialer(drainDialer{})
 	db := sql.OpenDB(&budgetConnector{Connector: c, b: reg.budget})
 	db.SetMaxOpenConns(maxOpen)
 	db.SetMaxIdleConns(maxIdle)

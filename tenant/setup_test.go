@@ -67,6 +67,7 @@ func openWithSearchPath(t testing.TB, cfg pq.Config, searchPath string) *sql.DB 
 		cfg.Runtime = map[string]string{}
 	}
 	cfg.Runtime["search_path"] = searchPath
+	cfg.ApplicationName = fixtureApp
 	return tenanttest.Open(t, cfg)
 }
 
@@ -115,13 +116,17 @@ func (f *fixture) addDirectory(t testing.TB, id, schema string, status enttenant
 	}
 }
 
-// backends counts the server processes connected to the fixture's database,
-// as seen from the maintenance database.
+// fixtureApp is the application_name of the fixture's own connections, which
+// backends does not count.
+const fixtureApp = "tenant-test-fixture"
+
+// backends counts the server processes the registry holds in the fixture's
+// database, as seen from the maintenance database.
 func (f *fixture) backends(t testing.TB) int {
 	t.Helper()
 	mon := f.monitor(t)
 	var n int
-	if err := mon.QueryRow("SELECT count(*) FROM pg_stat_activity WHERE datname = $1", f.name).Scan(&n); err != nil {
+	if err := mon.QueryRow("SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name <> $2", f.name, fixtureApp).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
