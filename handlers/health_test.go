@@ -30,6 +30,8 @@ func TestHealthPoolsMetrics(t *testing.T) {
 			t.Errorf("GET /ready = %+v; want ready", got)
 		}
 
+		e.expect(t, req{method: "BREW", path: "/users", tenant: "alpha"}, http.StatusMethodNotAllowed)
+		e.expect(t, req{method: "GET", path: "/no/such/route"}, http.StatusNotFound)
 		w := e.do(t, req{method: "GET", path: "/metrics"})
 		if w.Code != http.StatusOK {
 			t.Fatalf("GET /metrics status = %d", w.Code)
@@ -44,9 +46,11 @@ func TestHealthPoolsMetrics(t *testing.T) {
 			"pgtenant_connections_max ",
 			`pgtenant_pool_connections_open{pool="tenants"}`,
 			"pgtenant_pool_misses_total ",
+			`http_requests_total{method="OTHER",route="unmatched",status="405"} 1`,
+			`http_requests_total{method="GET",route="unmatched",status="404"} 1`,
 		} {
 			if !strings.Contains(text, want) {
-				t.Errorf("GET /metrics lacks %q", want)
+				t.Errorf("GET /metrics lacks %q in:\n%s", want, grepLines(text, "http_requests_total"))
 			}
 		}
 	})
@@ -144,4 +148,15 @@ func TestClassify(t *testing.T) {
 			t.Errorf("classify(%v) leaks the cause: %q", tt.err, b.Error)
 		}
 	}
+}
+
+// grepLines returns the lines of text that contain s.
+func grepLines(text, s string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, s) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -40,6 +40,12 @@ func newMetrics(tr *tenant.Registry) *metrics {
 }
 
 func (m *metrics) observe(method, route string, status int, d time.Duration) {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+	default:
+		method = "OTHER" // clients choose methods; labels must stay bounded
+	}
 	s := strconv.Itoa(status)
 	m.requests.WithLabelValues(method, route, s).Inc()
 	m.duration.WithLabelValues(method, route, s).Observe(d.Seconds())
