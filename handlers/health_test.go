@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/pgtenant/pgtenant/tenant"
 )
@@ -159,4 +162,28 @@ func grepLines(text, s string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestPanicAnswersJSON500: a panicking handler behind the API's middleware
+// is logged once and answered with the generic JSON 500.
+func TestPanicAnswersJSON500(t *testing.T) {
+	t.Parallel()
+	logs := &syncBuffer{}
+	a := &API{log: slog.New(slog.NewJSONHandler(logs, nil)), metrics: newMetrics(nil)}
+	h := middleware.RequestID(a.logRequests(middleware.Recoverer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		panic("boom: secret detail")
+	}))))
+	w := serve(h, newRequest(t, req{method: "GET", path: "/users"}))
+	if w.Code != http.StatusInternalServerError || w.Header().Get("Content-Type") != "application/json" {
+		t.Fatalf("panic: status %d, Content-Type %q; want 500 application/json", w.Code, w.Header().Get("Content-Type"))
+	}
+	if got := body[errorBody](t, w); got.Error != "Internal server error" {
+		t.Errorf("panic: body %s; want the generic error", w.Body)
+	}
+	if n := len(logs.records(t, "panic")); n != 1 {
+		t.Errorf("%d panic log records; want 1", n)
+	}
+	if recs := logs.records(t, "request"); len(recs) != 1 || recs[0]["status"] != 500.0 {
+		t.Errorf("request log = %v; want one line with status 500", recs)
+	}
 }

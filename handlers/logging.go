@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -11,9 +13,32 @@ import (
 )
 
 // logInfo is filled in while a request is served and read by logRequests
-// when it ends; only the request's own goroutine touches it.
+// when it ends; only the request's own goroutine touches it. It is also the
+// request's chi middleware.LogEntry, through which chi's Recoverer reports a
+// panic.
 type logInfo struct {
-	tenant string
+	tenant   string
+	log      *slog.Logger
+	r        *http.Request
+	w        middleware.WrapResponseWriter
+	panicked bool
+}
+
+// Write implements middleware.LogEntry; logRequests writes the request line.
+func (li *logInfo) Write(int, int, http.Header, time.Duration, any) {}
+
+// Panic implements middleware.LogEntry: chi's Recoverer calls it before it
+// answers 500. The panic is logged here, once, and the response is prepared
+// to carry the API's JSON error body.
+func (li *logInfo) Panic(v any, stack []byte) {
+	li.panicked = true
+	li.log.ErrorContext(li.r.Context(), "panic",
+		"request_id", middleware.GetReqID(li.r.Context()),
+		"method", li.r.Method, "path", li.r.URL.Path,
+		"err", fmt.Sprint(v), "stack", string(stack))
+	if li.w.Status() == 0 {
+		li.w.Header().Set("Content-Type", "application/json")
+	}
 }
 
 type logInfoKey struct{}
@@ -30,9 +55,12 @@ func setLogTenant(ctx context.Context, id string) {
 func (a *API) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		li := &logInfo{}
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		li := &logInfo{log: a.log, r: r, w: ww}
 		defer func() {
+			if li.panicked && ww.BytesWritten() == 0 && ww.Status() == http.StatusInternalServerError {
+				_ = json.NewEncoder(ww).Encode(errorBody{Error: "Internal server error"})
+			}
 			d := time.Since(start)
 			status := ww.Status()
 			if status == 0 {
@@ -55,7 +83,8 @@ func (a *API) logRequests(next http.Handler) http.Handler {
 				slog.Duration("duration", d),
 			)
 		}()
-		next.ServeHTTP(ww, r.WithContext(context.WithValue(r.Context(), logInfoKey{}, li)))
+		r = middleware.WithLogEntry(r.WithContext(context.WithValue(r.Context(), logInfoKey{}, li)), li)
+		next.ServeHTTP(ww, r)
 	})
 }
 
