@@ -98,6 +98,12 @@ func (reg *Registry) watch(notify <-chan *pq.Notification) {
 	for {
 		select {
 		case <-reg.stop:
+			// Keep lib/pq's listener from blocking on a full channel until
+			// Close has closed it.
+			go func() {
+				for range notify {
+				}
+			}()
 			return
 		case n, ok := <-notify:
 			switch {

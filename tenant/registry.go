@@ -63,6 +63,7 @@ type Registry struct {
 	pending  []eviction           // evicted by the LRU callback, to be finished outside mu
 	live     map[*entry]struct{}  // entries not closed yet, evicted or not
 	negative map[string]time.Time // ids the directory does not list as active, until expiry
+	epoch    uint64               // incremented by Evict: directory answers read before are stale
 	closed   bool
 	drained  chan struct{} // closed when live becomes empty after Close
 }
@@ -252,8 +253,22 @@ func (reg *Registry) open(ctx context.Context, id, schema string) (*entry, error
 	if ok {
 		return e, nil
 	}
-	if err := reg.lookup(ctx, id, schema); err != nil {
-		return nil, err
+	// A directory change announced while we read the directory (Evict
+	// bumps epoch) makes our answer stale: read it again.
+	var epoch uint64
+	for {
+		reg.mu.Lock()
+		epoch = reg.epoch
+		reg.mu.Unlock()
+		if err := reg.lookup(ctx, id, schema); err != nil {
+			return nil, err
+		}
+		reg.mu.Lock()
+		fresh := reg.epoch == epoch
+		reg.mu.Unlock()
+		if fresh {
+			break
+		}
 	}
 	e, err := reg.newEntry(id, schema)
 	if err != nil {
@@ -266,11 +281,20 @@ func (reg *Registry) open(ctx context.Context, id, schema string) (*entry, error
 	reg.log.InfoContext(ctx, "tenant pool opened", "tenant", id, "schema", schema, "mode", reg.opts.Mode.String())
 
 	reg.mu.Lock()
-	if reg.closed {
+	if reg.closed || reg.epoch != epoch {
+		// Closed, or the directory changed since our lookup: this client
+		// is not served; the callers start over.
+		reason := EvictManual
+		if reg.closed {
+			reason = EvictClose
+		}
 		e.closed = true
 		reg.mu.Unlock()
-		reg.finish(ctx, []eviction{{e: e, reason: EvictClose, close: true}})
-		return nil, ErrClosed
+		reg.finish(ctx, []eviction{{e: e, reason: reason, close: true}})
+		if reason == EvictClose {
+			return nil, ErrClosed
+		}
+		return e, nil
 	}
 	e.lastUsed = time.Now()
 	reg.live[e] = struct{}{}
@@ -492,6 +516,7 @@ func (reg *Registry) ActiveTenants() []string {
 // held. Hooks.OnPoolEvicted is called with EvictManual.
 func (reg *Registry) Evict(id string) bool {
 	reg.mu.Lock()
+	reg.epoch++
 	delete(reg.negative, id)
 	ok := reg.removeLocked(id, EvictManual)
 	ev := reg.takePendingLocked()

@@ -572,3 +572,42 @@ func TestWarmupAndHealth(t *testing.T) {
 		}
 	})
 }
+
+// TestDirectoryResyncAfterReconnect checks that a tenant suspended while the
+// listener was disconnected (its notification lost) is evicted once the
+// listener is back.
+func TestDirectoryResyncAfterReconnect(t *testing.T) {
+	t.Parallel()
+	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
+		f := newFixture(t)
+		f.addTenant(t, "acme")
+		f.addTenant(t, "globex")
+		hooks := newHookLog()
+		reg := f.newRegistry(t, tenant.Options{Mode: mode, Hooks: hooks.hooks()})
+		ctx := t.Context()
+		for _, id := range []string{"acme", "globex"} {
+			_, release, err := reg.Acquire(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			release()
+		}
+		// Suspend acme without a notification, and cut the listener off.
+		if err := f.client.Tenant.UpdateOneID("acme").SetStatus(enttenant.StatusSuspended).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		err := f.monitor(t).QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE datname = $1 AND query LIKE 'LISTEN%'`, f.name).Scan(&n)
+		if err != nil || n != 1 {
+			t.Fatalf("terminate the listener's backend: %d, %v", n, err)
+		}
+		hooks.waitEvent(t, "evicted acme manual")
+		if !reg.HasPool("globex") {
+			t.Errorf("active tenant globex was evicted by the resync")
+		}
+		if _, _, err := reg.Acquire(ctx, "acme"); !errors.Is(err, tenant.ErrNotFound) {
+			t.Errorf("Acquire(acme) after suspension = %v; want ErrNotFound", err)
+		}
+	})
+}
