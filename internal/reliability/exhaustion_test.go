@@ -19,15 +19,15 @@ import (
 	"github.com/pgtenant/pgtenant/tenant"
 )
 
-// newLimitedRole creates a login role that PostgreSQL allows at most limit
-// connections, with read and write access to every schema, and drops it when
+// newLimitedRole creates a login role, with a random password, that
+// PostgreSQL allows at most limit connections, with read and write access to every schema, and drops it when
 // t ends (after the servers started later in t have stopped).
-func newLimitedRole(t *testing.T, d *database, limit int) string {
+func newLimitedRole(t *testing.T, d *database, limit int) (role, password string) {
 	t.Helper()
-	b := make([]byte, 6)
+	b := make([]byte, 12)
 	crand.Read(b)
-	role := "reliability_" + hex.EncodeToString(b)
-	q := fmt.Sprintf(`CREATE ROLE %s LOGIN CONNECTION LIMIT %d`, pq.QuoteIdentifier(role), limit)
+	role, password = "reliability_"+hex.EncodeToString(b[:6]), hex.EncodeToString(b[6:])
+	q := fmt.Sprintf(`CREATE ROLE %s LOGIN PASSWORD %s CONNECTION LIMIT %d`, pq.QuoteIdentifier(role), pq.QuoteLiteral(password), limit)
 	if _, err := d.db.ExecContext(t.Context(), q); err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func newLimitedRole(t *testing.T, d *database, limit int) string {
 	if _, err := d.db.ExecContext(t.Context(), fmt.Sprintf(`GRANT pg_read_all_data, pg_write_all_data TO %s`, pq.QuoteIdentifier(role))); err != nil {
 		t.Fatal(err)
 	}
-	return role
+	return role, password
 }
 
 // TestExhaustion runs 3× more concurrently active tenants than a role's
@@ -73,9 +73,9 @@ func testExhaustion(t *testing.T, mode tenant.Mode) {
 		ids[i] = fmt.Sprintf("ex%02d", i)
 	}
 	d.provision(ctx, t, 3, ids...)
-	role := newLimitedRole(t, d, limit)
+	role, password := newLimitedRole(t, d, limit)
 	cfg := d.cfg.Clone()
-	cfg.User, cfg.Password = role, ""
+	cfg.User, cfg.Password = role, password
 
 	s := newServerWith(t, dsn(cfg), tenant.Options{Mode: mode, MaxPools: tenants, MaxConns: maxConns, MaxOpenConns: 2},
 		handlers.Options{RequestTimeout: deadline})
