@@ -13,7 +13,7 @@ import (
 
 // The targets are measured with 1,000 tenants:
 //
-//	go test -run '^$' -bench MigrateAll -benchtime 1x -migrate.tenants 1000 ./tenant/migrate
+//	go test -run '^$' -bench MigrateAll -benchtime 1x ./tenant/migrate -args -migrate.tenants=1000
 var benchTenants = flag.Int("migrate.tenants", 100, "tenants in BenchmarkMigrateAll")
 
 // BenchmarkCreateTenant provisions one tenant per iteration (directory row,
