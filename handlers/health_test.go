@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -186,4 +187,32 @@ func TestPanicAnswersJSON500(t *testing.T) {
 	if recs := logs.records(t, "request"); len(recs) != 1 || recs[0]["status"] != 500.0 {
 		t.Errorf("request log = %v; want one line with status 500", recs)
 	}
+}
+
+// TestBudgetExhaustedAnswers503: a request that cannot get a connection
+// before its deadline, because the connection budget is used up, answers
+// 503 instead of hanging.
+func TestBudgetExhaustedAnswers503(t *testing.T) {
+	forEachMode(t, func(t *testing.T, e *testEnv) {
+		// The budget is 3: the directory listener holds one; take the others.
+		var held []*sql.Conn
+		for range 2 {
+			c, err := e.reg.DB().Conn(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			held = append(held, c)
+		}
+		h := New(nil, e.reg, Options{RequestTimeout: 200 * time.Millisecond}).Routes()
+		for _, p := range []string{"/users", "/users-async", "/plans"} {
+			w := serve(h, newRequest(t, req{method: "GET", path: p, tenant: "alpha"}))
+			if w.Code != http.StatusServiceUnavailable {
+				t.Errorf("GET %s with the budget exhausted: status %d; want 503; body %s", p, w.Code, w.Body)
+			}
+		}
+		for _, c := range held {
+			c.Close()
+		}
+		e.expect(t, req{method: "GET", path: "/users", tenant: "alpha"}, http.StatusOK)
+	}, func(_ *Options, to *tenant.Options) { to.MaxConns = 3 })
 }

@@ -40,10 +40,12 @@ type testEnv struct {
 	logs *syncBuffer
 }
 
-type envOption func(*Options)
+// envOption configures the API of a testEnv (Options) or its registry
+// (tenant.Options).
+type envOption func(*Options, *tenant.Options)
 
 // withAdmin configures the admin token and the Migrator.
-func withAdmin(o *Options) { o.AdminToken = testAdminToken }
+func withAdmin(o *Options, _ *tenant.Options) { o.AdminToken = testAdminToken }
 
 // forEachMode runs f as a parallel subtest per isolation mode, each on its
 // own database.
@@ -64,7 +66,12 @@ func newTestEnv(tb testing.TB, mode tenant.Mode, opts ...envOption) *testEnv {
 	tenanttest.NewTenant(tb, cfg, "beta")
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	reg, err := tenant.New(tb.Context(), testDSN(cfg), tenant.Options{Mode: mode, Logger: logger})
+	var o Options
+	to := tenant.Options{Mode: mode, Logger: logger}
+	for _, opt := range opts {
+		opt(&o, &to)
+	}
+	reg, err := tenant.New(tb.Context(), testDSN(cfg), to)
 	if err != nil {
 		tb.Fatalf("tenant.New: %v", err)
 	}
@@ -75,10 +82,6 @@ func newTestEnv(tb testing.TB, mode tenant.Mode, opts ...envOption) *testEnv {
 			tb.Errorf("Registry.Close: %v", err)
 		}
 	})
-	var o Options
-	for _, opt := range opts {
-		opt(&o)
-	}
 	if o.AdminToken != "" {
 		o.Migrator = migrate.New(reg.DB(), migrate.Options{Logger: logger})
 	}
