@@ -8,8 +8,9 @@
 //
 // It diffs the Ent schema against the state the committed migrations produce,
 // replayed on a development database. The dev database comes from -dev-url or
-// DEV_DATABASE_URL; without either, a throwaway database is created on
-// postgres://postgres@127.0.0.1:5432/postgres and dropped afterwards. The
+// DEV_DATABASE_URL; without either, a throwaway database is created on the
+// server of TEST_DATABASE_URL (the test server), or else on
+// postgres://postgres@127.0.0.1:5432/postgres, and dropped afterwards. The
 // dev database must be clean (only an empty public schema); the diff runs
 // with search_path set to public alone, so the generated DDL is unqualified
 // and the tenant track applies to any schema.
@@ -59,7 +60,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	check := fs.Bool("check", false, "do not write: fail when the committed migrations do not reproduce the Ent schema")
-	devURL := fs.String("dev-url", os.Getenv("DEV_DATABASE_URL"), "development database used for the diff (env DEV_DATABASE_URL; default: a throwaway database on "+defaultServer+")")
+	devURL := fs.String("dev-url", os.Getenv("DEV_DATABASE_URL"), "clean development database used for the diff (env DEV_DATABASE_URL; default: a throwaway database on the server of TEST_DATABASE_URL or "+defaultServer+")")
 	root := fs.String("dir", "ent/migrate/migrations", "root of the migration tracks")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -203,7 +204,11 @@ func devDatabase(ctx context.Context, url string) (*sql.DB, func(), error) {
 	}
 	var cfg pq.Config
 	if url == "" {
-		server, err := pq.NewConfig(defaultServer)
+		serverURL := os.Getenv("TEST_DATABASE_URL")
+		if serverURL == "" {
+			serverURL = defaultServer
+		}
+		server, err := pq.NewConfig(serverURL)
 		if err != nil {
 			return fail(err)
 		}
