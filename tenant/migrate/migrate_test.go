@@ -489,3 +489,17 @@ WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`)
 		})
 	}
 }
+
+func TestStatusOfAnUnmigratedDatabase(t *testing.T) {
+	t.Parallel()
+	db := tenanttest.Open(t, tenanttest.NewDatabase(t))
+	m := migrate.New(db, migrate.Options{})
+	pub, _ := m.Versions()
+	st, err := m.Status(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Public.State != migrate.StatePending || !slices.Equal(st.Public.Pending, pub) || len(st.Tenants) != 0 {
+		t.Errorf("Status = %+v; want public pending %v and no tenants", st, pub)
+	}
+}
