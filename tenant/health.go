@@ -52,17 +52,16 @@ func (reg *Registry) HealthCheck(ctx context.Context, timeout time.Duration) Hea
 	if timeout <= 0 {
 		timeout = DefaultHealthTimeout
 	}
-	// Lease every resident client so none is closed under the ping.
-	type leased struct {
-		e       *entry
-		release func()
-	}
+	// Pin every resident client so none is closed under the ping. A pin is a
+	// lease that does not count as use: health checks must not keep idle
+	// tenants from expiring.
 	reg.mu.Lock()
-	var pools []leased
+	var pools []*entry
 	if !reg.closed {
 		for _, id := range reg.lru.Keys() {
 			e, _ := reg.lru.Peek(id)
-			pools = append(pools, leased{e, reg.leaseLocked(e)})
+			e.leases++
+			pools = append(pools, e)
 		}
 	}
 	reg.mu.Unlock()
@@ -74,16 +73,16 @@ func (reg *Registry) HealthCheck(ctx context.Context, timeout time.Duration) Hea
 			return reg.shared.PingContext(ctx)
 		})
 	})
-	for i, p := range pools {
+	for i, e := range pools {
 		wg.Go(func() {
-			defer p.release()
-			db := p.e.db
+			defer reg.unpin(e)
+			db := e.db
 			if db == nil {
 				db = reg.shared
 			}
 			// Most recently used first.
-			rep.Pools[len(pools)-1-i] = check(ctx, p.e.id, db, timeout, func(ctx context.Context) error {
-				return reg.verify(ctx, p.e)
+			rep.Pools[len(pools)-1-i] = check(ctx, e.id, db, timeout, func(ctx context.Context) error {
+				return reg.verify(ctx, e)
 			})
 		})
 	}

@@ -91,21 +91,24 @@ type Options struct {
 	// Default 1m.
 	SweepInterval time.Duration
 
-	// MaxOpenConns limits each tenant pool's open connections (SearchPath mode).
-	// Default 10.
+	// MaxOpenConns limits the open connections of each tenant pool and of the
+	// shared pool (SearchPath mode only). Default 10.
 	MaxOpenConns int
 
-	// MaxIdleConns limits each tenant pool's idle connections (SearchPath
-	// mode). Default 2.
+	// MaxIdleConns limits the idle connections of each tenant pool and of the
+	// shared pool (SearchPath mode only; in Qualified mode every connection of
+	// the shared pool may stay idle). Default 2.
 	MaxIdleConns int
 
 	// ConnMaxIdleTime closes connections idle this long. Default 30s.
 	ConnMaxIdleTime time.Duration
 
 	// MaxConns is the global connection budget: the registry never holds more
-	// backend connections than this, across all tenant pools and the shared
-	// pool. In Qualified mode it is the size of the one shared pool. Default 80
-	// (PostgreSQL's default max_connections is 100).
+	// backend connections than this, across all tenant pools, the shared pool
+	// and the directory listener, which holds one for the registry's lifetime.
+	// In Qualified mode the one shared pool has MaxConns-1 connections. At
+	// least 2; default 80 (PostgreSQL's default max_connections is 100).
+	// MaxOpenConns and MaxIdleConns are lowered to fit in it.
 	MaxConns int
 
 	// NotFoundTTL is how long a "no such active tenant" answer of the directory

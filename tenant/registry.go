@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -109,7 +110,12 @@ func New(ctx context.Context, dsn string, opts Options) (*Registry, error) {
 	if err != nil {
 		return nil, errorf("parse dsn: %w", err)
 	}
-	delete(base.Runtime, "search_path")
+	for k := range base.Runtime {
+		// PostgreSQL's parameter names are case-insensitive.
+		if strings.EqualFold(k, "search_path") {
+			delete(base.Runtime, k)
+		}
+	}
 	reg := &Registry{
 		opts:     opts,
 		log:      opts.Logger,
@@ -272,7 +278,7 @@ func (reg *Registry) open(ctx context.Context, id, schema string) (*entry, error
 	}
 	e, err := reg.newEntry(id, schema)
 	if err != nil {
-		reg.hookError(id, err)
+		reg.hookError(ctx, id, err)
 		return nil, err
 	}
 	if h := reg.opts.Hooks.OnPoolCreated; h != nil {
@@ -327,8 +333,21 @@ func (reg *Registry) release(e *entry, s *leaseSlot) {
 		return
 	}
 	s.done = true
-	e.leases--
 	e.lastUsed = time.Now()
+	reg.unpinLocked(e)
+}
+
+// unpin ends a lease taken without a release function (see HealthCheck),
+// which does not count as use.
+func (reg *Registry) unpin(e *entry) {
+	reg.mu.Lock()
+	reg.unpinLocked(e)
+}
+
+// unpinLocked drops one lease of e and unlocks mu; the last lease of an
+// evicted entry closes it.
+func (reg *Registry) unpinLocked(e *entry) {
+	e.leases--
 	closeNow := e.evicted && e.leases == 0 && !e.closed
 	if closeNow {
 		e.closed = true
@@ -383,7 +402,7 @@ func (reg *Registry) finish(ctx context.Context, evs []eviction) {
 // closeEntry closes e's client; the caller has set e.closed under mu.
 func (reg *Registry) closeEntry(e *entry) {
 	if err := e.client.Close(); err != nil {
-		reg.hookError(e.id, fmt.Errorf("close pool of tenant %q: %w", e.id, err))
+		reg.hookError(context.Background(), e.id, fmt.Errorf("close pool of tenant %q: %w", e.id, err))
 	}
 	reg.mu.Lock()
 	delete(reg.live, e)
@@ -394,8 +413,8 @@ func (reg *Registry) closeEntry(e *entry) {
 	reg.mu.Unlock()
 }
 
-func (reg *Registry) hookError(id string, err error) {
-	reg.log.Error("tenant pool error", "tenant", id, "err", err)
+func (reg *Registry) hookError(ctx context.Context, id string, err error) {
+	reg.log.ErrorContext(ctx, "tenant pool error", "tenant", id, "err", err)
 	if h := reg.opts.Hooks.OnError; h != nil {
 		h(id, err)
 	}
@@ -435,7 +454,7 @@ func (reg *Registry) AcquireVerified(ctx context.Context, id string) (*ent.Clien
 	default:
 		err = fmt.Errorf("verify tenant %q: %w", id, err)
 	}
-	reg.hookError(id, err)
+	reg.hookError(ctx, id, err)
 	return nil, nil, err
 }
 
@@ -641,7 +660,7 @@ func (reg *Registry) Close(ctx context.Context) error {
 	reg.listener.Close()
 	reg.wg.Wait()
 	if cerr := reg.sharedClient.Close(); cerr != nil {
-		reg.hookError("", cerr)
+		reg.hookError(ctx, "", cerr)
 		err = errors.Join(err, cerr)
 	}
 	reg.budget.release() // the listener's

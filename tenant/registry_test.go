@@ -284,7 +284,7 @@ func TestTTLEviction(t *testing.T) {
 		f.addTenant(t, "busy")
 		hooks := newHookLog()
 		reg := f.newRegistry(t, tenant.Options{
-			Mode: mode, PoolTTL: 30 * time.Millisecond, SweepInterval: 5 * time.Millisecond, Hooks: hooks.hooks(),
+			Mode: mode, PoolTTL: 300 * time.Millisecond, SweepInterval: 5 * time.Millisecond, Hooks: hooks.hooks(),
 		})
 		// busy is leased first, so it is idle longer than idle: only its
 		// lease keeps it.
@@ -297,7 +297,22 @@ func TestTTLEviction(t *testing.T) {
 			t.Fatal(err)
 		}
 		release()
+		// Health checks ping the pools without counting as use.
+		stop := make(chan struct{})
+		var checker sync.WaitGroup
+		checker.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					reg.HealthCheck(t.Context(), time.Second)
+				}
+			}
+		})
 		hooks.waitEvent(t, "evicted idle ttl")
+		close(stop)
+		checker.Wait()
 		if reg.HasPool("idle") {
 			t.Errorf("HasPool(idle) after TTL eviction")
 		}
