@@ -1,0 +1,82 @@
+package migrate_test
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strconv"
+	"testing"
+
+	"github.com/lib/pq"
+
+	"github.com/pgtenant/pgtenant/tenant"
+	"github.com/pgtenant/pgtenant/tenant/migrate"
+	"github.com/pgtenant/pgtenant/tenant/tenanttest"
+)
+
+func dsn(cfg pq.Config) string {
+	u := url.URL{Scheme: "postgres", User: url.User(cfg.User), Host: cfg.Host + ":" + strconv.Itoa(int(cfg.Port)), Path: cfg.Database, RawQuery: "sslmode=disable"}
+	if cfg.Password != "" {
+		u.User = url.UserPassword(cfg.User, cfg.Password)
+	}
+	return u.String()
+}
+
+// DropTenant reaches a running registry through the directory notification:
+// the tenant's live pool is evicted and the tenant is no longer served, in
+// both isolation modes, while other tenants are.
+func TestDropTenantEvictsLivePools(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []tenant.Mode{tenant.SearchPath, tenant.Qualified} {
+		t.Run(mode.String(), func(t *testing.T) {
+			t.Parallel()
+			cfg := tenanttest.NewMigratedDatabase(t)
+			evicted := make(chan string, 8)
+			reg, err := tenant.New(t.Context(), dsn(cfg), tenant.Options{
+				Mode:  mode,
+				Hooks: tenant.Hooks{OnPoolEvicted: func(id string, _ tenant.EvictReason) { evicted <- id }},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer reg.Close(context.Background())
+			m := migrate.New(reg.DB(), migrate.Options{})
+			for _, id := range []string{"acme", "keep"} {
+				if _, err := m.CreateTenant(t.Context(), id, migrate.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			client, release, err := reg.Acquire(t.Context(), "acme")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := client.User.Create().SetEmail("a@example.com").SetName("A").Save(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			release()
+
+			if err := m.DropTenant(t.Context(), "acme"); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case id := <-evicted:
+				if id != "acme" {
+					t.Fatalf("evicted %q; want acme", id)
+				}
+			case <-t.Context().Done():
+				t.Fatal("the registry never evicted the dropped tenant")
+			}
+			if _, _, err := reg.Acquire(t.Context(), "acme"); !errors.Is(err, tenant.ErrNotFound) {
+				t.Errorf("Acquire(acme) after drop = %v; want ErrNotFound", err)
+			}
+			client, release, err = reg.Acquire(t.Context(), "keep")
+			if err != nil {
+				t.Fatalf("Acquire(keep): %v", err)
+			}
+			defer release()
+			if n, err := client.User.Query().Count(t.Context()); err != nil || n != 0 {
+				t.Errorf("keep's users = %d, %v; want 0, nil", n, err)
+			}
+		})
+	}
+}
