@@ -56,7 +56,8 @@
 //	validation failure; post author not in the tenant         422 with fields
 //	duplicate e-mail in a tenant (any letter case)            409
 //	deleting a user with posts, a plan in use                 409
-//	database unreachable after retries, request timed out     503
+//	database unreachable or failing transiently, timed out    503
+//	client went away before the answer (logged, not read)     499
 //	anything else                                             500 Internal server error
 //
 // A 5xx body never carries details; the cause is logged once with the

@@ -142,6 +142,7 @@ func TestClassify(t *testing.T) {
 		{errEmailTaken, 409, "Email already exists"},
 		{&statusError{status: 500, msg: "leaky detail", err: secret}, 500, "Internal server error"},
 		{fmt.Errorf("list users: %w", secret), 500, "Internal server error"},
+		{fmt.Errorf("list users: %w", context.Canceled), 499, "Client closed request"},
 	}
 	for _, tt := range tests {
 		status, b := classify(tt.err)
@@ -215,4 +216,22 @@ func TestBudgetExhaustedAnswers503(t *testing.T) {
 		}
 		e.expect(t, req{method: "GET", path: "/users", tenant: "alpha"}, http.StatusOK)
 	}, func(_ *Options, to *tenant.Options) { to.MaxConns = 3 })
+}
+
+// TestClientGoneIsNotAServerError: a request whose client went away is
+// logged with 499, not as a failed (5xx) request.
+func TestClientGoneIsNotAServerError(t *testing.T) {
+	forEachMode(t, func(t *testing.T, e *testEnv) {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		for _, p := range []string{"/users", "/users-async"} {
+			r := newRequest(t, req{method: "GET", path: p, tenant: "alpha"}).WithContext(ctx)
+			if w := serve(e.h, r); w.Code >= 500 {
+				t.Errorf("GET %s with the client gone: status %d; want no 5xx", p, w.Code)
+			}
+		}
+		if n := len(e.logs.records(t, "request failed")); n != 0 {
+			t.Errorf("%d \"request failed\" records for requests whose client went away; want 0", n)
+		}
+	})
 }

@@ -96,6 +96,10 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
+// statusClientClosed is the status logged for a request whose client went
+// away before it was answered (nginx's 499).
+const statusClientClosed = 499
+
 // classify maps err to a status and a response body.
 func classify(err error) (int, errorBody) {
 	var (
@@ -133,6 +137,10 @@ func classify(err error) (int, errorBody) {
 		// A transient error (the database restarting, a connection reset,
 		// too many clients) is the database being unavailable, not a bug.
 		return http.StatusServiceUnavailable, errorBody{Error: "Service unavailable"}
+	case errors.Is(err, context.Canceled):
+		// The client went away (or the server is closing its connection):
+		// nobody reads the answer, and it is not a server error.
+		return statusClientClosed, errorBody{Error: "Client closed request"}
 	}
 	return http.StatusInternalServerError, errorBody{Error: "Internal server error"}
 }
