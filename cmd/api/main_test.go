@@ -162,6 +162,12 @@ type e2eUser struct {
 // context (what SIGTERM does) while requests are in flight: every one of
 // them succeeds and run returns nil.
 func TestServeEndToEnd(t *testing.T) {
+	for _, mode := range []string{"search_path", "qualified"} {
+		t.Run(mode, func(t *testing.T) { testServeEndToEnd(t, mode) })
+	}
+}
+
+func testServeEndToEnd(t *testing.T, mode string) {
 	cfg := tenanttest.NewMigratedDatabase(t)
 	tenanttest.NewTenant(t, cfg, "acme")
 	ctx, cancel := context.WithCancel(t.Context())
@@ -171,6 +177,7 @@ func TestServeEndToEnd(t *testing.T) {
 		"ADMIN_TOKEN":      "t0ken",
 		"SHUTDOWN_TIMEOUT": "30s",
 		"TENANT_MAX_POOLS": "5",
+		"TENANT_ISOLATION": mode,
 	})
 
 	var health struct {
@@ -209,11 +216,12 @@ func TestServeEndToEnd(t *testing.T) {
 	s.call(t, "GET", "/users", "", "", 400, nil)
 	s.call(t, "GET", "/users", "nobody", "", 404, nil)
 	var pools struct {
-		Count int `json:"count"`
+		Count int    `json:"count"`
+		Mode  string `json:"mode"`
 	}
 	s.call(t, "GET", "/admin/pools", "", "", 200, &pools)
-	if pools.Count != 1 {
-		t.Errorf("GET /admin/pools count = %d; want 1", pools.Count)
+	if pools.Count != 1 || pools.Mode != mode {
+		t.Errorf("GET /admin/pools = %+v; want count 1, mode %s", pools, mode)
 	}
 	s.call(t, "GET", "/ready", "", "", 200, nil)
 	s.call(t, "GET", "/metrics", "", "", 200, nil)
