@@ -1,6 +1,7 @@
 package migrate_test
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -501,5 +502,77 @@ func TestStatusOfAnUnmigratedDatabase(t *testing.T) {
 	}
 	if st.Public.State != migrate.StatePending || !slices.Equal(st.Public.Pending, pub) || len(st.Tenants) != 0 {
 		t.Errorf("Status = %+v; want public pending %v and no tenants", st, pub)
+	}
+}
+
+// A tenant blocked on a lock holds up only its own worker: the window slides
+// past it. (Under batches the others would wait too and the lock, released
+// only once they are all done, would never be released.)
+func TestMigrateAllSlidesPastASlowTenant(t *testing.T) {
+	t.Parallel()
+	_, db := newDB(t)
+	v1 := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, false)})
+	v2 := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true)})
+	ids := []string{"aaa"}
+	for i := range 10 {
+		ids = append(ids, "b"+strconv.Itoa(i))
+	}
+	addToDirectory(t, db, ids...)
+	if _, err := v1.MigrateTenant(t.Context(), "aaa"); err != nil {
+		t.Fatal(err)
+	}
+	blocker, err := db.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blocker.Rollback()
+	if _, err := blocker.ExecContext(t.Context(), "LOCK TABLE tenant_aaa.users IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	rep, err := v2.MigrateAll(t.Context(), migrate.RunOptions{Concurrency: 2, Progress: func(p migrate.Progress) {
+		if p.Done == len(ids)-1 {
+			blocker.Rollback()
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Tenants {
+		order = append(order, r.ID)
+	}
+	if r := byID(rep)["aaa"]; len(r.Applied) != 1 {
+		t.Errorf("aaa applied %v; want the second migration", r.Applied)
+	}
+	if !slices.Equal(order, ids) {
+		t.Errorf("report order = %v; want %v", order, ids)
+	}
+}
+
+func TestMigrateAllStopsWhenCanceled(t *testing.T) {
+	t.Parallel()
+	_, db := newDB(t)
+	var ids []string
+	for i := range 20 {
+		ids = append(ids, "t"+strconv.Itoa(i))
+	}
+	addToDirectory(t, db, ids...)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	rep, err := migrate.New(db, migrate.Options{}).MigrateAll(ctx, migrate.RunOptions{
+		Concurrency: 1,
+		Progress:    func(migrate.Progress) { cancel() },
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("MigrateAll error = %v; want context.Canceled", err)
+	}
+	canceled := 0
+	for _, r := range rep.Tenants {
+		if errors.Is(r.Err, context.Canceled) {
+			canceled++
+		}
+	}
+	if len(rep.Tenants) != len(ids) || canceled < len(ids)-2 {
+		t.Errorf("%d results, %d canceled; want %d results, at least %d canceled", len(rep.Tenants), canceled, len(ids), len(ids)-2)
 	}
 }
