@@ -153,7 +153,6 @@ func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("create tenant %q: %w", req.ID, err)
 	}
-	w.Header().Set("Location", "/admin/tenants/"+t.ID)
 	return a.encode(w, r, http.StatusCreated, newTenantResponse(t))
 }
 
