@@ -73,16 +73,7 @@ func (ft *faultTally) record(phase int, resp response, err error, d time.Duratio
 // baseline, the service recovers by itself within 2s of the restart, and
 // every write acknowledged with 201 exists exactly once.
 func TestDatabaseRestart(t *testing.T) {
-	const (
-		tenants         = 5
-		clients         = 8
-		requestDeadline = 2 * time.Second
-		upFor           = 300 // acknowledged writes before the stop
-		downFor         = 200 // answers while down
-		afterFor        = 400 // answers after recovery
-	)
-	ctx := t.Context()
-	pg, err := devdb.Ensure(ctx, devdb.Options{Private: true, Dir: filepath.Join(t.TempDir(), "devdb")})
+	pg, err := devdb.Ensure(t.Context(), devdb.Options{Private: true, Dir: filepath.Join(t.TempDir(), "devdb")})
 	if errors.Is(err, devdb.ErrNoBinaries) {
 		t.Skipf("no private PostgreSQL cluster: %v", err)
 	}
@@ -96,10 +87,26 @@ func TestDatabaseRestart(t *testing.T) {
 			t.Errorf("remove private cluster: %v", err)
 		}
 	})
-	if err := pg.CreateDatabase(ctx, "faults"); err != nil {
+	for _, mode := range []tenant.Mode{tenant.SearchPath, tenant.Qualified} {
+		t.Run(mode.String(), func(t *testing.T) { testRestart(t, pg, mode) })
+	}
+}
+
+func testRestart(t *testing.T, pg *devdb.Server, mode tenant.Mode) {
+	const (
+		tenants         = 5
+		clients         = 8
+		requestDeadline = 2 * time.Second
+		upFor           = 300 // acknowledged writes before the stop
+		downFor         = 200 // answers while down
+		afterFor        = 400 // answers after recovery
+	)
+	ctx := t.Context()
+	name := "faults_" + mode.String()
+	if err := pg.CreateDatabase(ctx, name); err != nil {
 		t.Fatal(err)
 	}
-	url := pg.URL("faults")
+	url := pg.URL(name)
 	cfg, err := pq.NewConfig(url)
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +119,7 @@ func TestDatabaseRestart(t *testing.T) {
 	}
 	d.provision(ctx, t, 2, ids...)
 
-	s := newServerWith(t, url, tenant.Options{MaxPools: tenants}, handlers.Options{RequestTimeout: requestDeadline})
+	s := newServerWith(t, url, tenant.Options{Mode: mode, MaxPools: tenants}, handlers.Options{RequestTimeout: requestDeadline})
 	c := s.srv.Client()
 	c.Timeout = requestDeadline + 5*time.Second // a hang shows up as a client error
 	c.Transport.(*http.Transport).MaxIdleConnsPerHost = clients
@@ -269,6 +276,7 @@ func TestDatabaseRestart(t *testing.T) {
 		}
 	}
 
+	t.Logf("mode=%s", mode)
 	for p := range phases {
 		t.Logf("%-10s ok=%d 503=%d other=%d slowest=%v", phaseNames[p], ft.ok[p].Load(), ft.unavailable[p].Load(), ft.other[p].Load(),
 			time.Duration(ft.slowest[p].Load()).Round(time.Millisecond))
