@@ -136,6 +136,8 @@ func TestClassify(t *testing.T) {
 		{fmt.Errorf("authorize: %w", tenant.ErrForbidden), 403, "Invalid tenant"},
 		{fmt.Errorf("acquire: %w: %w", tenant.ErrUnavailable, secret), 503, "Service unavailable"},
 		{fmt.Errorf("list users: %w", context.DeadlineExceeded), 503, "Service unavailable"},
+		{fmt.Errorf("acquire: %w", tenant.ErrClosed), 503, "Service unavailable"},
+		{fmt.Errorf("authorize: %w: %w", tenant.ErrForbidden, tenant.ErrInvalidID), 403, "Invalid tenant"},
 		{&http.MaxBytesError{Limit: 1}, 413, "Request body too large"},
 		{invalidField("email", "is required"), 422, "Validation failed"},
 		{errUserNotFound, 404, "User not found"},

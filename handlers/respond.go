@@ -120,10 +120,11 @@ func classify(err error) (int, errorBody) {
 		return http.StatusRequestEntityTooLarge, errorBody{Error: "Request body too large"}
 	case errors.Is(err, tenant.ErrMissingID):
 		return http.StatusBadRequest, errorBody{Error: "Tenant ID is required"}
+	case errors.Is(err, tenant.ErrForbidden):
+		// Before the others: whatever Authorize's error wraps, it is a refusal.
+		return http.StatusForbidden, errorBody{Error: "Invalid tenant"}
 	case errors.Is(err, tenant.ErrInvalidID):
 		return http.StatusBadRequest, errorBody{Error: "Invalid tenant ID"}
-	case errors.Is(err, tenant.ErrForbidden):
-		return http.StatusForbidden, errorBody{Error: "Invalid tenant"}
 	case errors.Is(err, tenant.ErrNotFound):
 		return http.StatusNotFound, errorBody{Error: "Tenant not found"}
 	case ent.IsNotFound(err):
@@ -133,7 +134,8 @@ func classify(err error) (int, errorBody) {
 	case errors.As(err, &eve):
 		return http.StatusUnprocessableEntity, errorBody{Error: "Validation failed",
 			Fields: map[string]string{jsonName(eve.Name): "is invalid"}}
-	case errors.Is(err, tenant.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), tenant.IsTransient(err):
+	case errors.Is(err, tenant.ErrUnavailable), errors.Is(err, tenant.ErrClosed),
+		errors.Is(err, context.DeadlineExceeded), tenant.IsTransient(err):
 		// A transient error (the database restarting, a connection reset,
 		// too many clients) is the database being unavailable, not a bug.
 		return http.StatusServiceUnavailable, errorBody{Error: "Service unavailable"}
