@@ -44,7 +44,9 @@ func migrateCmd(ctx context.Context, e env, args []string) error {
 	concurrency := fs.Int("concurrency", migrate.DefaultConcurrency, "tenants migrated at once")
 	dryRun := fs.Bool("dry-run", false, "list pending migrations without applying anything")
 	asJSON := fs.Bool("json", false, "print a JSON report instead of a table")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

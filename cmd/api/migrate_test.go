@@ -202,3 +202,14 @@ func TestMigrateCommandNeedsASelection(t *testing.T) {
 		}
 	}
 }
+
+func TestAdminCommandsHelp(t *testing.T) {
+	t.Parallel()
+	cli := adminCLI{t: t, url: "postgres://nobody@127.0.0.1:1/x?sslmode=disable"}
+	for _, args := range [][]string{{"migrate", "-h"}, {"status", "-h"}, {"tenant", "-h"}} {
+		_, stderr, err := cli.run(args...)
+		if err != nil || !strings.Contains(stderr, "usage: api "+args[0]) || !strings.Contains(stderr, "-database-url") {
+			t.Errorf("%q = %v, stderr:\n%s", args, err, stderr)
+		}
+	}
+}

@@ -35,7 +35,9 @@ func tenantCmd(ctx context.Context, e env, args []string) error {
 	force := fs.Bool("force", false, "drop: confirm that the tenant's data is to be destroyed")
 	asJSON := fs.Bool("json", false, "create, list: print JSON")
 	pos, err := parseInterspersed(fs, args)
-	if err != nil {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
 		return err
 	}
 	if len(pos) == 0 {
