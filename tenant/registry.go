@@ -122,6 +122,7 @@ func New(ctx context.Context, dsn string, opts Options) (*Registry, error) {
 		base:     base,
 		budget:   newBudget(opts.MaxConns),
 		stop:     make(chan struct{}),
+		reason:   EvictLRU,
 		live:     make(map[*entry]struct{}),
 		negative: make(map[string]time.Time),
 	}

@@ -253,7 +253,12 @@ func TestStress(t *testing.T) {
 		for _, id := range ids {
 			created := hooks.created[id]
 			evicted := 0
-			for _, n := range hooks.evicted[id] {
+			for reason, n := range hooks.evicted[id] {
+				switch reason {
+				case tenant.EvictLRU, tenant.EvictClose:
+				default:
+					t.Errorf("tenant %s evicted %d times with reason %q; want lru or close", id, n, reason)
+				}
 				evicted += n
 			}
 			if created != evicted {
@@ -623,6 +628,60 @@ func TestDirectoryResyncAfterReconnect(t *testing.T) {
 		}
 		if _, _, err := reg.Acquire(ctx, "acme"); !errors.Is(err, tenant.ErrNotFound) {
 			t.Errorf("Acquire(acme) after suspension = %v; want ErrNotFound", err)
+		}
+	})
+}
+
+// TestLRUEvictionKeepsLeasedClient checks that the least recently used client
+// is evicted when the registry is full, and that a lease on it keeps it usable
+// until released.
+func TestLRUEvictionKeepsLeasedClient(t *testing.T) {
+	t.Parallel()
+	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
+		f := newFixture(t)
+		f.addTenant(t, "acme")
+		f.addTenant(t, "globex")
+		hooks := newHookLog()
+		reg := f.newRegistry(t, tenant.Options{Mode: mode, MaxPools: 1, Hooks: hooks.hooks()})
+		ctx := t.Context()
+		acme, releaseA, err := reg.Acquire(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, releaseG, err := reg.Acquire(ctx, "globex")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer releaseG()
+		if got := hooks.evictedCount("acme", tenant.EvictLRU); got != 1 {
+			t.Fatalf("OnPoolEvicted(acme, lru) calls = %d; want 1", got)
+		}
+		if reg.HasPool("acme") || !reg.HasPool("globex") {
+			t.Errorf("resident tenants = %v; want [globex]", reg.ActiveTenants())
+		}
+		if _, err := acme.User.Create().SetEmail("a@acme.test").SetName("A").Save(ctx); err != nil {
+			t.Errorf("write through an evicted but leased client: %v", err)
+		}
+		releaseA()
+		if mode == tenant.SearchPath {
+			if _, err := acme.User.Query().Count(ctx); err == nil {
+				t.Errorf("query after the last release of an evicted client succeeded; want closed")
+			}
+		}
+		// Back in: a new client, which sees the write.
+		acme2, release, err := reg.Acquire(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer release()
+		if acme2 == acme {
+			t.Errorf("Acquire after eviction returned the evicted client")
+		}
+		if n, err := acme2.User.Query().Count(ctx); err != nil || n != 1 {
+			t.Errorf("acme users = %d, %v; want 1, nil", n, err)
+		}
+		if st := reg.Stats(); st.Evictions[tenant.EvictLRU] != 2 {
+			t.Errorf("Stats().Evictions[lru] = %d; want 2", st.Evictions[tenant.EvictLRU])
 		}
 	})
 }
