@@ -80,7 +80,9 @@ type Options struct {
 	Namer Namer
 
 	// MaxPools is how many tenant clients stay open at most; the least recently
-	// used one is evicted beyond that. Default 50.
+	// used one is evicted beyond that. Default 50 in SearchPath mode, where
+	// each client has its own pool, and 1000 in Qualified mode, where a client
+	// holds no connection and costs only a few kilobytes of memory.
 	MaxPools int
 
 	// PoolTTL evicts a client unused (no lease) for this long. Default 1h;
@@ -130,16 +132,18 @@ type Options struct {
 	LogQueries bool
 }
 
-// Defaults of Options.
+// Defaults of Options, taken by its zero fields.
 const (
-	DefaultMaxPools        = 50
-	DefaultPoolTTL         = time.Hour
-	DefaultSweepInterval   = time.Minute
-	DefaultMaxOpenConns    = 10
-	DefaultMaxIdleConns    = 2
-	DefaultConnMaxIdleTime = 30 * time.Second
-	DefaultMaxConns        = 80
-	DefaultNotFoundTTL     = 5 * time.Second
+	DefaultMaxPools = 50
+	// DefaultMaxPoolsQualified is the default of MaxPools in Qualified mode.
+	DefaultMaxPoolsQualified = 1000
+	DefaultPoolTTL           = time.Hour
+	DefaultSweepInterval     = time.Minute
+	DefaultMaxOpenConns      = 10
+	DefaultMaxIdleConns      = 2
+	DefaultConnMaxIdleTime   = 30 * time.Second
+	DefaultMaxConns          = 80
+	DefaultNotFoundTTL       = 5 * time.Second
 )
 
 // withDefaults returns o with every zero field replaced by its default and
@@ -147,6 +151,9 @@ const (
 func (o Options) withDefaults() Options {
 	if o.MaxPools <= 0 {
 		o.MaxPools = DefaultMaxPools
+		if o.Mode == Qualified {
+			o.MaxPools = DefaultMaxPoolsQualified
+		}
 	}
 	if o.PoolTTL == 0 {
 		o.PoolTTL = DefaultPoolTTL

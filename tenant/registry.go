@@ -32,7 +32,10 @@ const DirectoryChannel = "tenant_directory"
 // use by multiple goroutines.
 //
 // A tenant is served only while the directory (public.tenants) lists it as
-// active. At most Options.MaxPools tenant clients are kept; beyond that the
+// active. The directory is read when a tenant's client is opened; changes to
+// it reach a registry through notifications on DirectoryChannel (and, after
+// the listener lost its connection, by checking every resident tenant
+// again). At most Options.MaxPools tenant clients are kept; beyond that the
 // least recently used one is evicted, and clients unused for Options.PoolTTL
 // are evicted too. An evicted client is closed only after every release of
 // every lease on it has been called, so eviction never breaks a running
