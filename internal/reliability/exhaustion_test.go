@@ -74,7 +74,7 @@ func testExhaustion(t *testing.T, mode tenant.Mode, limit, maxConns int) {
 	tenants := 3 * limit
 	const (
 		clients  = 24
-		requests = 1000
+		requests = 600
 		deadline = time.Second      // the API's request deadline
 		timeout  = 10 * time.Second // the client's, to catch a hang
 	)
