@@ -18,7 +18,7 @@
 // release). Concurrent first uses of one tenant share one directory lookup
 // and open one client. No registry lock is held while connecting, querying,
 // closing pools or calling hooks. The registry never holds more backend
-// connections than [Options].MaxConns, the directory listener's included:
+// connections than [Options.MaxConns], the directory listener's included:
 // when the budget is used up, idle connections of all pools are closed before
 // a request waits, and a request still without a connection at its deadline
 // fails with an error wrapping [ErrUnavailable].

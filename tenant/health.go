@@ -41,8 +41,12 @@ func (reg *Registry) Warmup(ctx context.Context, ids []string, concurrency int) 
 	return results
 }
 
+// healthConcurrency bounds the pings HealthCheck runs at once, so that a check
+// of many tenants does not take every connection of the budget.
+const healthConcurrency = 8
+
 // HealthCheck pings the shared pool and every open tenant pool, each bounded by
-// timeout (default 5s), without opening new pools. A tenant ping also checks
+// timeout (default 5s), at most 8 at a time, without opening new pools. A tenant ping also checks
 // that the tenant's schema exists. A pool is Unhealthy when its ping fails,
 // Degraded when the ping took more than half the timeout or requests waited
 // for its connections meanwhile. The report is Unhealthy when the shared pool
@@ -73,8 +77,11 @@ func (reg *Registry) HealthCheck(ctx context.Context, timeout time.Duration) Hea
 			return reg.shared.PingContext(ctx)
 		})
 	})
+	sem := make(chan struct{}, healthConcurrency)
 	for i, e := range pools {
+		sem <- struct{}{}
 		wg.Go(func() {
+			defer func() { <-sem }()
 			defer reg.unpin(e)
 			db := e.db
 			if db == nil {
