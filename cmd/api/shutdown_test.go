@@ -10,19 +10,15 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/lib/pq"
 
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 	"github.com/pgtenant/pgtenant/tenant/tenanttest"
@@ -39,30 +35,7 @@ func shutdownDatabase(t *testing.T) string {
 	if _, err := mig.CreateTenant(t.Context(), "acme", migrate.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	return configURL(cfg)
-}
-
-func configURL(cfg pq.Config) string {
-	host, port := cfg.Host, cfg.Port
-	if host == "" {
-		host = "localhost"
-	}
-	if port == 0 {
-		port = 5432
-	}
-	u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(host, strconv.Itoa(int(port))), Path: "/" + cfg.Database}
-	switch {
-	case cfg.Password != "":
-		u.User = url.UserPassword(cfg.User, cfg.Password)
-	case cfg.User != "":
-		u.User = url.User(cfg.User)
-	}
-	mode := string(cfg.SSLMode)
-	if mode == "" {
-		mode = "disable"
-	}
-	u.RawQuery = url.Values{"sslmode": {mode}}.Encode()
-	return u.String()
+	return e2eDSN(cfg)
 }
 
 var listenAddr = regexp.MustCompile(`127\.0\.0\.1:[1-9][0-9]*`)
