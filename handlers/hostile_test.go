@@ -52,11 +52,15 @@ func newHostileAPI(tb testing.TB) *hostileAPI {
 		reg.Close(ctx)
 	})
 	return &hostileAPI{
-		h:   handlers.New(logger, reg, handlers.Options{}).Routes(),
+		h:   handlers.New(logger, reg, handlers.Options{AdminToken: adminToken, Migrator: mig}).Routes(),
 		reg: reg,
 		db:  db,
 	}
 }
+
+// adminToken enables the tenant admin routes of the hostile API; every
+// request carries it, so hostile ids reach the migrator's entry points too.
+const adminToken = "hostile-test-token"
 
 // footprint is what a rejected request must not change.
 type footprint struct{ schemas, pools, directory int }
@@ -177,6 +181,19 @@ func TestHostileInput(t *testing.T) {
 		{name: "duplicate email other case", method: "POST", path: "/users", tenant: "acme", body: `{"email":"TAKEN@acme.test","name":"Again"}`, want: 409},
 		{name: "update wrong type", method: "PUT", path: missingUser, tenant: "acme", body: `{"active":"yes"}`, want: 400},
 
+		{name: "admin create comma", method: "POST", path: "/admin/tenants", body: `{"id":"a,public"}`, want: 422},
+		{name: "admin create quote injection", method: "POST", path: "/admin/tenants", body: `{"id":"x\"; CREATE TABLE public.pwned(i int); --"}`, want: 422},
+		{name: "admin create upper case", method: "POST", path: "/admin/tenants", body: `{"id":"ACME"}`, want: 422},
+		{name: "admin create dash c", method: "POST", path: "/admin/tenants", body: `{"id":"-c search_path=public"}`, want: 422},
+		{name: "admin create empty", method: "POST", path: "/admin/tenants", body: `{"id":""}`, want: 422},
+		{name: "admin create 64 bytes", method: "POST", path: "/admin/tenants", body: `{"id":"` + strings.Repeat("a", 64) + `"}`, want: 422},
+		{name: "admin create unknown plan", method: "POST", path: "/admin/tenants", body: `{"id":"newco","plan":"' OR 1=1 --"}`, want: 422},
+		{name: "admin create wrong type", method: "POST", path: "/admin/tenants", body: `{"id":7}`, want: 400},
+		{name: "admin drop comma", method: "DELETE", path: "/admin/tenants/acme,public", want: 400},
+		{name: "admin drop upper case", method: "DELETE", path: "/admin/tenants/ACME", want: 400},
+		{name: "admin drop quote", method: "DELETE", path: "/admin/tenants/" + url.PathEscape(`acme"`), want: 400},
+		{name: "admin drop unknown", method: "DELETE", path: "/admin/tenants/nobody", want: 404},
+
 		{name: "bad uuid get", method: "GET", path: "/users/not-a-uuid", tenant: "acme", want: 400},
 		{name: "bad uuid put", method: "PUT", path: "/users/1", tenant: "acme", body: `{"name":"X"}`, want: 400},
 		{name: "bad uuid delete", method: "DELETE", path: "/users/%27%3B--", tenant: "acme", want: 400},
@@ -256,6 +273,7 @@ func send(t *testing.T, srv *httptest.Server, method, path, tenantID, body strin
 	if tenantID != "-" {
 		req.Header["X-Tenant-Id"] = []string{tenantID}
 	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
