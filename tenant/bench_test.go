@@ -2,6 +2,9 @@ package tenant_test
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pgtenant/pgtenant/tenant"
@@ -94,6 +97,57 @@ func BenchmarkAcquireQuery(b *testing.B) {
 				}
 				release()
 			}
+		})
+	}
+}
+
+// BenchmarkManyTenants spreads Acquire + one query + release at random over
+// three times more tenants than SearchPath mode keeps clients for, from 16
+// goroutines: the cost of LRU churn in SearchPath mode (a miss dials new
+// connections) against Qualified mode (connections are shared, a miss costs a
+// directory lookup).
+func BenchmarkManyTenants(b *testing.B) {
+	const tenants, maxPools = 60, 20
+	f := newFixture(b)
+	ids := make([]string, tenants)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("m%03d", i)
+		f.addTenant(b, ids[i])
+	}
+	cases := []struct {
+		name string
+		opts tenant.Options
+	}{
+		{"search_path", tenant.Options{Mode: tenant.SearchPath, MaxPools: maxPools, MaxConns: 40}},
+		{"qualified", tenant.Options{Mode: tenant.Qualified, MaxPools: maxPools, MaxConns: 40}},
+		// Qualified clients hold no connection: keep them all.
+		{"qualified/all-resident", tenant.Options{Mode: tenant.Qualified, MaxConns: 40}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			reg := f.newRegistry(b, c.opts)
+			ctx := context.Background()
+			var seed atomic.Uint64
+			b.SetParallelism(8)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				rng := rand.New(rand.NewPCG(seed.Add(1), 2))
+				for pb.Next() {
+					client, release, err := reg.Acquire(ctx, ids[rng.IntN(tenants)])
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					if _, err := client.User.Query().Count(ctx); err != nil {
+						b.Error(err)
+					}
+					release()
+				}
+			})
+			b.StopTimer()
+			st := reg.Stats()
+			b.ReportMetric(float64(st.Misses)/float64(st.Hits+st.Misses), "miss-ratio")
 		})
 	}
 }
