@@ -6,8 +6,8 @@
 // answers, else a private cluster in .devdb, installing PostgreSQL first if
 // need be), sets an environment variable (TEST_DATABASE_URL by default) to the
 // URL of a database on it, runs the command, stops a private cluster it
-// started, and exits with the command's exit status. SIGINT and SIGTERM are
-// passed on to the command.
+// started (deleting it with -remove), and exits with the command's exit
+// status. SIGINT and SIGTERM are passed on to the command.
 //
 // Flags take their defaults from DEVDB_DIR, DEVDB_PROBE and DEVDB_PRIVATE.
 package main
@@ -56,6 +56,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) (int, erro
 		dir      = fs.String("dir", or(getenv("DEVDB_DIR"), devdb.DefaultDir), "folder of the private cluster (env DEVDB_DIR)")
 		probe    = fs.String("probe", or(getenv("DEVDB_PROBE"), devdb.DefaultProbe), "server to use if it answers (env DEVDB_PROBE)")
 		priv     = fs.Bool("private", private, "always start a new private cluster, and remove it afterwards (env DEVDB_PRIVATE)")
+		remove   = fs.Bool("remove", false, "delete a private cluster afterwards instead of only stopping it, unless another process uses it")
 		database = fs.String("db", "postgres", "database to hand to the command, created if missing")
 		envName  = fs.String("env", "TEST_DATABASE_URL", "environment variable that receives the database URL")
 		quiet    = fs.Bool("q", false, "log only warnings and errors")
@@ -97,12 +98,16 @@ func run(args []string, getenv func(string) string, stderr io.Writer) (int, erro
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		stop := s.Stop
-		if *priv {
-			stop = s.Remove
+		if !*priv && !*remove {
+			if err := s.Stop(ctx); err != nil {
+				log.Error("stop server", "err", err)
+			}
+			return
 		}
-		if err := stop(ctx); err != nil {
-			log.Error("stop server", "err", err)
+		if err := s.Remove(ctx); errors.Is(err, devdb.ErrInUse) {
+			log.Info("cluster not removed: in use by another process")
+		} else if err != nil {
+			log.Error("remove server", "err", err)
 		}
 	}()
 	if *database != "postgres" {
