@@ -17,7 +17,9 @@
 // authentication for the role postgres, UTF8, fsync off (its data is
 // throwaway), listens on 127.0.0.1 only, on a free port chosen when it
 // starts. If the cluster is already running (started by an earlier or
-// concurrent call), it is reused.
+// concurrent call), it is reused. With [Options.Private], each call gets a
+// cluster of its own in a folder named private-<random>, which
+// [Server.Remove] deletes.
 //
 // # Running as root
 //
