@@ -553,9 +553,9 @@ func (reg *Registry) Evict(id string) bool {
 // WarmupResult is the outcome of warming one tenant.
 type WarmupResult struct {
 	ID          string
-	AlreadyWarm bool // the tenant had a client before Warmup
-	Err         error
-	Duration    time.Duration
+	AlreadyWarm bool          // the tenant had a client before Warmup
+	Err         error         // nil when the client is open and its schema answered
+	Duration    time.Duration // time spent on this tenant
 }
 
 // Health is the state reported by HealthCheck.
@@ -572,8 +572,8 @@ const (
 type PoolHealth struct {
 	ID      string // "" for the shared pool
 	Status  Health
-	Latency time.Duration
-	Err     error
+	Latency time.Duration // of the ping
+	Err     error         // of the ping; nil when Healthy or Degraded
 	// Waiting is how many requests had to wait for a connection of this pool
 	// while the check ran (the growth of sql.DBStats.WaitCount); a pool
 	// with waiters is Degraded.
