@@ -91,6 +91,7 @@ func TestBudgetExhausted(t *testing.T) {
 		f := newFixture(t)
 		f.addTenant(t, "acme")
 		f.addTenant(t, "globex")
+		f.addTenant(t, "initech")
 		// One connection for the listener, one for everything else.
 		reg := f.newRegistry(t, tenant.Options{Mode: mode, MaxConns: 2})
 		ctx := t.Context()
@@ -116,6 +117,13 @@ func TestBudgetExhausted(t *testing.T) {
 		want := map[tenant.Mode]error{tenant.SearchPath: tenant.ErrUnavailable, tenant.Qualified: context.DeadlineExceeded}[mode]
 		if !errors.Is(err, want) {
 			t.Errorf("query with the budget exhausted: %v; want %v", err, want)
+		}
+		// A cold tenant's directory lookup cannot get a connection either.
+		short, cancel = context.WithTimeout(ctx, 200*time.Millisecond)
+		_, _, err = reg.Acquire(short, "initech")
+		cancel()
+		if !errors.Is(err, tenant.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("cold Acquire with the budget exhausted: %v; want ErrUnavailable and DeadlineExceeded", err)
 		}
 		if err := tx.Rollback(); err != nil {
 			t.Fatal(err)

@@ -179,7 +179,8 @@ func New(ctx context.Context, dsn string, opts Options) (*Registry, error) {
 // tenant open exactly one pool.
 //
 // Errors wrap ErrInvalidID, ErrNotFound, ErrUnavailable (the directory could
-// not be read), ErrClosed, or ctx's error.
+// not be read, also when ctx's deadline passed while reading it), ErrClosed,
+// or ctx's error.
 func (reg *Registry) Acquire(ctx context.Context, id string) (*ent.Client, func(), error) {
 	// Only validated ids are ever stored, so a hit proves id valid; a miss
 	// validates before anything else.
@@ -233,7 +234,13 @@ func (reg *Registry) acquireSlow(ctx context.Context, id string) (*ent.Client, f
 		select {
 		case res = <-ch:
 		case <-ctx.Done():
-			return nil, nil, fmt.Errorf("acquire tenant %q: %w", id, context.Cause(ctx))
+			err := context.Cause(ctx)
+			if errors.Is(err, context.DeadlineExceeded) {
+				// The directory did not answer in time: the database is
+				// down or its connections are all taken.
+				return nil, nil, fmt.Errorf("%w: tenant %q: directory lookup: %w", ErrUnavailable, id, err)
+			}
+			return nil, nil, fmt.Errorf("acquire tenant %q: %w", id, err)
 		}
 		if res.Err != nil {
 			return nil, nil, res.Err
