@@ -43,6 +43,7 @@ func migrateCmd(ctx context.Context, e env, args []string) error {
 	some := fs.String("tenants", "", "migrate only these comma-separated tenant `ids`")
 	concurrency := fs.Int("concurrency", migrate.DefaultConcurrency, "tenants migrated at once")
 	dryRun := fs.Bool("dry-run", false, "list pending migrations without applying anything")
+	markApplied := fs.Bool("mark-applied", false, "record pending migrations as applied without running them (baseline schemas built by other means)")
 	asJSON := fs.Bool("json", false, "print a JSON report instead of a table")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -65,7 +66,7 @@ func migrateCmd(ctx context.Context, e env, args []string) error {
 	}
 	defer db.Close()
 
-	opts := migrate.RunOptions{IDs: ids, Concurrency: *concurrency, DryRun: *dryRun}
+	opts := migrate.RunOptions{IDs: ids, Concurrency: *concurrency, DryRun: *dryRun, MarkApplied: *markApplied}
 	progress := isTerminal(e.stderr)
 	if progress {
 		opts.Progress = func(p migrate.Progress) {

@@ -29,6 +29,12 @@ type RunOptions struct {
 	// changing anything, not even public.
 	DryRun bool
 
+	// MarkApplied records the pending migrations of public and of the
+	// selected tenants as applied without running them (Result.Applied
+	// lists them): a baseline for schemas built by other means, e.g. an
+	// older auto-migration. It checks nothing about the schemas' contents.
+	MarkApplied bool
+
 	// Progress, if not nil, is called after each tenant finishes, from the
 	// goroutine that called MigrateAll, never concurrently.
 	Progress func(Progress)
@@ -103,7 +109,7 @@ func (m *Migrator) MigrateAll(ctx context.Context, opts RunOptions) (*Report, er
 	if opts.DryRun {
 		return finish(m.dryRun(ctx, rep, opts))
 	}
-	applied, err := m.migratePublic(ctx)
+	applied, err := m.migratePublic(ctx, applyOptions{markOnly: opts.MarkApplied})
 	rep.Public.Applied, rep.Public.Err, rep.Public.Duration = applied, err, time.Since(start)
 	if err != nil {
 		return finish(err)
@@ -143,7 +149,7 @@ func (m *Migrator) runPool(ctx context.Context, targets []target, opts RunOption
 				r := Result{ID: t.id, Schema: t.schema, Err: t.err}
 				if r.Err == nil {
 					began := time.Now()
-					r.Applied, r.Err = m.migrateSchema(ctx, t.id, t.schema, nil)
+					r.Applied, r.Err = m.migrateSchema(ctx, t.id, t.schema, applyOptions{markOnly: opts.MarkApplied})
 					r.Duration = time.Since(began)
 				}
 				out <- done{i, r}

@@ -79,13 +79,19 @@ func plan(files []migration, applied map[string]string) (pending []migration, er
 	return pending, nil
 }
 
+// applyOptions vary apply.
+type applyOptions struct {
+	create   bool                // create the schema if it does not exist
+	markOnly bool                // record pending files without running them
+	then     func(*sql.Tx) error // if not nil, runs last in the transaction
+}
+
 // apply brings schema up to date with files in one transaction: it takes the
-// schema's advisory lock, creates the schema (if create) and the revision
+// schema's advisory lock, creates the schema (if o.create) and the revision
 // table when missing, reads the applied revisions only after locking, and runs
 // each pending file followed by its revision row. Nothing is committed unless
-// every pending file succeeds. If then is not nil, it runs last in the same
-// transaction. It returns the versions it applied.
-func (m *Migrator) apply(ctx context.Context, schema string, files []migration, create bool, then func(*sql.Tx) error) (applied []string, err error) {
+// every pending file succeeds. It returns the versions it applied.
+func (m *Migrator) apply(ctx context.Context, schema string, files []migration, o applyOptions) (applied []string, err error) {
 	tx, err := m.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -103,7 +109,7 @@ func (m *Migrator) apply(ctx context.Context, schema string, files []migration, 
 	// after the previous holder of the lock has created it.
 	setup := "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(lockKey(schema), 10) + ");\n" +
 		"SET LOCAL search_path TO " + q + ";\n"
-	if create {
+	if o.create {
 		setup += "CREATE SCHEMA IF NOT EXISTS " + q + ";\n"
 	}
 	setup += "CREATE TABLE IF NOT EXISTS " + q + "." + RevisionTable +
@@ -121,16 +127,18 @@ func (m *Migrator) apply(ctx context.Context, schema string, files []migration, 
 	}
 	insert := "INSERT INTO " + q + "." + RevisionTable + " (version, checksum) VALUES ($1, $2)"
 	for _, f := range pending {
-		if _, err := tx.ExecContext(ctx, f.sql); err != nil {
-			return nil, fmt.Errorf("%s: %w", f.version, err)
+		if !o.markOnly {
+			if _, err := tx.ExecContext(ctx, f.sql); err != nil {
+				return nil, fmt.Errorf("%s: %w", f.version, err)
+			}
 		}
 		if _, err := tx.ExecContext(ctx, insert, f.version, f.checksum); err != nil {
 			return nil, fmt.Errorf("%s: record revision: %w", f.version, err)
 		}
 		applied = append(applied, f.version)
 	}
-	if then != nil {
-		if err := then(tx); err != nil {
+	if o.then != nil {
+		if err := o.then(tx); err != nil {
 			return nil, err
 		}
 	}

@@ -141,15 +141,15 @@ func versions(ms []migration) []string {
 // run from several processes at once. The error wraps ErrDrift when an
 // applied public migration was modified.
 func (m *Migrator) MigratePublic(ctx context.Context) error {
-	_, err := m.migratePublic(ctx)
+	_, err := m.migratePublic(ctx, applyOptions{})
 	return err
 }
 
-func (m *Migrator) migratePublic(ctx context.Context) ([]string, error) {
+func (m *Migrator) migratePublic(ctx context.Context, o applyOptions) ([]string, error) {
 	if m.loadErr != nil {
 		return nil, m.loadErr
 	}
-	applied, err := m.apply(ctx, "public", m.public, false, nil)
+	applied, err := m.apply(ctx, "public", m.public, o)
 	if err != nil {
 		return nil, fmt.Errorf("migrate public: %w", err)
 	}
@@ -167,14 +167,15 @@ func (m *Migrator) MigrateTenant(ctx context.Context, id string) ([]string, erro
 	if err != nil {
 		return nil, err
 	}
-	return m.migrateSchema(ctx, id, schema, nil)
+	return m.migrateSchema(ctx, id, schema, applyOptions{})
 }
 
-func (m *Migrator) migrateSchema(ctx context.Context, id, schema string, then func(*sql.Tx) error) ([]string, error) {
+func (m *Migrator) migrateSchema(ctx context.Context, id, schema string, o applyOptions) ([]string, error) {
 	if m.loadErr != nil {
 		return nil, m.loadErr
 	}
-	applied, err := m.apply(ctx, schema, m.tenant, true, then)
+	o.create = true
+	applied, err := m.apply(ctx, schema, m.tenant, o)
 	if err != nil {
 		return nil, fmt.Errorf("migrate tenant %q (schema %s): %w", id, schema, err)
 	}
@@ -261,7 +262,7 @@ SELECT pg_notify($2, $1)`, id, tenant.DirectoryChannel)
 		}
 		return nil
 	}
-	if _, err := m.migrateSchema(ctx, id, schema, activate); err != nil {
+	if _, err := m.migrateSchema(ctx, id, schema, applyOptions{then: activate}); err != nil {
 		return nil, err
 	}
 	t, err := m.client.Tenant.Get(ctx, id)
