@@ -191,29 +191,8 @@ func testIsolation(t *testing.T, d *database, ids []string, mode tenant.Mode) {
 func isolationStep(ctx context.Context, ta *isolationTally, c *http.Client, base string, ids []string, rng *rand.Rand, key string) {
 	id := ids[rng.IntN(len(ids))]
 	switch r := rng.IntN(100); {
-	case r < 45: // list: every row must be this tenant's
-		ta.lists.Add(1)
-		resp, err := do(ctx, c, http.MethodGet, base+"/users", id, nil)
-		if !ta.check("list", id, resp, err, http.StatusOK) {
-			return
-		}
-		var users []user
-		if err := json.Unmarshal(resp.body, &users); err != nil {
-			ta.unexpected.Add(1)
-			ta.fail("list %s: %v", id, err)
-			return
-		}
-		if len(users) == 0 {
-			ta.unexpected.Add(1)
-			ta.fail("list %s: no users; want at least the markers", id)
-		}
-		for _, u := range users {
-			ta.rows.Add(1)
-			if markerOf(u.Email) != id {
-				ta.crossTenant.Add(1)
-				ta.fail("list %s: row %s belongs to %s", id, u.Email, markerOf(u.Email))
-			}
-		}
+	case r < 45:
+		ta.list(ctx, c, base, id)
 	case r < 75: // create
 		ta.creates.Add(1)
 		email := key + "@" + id + ".test"
@@ -238,9 +217,7 @@ func isolationStep(ctx context.Context, ta *isolationTally, c *http.Client, base
 		}
 		ta.mu.Unlock()
 		if uid == "" {
-			ta.lists.Add(1)
-			resp, err := do(ctx, c, http.MethodGet, base+"/users", id, nil)
-			ta.check("list", id, resp, err, http.StatusOK)
+			ta.list(ctx, c, base, id)
 			return
 		}
 		if r < 88 {
@@ -270,6 +247,32 @@ func isolationStep(ctx context.Context, ta *isolationTally, c *http.Client, base
 			return
 		}
 		ta.check("probe", other, resp, err, http.StatusNotFound)
+	}
+}
+
+// list lists tenant id's users and checks that every row is the tenant's.
+func (ta *isolationTally) list(ctx context.Context, c *http.Client, base, id string) {
+	ta.lists.Add(1)
+	resp, err := do(ctx, c, http.MethodGet, base+"/users", id, nil)
+	if !ta.check("list", id, resp, err, http.StatusOK) {
+		return
+	}
+	var users []user
+	if err := json.Unmarshal(resp.body, &users); err != nil {
+		ta.unexpected.Add(1)
+		ta.fail("list %s: %v", id, err)
+		return
+	}
+	if len(users) == 0 {
+		ta.unexpected.Add(1)
+		ta.fail("list %s: no users; want at least the markers", id)
+	}
+	for _, u := range users {
+		ta.rows.Add(1)
+		if markerOf(u.Email) != id {
+			ta.crossTenant.Add(1)
+			ta.fail("list %s: row %s belongs to %s", id, u.Email, markerOf(u.Email))
+		}
 	}
 }
 
