@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -358,6 +357,60 @@ func TestDryRunChangesNothing(t *testing.T) {
 	}
 }
 
+// listenDirectory listens on tenant.DirectoryChannel of cfg's database.
+func listenDirectory(t *testing.T, cfg pq.Config) *pq.Listener {
+	t.Helper()
+	l := pq.NewListener(tenanttest.URL(cfg), time.Second, time.Second, nil)
+	t.Cleanup(func() { l.Close() })
+	if err := l.Listen(tenant.DirectoryChannel); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// nextNotification returns the payload of the next directory notification.
+func nextNotification(t *testing.T, l *pq.Listener) string {
+	t.Helper()
+	select {
+	case n := <-l.NotificationChannel():
+		if n == nil {
+			t.Fatal("listener reconnected: notifications may be lost")
+		}
+		return n.Extra
+	case <-t.Context().Done():
+		t.Fatal("no notification")
+	}
+	return ""
+}
+
+// TestCreateTenantAnnouncesActivationOnce proves a repeated CreateTenant of
+// an active tenant is silent, so registries keep its pool. Notifications
+// arrive in commit order: after the repeat, the next one must be the
+// marker tenant's.
+func TestCreateTenantAnnouncesActivationOnce(t *testing.T) {
+	t.Parallel()
+	cfg, db := newDB(t)
+	m := migrate.New(db, migrate.Options{})
+	l := listenDirectory(t, cfg)
+	ctx := t.Context()
+
+	if _, err := m.CreateTenant(ctx, "acme", migrate.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := nextNotification(t, l); got != "acme" {
+		t.Fatalf("first notification = %q; want acme", got)
+	}
+	if _, err := m.CreateTenant(ctx, "acme", migrate.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.CreateTenant(ctx, "marker", migrate.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := nextNotification(t, l); got != "marker" {
+		t.Errorf("notification after re-creating acme = %q; want marker (re-creating an active tenant must be silent)", got)
+	}
+}
+
 func TestDropTenant(t *testing.T) {
 	t.Parallel()
 	cfg, db := newDB(t)
@@ -365,15 +418,7 @@ func TestDropTenant(t *testing.T) {
 	tenanttest.NewTenant(t, cfg, "acme")
 	tenanttest.NewTenant(t, cfg, "keep")
 
-	u := url.URL{Scheme: "postgres", User: url.User(cfg.User), Host: cfg.Host + ":" + strconv.Itoa(int(cfg.Port)), Path: cfg.Database, RawQuery: "sslmode=disable"}
-	if cfg.Password != "" {
-		u.User = url.UserPassword(cfg.User, cfg.Password)
-	}
-	l := pq.NewListener(u.String(), time.Second, time.Second, nil)
-	defer l.Close()
-	if err := l.Listen(tenant.DirectoryChannel); err != nil {
-		t.Fatal(err)
-	}
+	l := listenDirectory(t, cfg)
 
 	if err := m.DropTenant(t.Context(), "acme"); err != nil {
 		t.Fatalf("DropTenant: %v", err)

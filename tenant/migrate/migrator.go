@@ -249,14 +249,17 @@ RETURNING status, schema_name`, id, schema, plan).Scan(&status, &have)
 		return nil, errors.New("tenant is being dropped: finish the drop first")
 	}
 	// Activation commits with the migrations: the tenant is served exactly
-	// when its schema is complete. The notification is sent on commit.
+	// when its schema is complete. The notification is sent on commit, and
+	// only when the status changed: re-creating an active tenant must not
+	// make every registry drop its pool.
 	activate := func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `
 WITH up AS (
 	UPDATE public.tenants SET status = 'active', updated_at = now()
 	WHERE id = $1 AND status = 'provisioning'
+	RETURNING id
 )
-SELECT pg_notify($2, $1)`, id, tenant.DirectoryChannel)
+SELECT pg_notify($2, id) FROM up`, id, tenant.DirectoryChannel)
 		if err != nil {
 			return fmt.Errorf("activate: %w", err)
 		}
@@ -352,6 +355,9 @@ SELECT schema_name, pg_notify($2, $1)::text FROM up`, id, tenant.DirectoryChanne
 	}
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey(schema)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, seeCatalog); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+pq.QuoteIdentifier(schema)+" CASCADE"); err != nil {
