@@ -79,6 +79,11 @@ func plan(files []migration, applied map[string]string) (pending []migration, er
 	return pending, nil
 }
 
+// seeCatalog makes the catalog changes committed since the session last read
+// the catalog visible to it, which waiting for an advisory lock does not: it
+// opens a catalog table, which processes pending invalidations.
+const seeCatalog = "SELECT FROM pg_catalog.pg_namespace LIMIT 0"
+
 // applyOptions vary apply.
 type applyOptions struct {
 	create   bool                // create the schema if it does not exist
@@ -103,11 +108,14 @@ func (m *Migrator) apply(ctx context.Context, schema string, files []migration, 
 	}()
 	q := pq.QuoteIdentifier(schema)
 	// One round trip in the simple protocol (no parameters: everything in it
-	// is a quoted identifier or an integer). The lock comes first: a name
-	// looked up earlier in the transaction (as setting search_path to a
-	// schema that does not exist yet would) stays cached as missing even
-	// after the previous holder of the lock has created it.
+	// is a quoted identifier or an integer). The lock comes first. A session
+	// that looked the schema up before it existed (through its search_path,
+	// say) caches it as missing, and waiting for an advisory lock does not
+	// read the catalog changes committed meanwhile; opening a catalog table
+	// does, so the one after the lock makes the previous holder's schema
+	// visible.
 	setup := "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(lockKey(schema), 10) + ");\n" +
+		seeCatalog + ";\n" +
 		"SET LOCAL search_path TO " + q + ";\n"
 	if o.create {
 		setup += "CREATE SCHEMA IF NOT EXISTS " + q + ";\n"

@@ -1,0 +1,4 @@
+package migrate
+
+// LockKey exposes lockKey to the external tests.
+var LockKey = lockKey
