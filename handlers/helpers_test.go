@@ -7,17 +7,12 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/lib/pq"
 
 	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
@@ -71,7 +66,7 @@ func newTestEnv(tb testing.TB, mode tenant.Mode, opts ...envOption) *testEnv {
 	for _, opt := range opts {
 		opt(&o, &to)
 	}
-	reg, err := tenant.New(tb.Context(), testDSN(cfg), to)
+	reg, err := tenant.New(tb.Context(), tenanttest.URL(cfg), to)
 	if err != nil {
 		tb.Fatalf("tenant.New: %v", err)
 	}
@@ -87,22 +82,6 @@ func newTestEnv(tb testing.TB, mode tenant.Mode, opts ...envOption) *testEnv {
 	}
 	api := New(logger, reg, o)
 	return &testEnv{api: api, h: api.Routes(), reg: reg, db: tenanttest.Open(tb, cfg), logs: logs}
-}
-
-// testDSN is the postgres:// URL of cfg.
-func testDSN(cfg pq.Config) string {
-	u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), Path: "/" + cfg.Database}
-	if cfg.Password != "" {
-		u.User = url.UserPassword(cfg.User, cfg.Password)
-	} else {
-		u.User = url.User(cfg.User)
-	}
-	q := url.Values{}
-	if cfg.SSLMode != "" {
-		q.Set("sslmode", string(cfg.SSLMode))
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // req is one request of a test.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,8 +13,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/lib/pq"
 
 	"github.com/pgtenant/pgtenant/handlers"
 	"github.com/pgtenant/pgtenant/tenant"
@@ -42,7 +39,7 @@ func newHostileAPI(tb testing.TB) *hostileAPI {
 		tb.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	reg, err := tenant.New(tb.Context(), pgURL(cfg), tenant.Options{Logger: logger})
+	reg, err := tenant.New(tb.Context(), tenanttest.URL(cfg), tenant.Options{Logger: logger})
 	if err != nil {
 		tb.Fatalf("tenant.New: %v", err)
 	}
@@ -76,29 +73,6 @@ func (a *hostileAPI) footprint(tb testing.TB) footprint {
 	}
 	f.pools = a.reg.PoolCount()
 	return f
-}
-
-func pgURL(cfg pq.Config) string {
-	host, port := cfg.Host, cfg.Port
-	if host == "" {
-		host = "localhost"
-	}
-	if port == 0 {
-		port = 5432
-	}
-	u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(host, strconv.Itoa(int(port))), Path: "/" + cfg.Database}
-	switch {
-	case cfg.Password != "":
-		u.User = url.UserPassword(cfg.User, cfg.Password)
-	case cfg.User != "":
-		u.User = url.User(cfg.User)
-	}
-	mode := string(cfg.SSLMode)
-	if mode == "" {
-		mode = "disable"
-	}
-	u.RawQuery = url.Values{"sslmode": {mode}}.Encode()
-	return u.String()
 }
 
 // errorBody is the API's error response.

@@ -5,9 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
-	"net"
-	"net/url"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -53,7 +50,7 @@ var migrateMu sync.Mutex
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	cfg := tenanttest.NewDatabase(t)
-	f := &fixture{cfg: cfg, dsn: dsnOf(cfg), name: cfg.Database}
+	f := &fixture{cfg: cfg, dsn: tenanttest.URL(cfg), name: cfg.Database}
 	f.admin = openWithSearchPath(t, cfg, "public")
 	f.client = ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, f.admin)))
 	f.migrate(t, f.admin, tenant.PublicTables())
@@ -165,23 +162,6 @@ func (f *fixture) newRegistry(t testing.TB, opts tenant.Options) *tenant.Registr
 		}
 	})
 	return reg
-}
-
-// dsnOf returns a postgres:// URL for cfg's basic settings.
-func dsnOf(cfg pq.Config) string {
-	u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), Path: "/" + cfg.Database}
-	switch {
-	case cfg.Password != "":
-		u.User = url.UserPassword(cfg.User, cfg.Password)
-	case cfg.User != "":
-		u.User = url.User(cfg.User)
-	}
-	q := url.Values{}
-	if cfg.SSLMode != "" {
-		q.Set("sslmode", string(cfg.SSLMode))
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // hookLog records hook calls.

@@ -8,32 +8,13 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/lib/pq"
-
 	"github.com/pgtenant/pgtenant/tenant/tenanttest"
 )
-
-// e2eDSN is the postgres:// URL of cfg.
-func e2eDSN(cfg pq.Config) string {
-	u := url.URL{Scheme: "postgres", User: url.User(cfg.User),
-		Host: net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), Path: "/" + cfg.Database}
-	if cfg.Password != "" {
-		u.User = url.UserPassword(cfg.User, cfg.Password)
-	}
-	q := url.Values{}
-	if cfg.SSLMode != "" {
-		q.Set("sslmode", string(cfg.SSLMode))
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 // e2eServer is `api serve` running in-process.
 type e2eServer struct {
@@ -173,7 +154,7 @@ func testServeEndToEnd(t *testing.T, mode string) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	s := startE2E(t, ctx, map[string]string{
-		"DATABASE_URL":     e2eDSN(cfg),
+		"DATABASE_URL":     tenanttest.URL(cfg),
 		"ADMIN_TOKEN":      "t0ken",
 		"SHUTDOWN_TIMEOUT": "30s",
 		"TENANT_MAX_POOLS": "5",

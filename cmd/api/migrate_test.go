@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -22,11 +20,7 @@ type adminCLI struct {
 }
 
 func newAdminCLI(t *testing.T, cfg pq.Config) adminCLI {
-	u := url.URL{Scheme: "postgres", User: url.User(cfg.User), Host: cfg.Host + ":" + strconv.Itoa(int(cfg.Port)), Path: cfg.Database, RawQuery: "sslmode=disable"}
-	if cfg.Password != "" {
-		u.User = url.UserPassword(cfg.User, cfg.Password)
-	}
-	return adminCLI{t: t, url: u.String()}
+	return adminCLI{t: t, url: tenanttest.URL(cfg)}
 }
 
 func (c adminCLI) run(args ...string) (stdout, stderr string, err error) {

@@ -35,7 +35,7 @@ func shutdownDatabase(t *testing.T) string {
 	if _, err := mig.CreateTenant(t.Context(), "acme", migrate.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	return e2eDSN(cfg)
+	return tenanttest.URL(cfg)
 }
 
 var listenAddr = regexp.MustCompile(`127\.0\.0\.1:[1-9][0-9]*`)

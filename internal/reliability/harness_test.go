@@ -8,11 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -25,30 +22,6 @@ import (
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 	"github.com/pgtenant/pgtenant/tenant/tenanttest"
 )
-
-// dsn renders cfg as a postgres:// URL for tenant.New and the CLI.
-func dsn(cfg pq.Config) string {
-	host, port := cfg.Host, cfg.Port
-	if host == "" {
-		host = "localhost"
-	}
-	if port == 0 {
-		port = 5432
-	}
-	u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(host, strconv.Itoa(int(port))), Path: "/" + cfg.Database}
-	switch {
-	case cfg.Password != "":
-		u.User = url.UserPassword(cfg.User, cfg.Password)
-	case cfg.User != "":
-		u.User = url.User(cfg.User)
-	}
-	mode := string(cfg.SSLMode)
-	if mode == "" {
-		mode = "disable"
-	}
-	u.RawQuery = url.Values{"sslmode": {mode}}.Encode()
-	return u.String()
-}
 
 // database is one migrated test database and the tools to provision,
 // seed and drop its tenants.

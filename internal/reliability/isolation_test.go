@@ -15,6 +15,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/pgtenant/pgtenant/tenant"
+	"github.com/pgtenant/pgtenant/tenant/tenanttest"
 )
 
 // isolationTally counts what the isolation stress saw.
@@ -97,7 +98,7 @@ func testIsolation(t *testing.T, d *database, ids []string, mode tenant.Mode) {
 		budget   = 60 * time.Second // a cap for a very slow machine, not a goal
 	)
 	ctx := t.Context()
-	s := newServer(t, dsn(d.cfg), tenant.Options{Mode: mode, MaxPools: maxPools})
+	s := newServer(t, tenanttest.URL(d.cfg), tenant.Options{Mode: mode, MaxPools: maxPools})
 	c := s.srv.Client()
 	c.Transport.(*http.Transport).MaxIdleConnsPerHost = clients + 2
 

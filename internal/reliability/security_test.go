@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pgtenant/pgtenant/tenant"
+	"github.com/pgtenant/pgtenant/tenant/tenanttest"
 )
 
 // TestRawSQLBoundary pins down what schema isolation does and does not
@@ -24,7 +25,7 @@ func TestRawSQLBoundary(t *testing.T) {
 	for _, mode := range []tenant.Mode{tenant.SearchPath, tenant.Qualified} {
 		t.Run(mode.String(), func(t *testing.T) {
 			ctx := t.Context()
-			reg, err := tenant.New(ctx, dsn(d.cfg), tenant.Options{Mode: mode})
+			reg, err := tenant.New(ctx, tenanttest.URL(d.cfg), tenant.Options{Mode: mode})
 			if err != nil {
 				t.Fatal(err)
 			}

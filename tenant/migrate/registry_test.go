@@ -3,24 +3,12 @@ package migrate_test
 import (
 	"context"
 	"errors"
-	"net/url"
-	"strconv"
 	"testing"
-
-	"github.com/lib/pq"
 
 	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 	"github.com/pgtenant/pgtenant/tenant/tenanttest"
 )
-
-func dsn(cfg pq.Config) string {
-	u := url.URL{Scheme: "postgres", User: url.User(cfg.User), Host: cfg.Host + ":" + strconv.Itoa(int(cfg.Port)), Path: cfg.Database, RawQuery: "sslmode=disable"}
-	if cfg.Password != "" {
-		u.User = url.UserPassword(cfg.User, cfg.Password)
-	}
-	return u.String()
-}
 
 // DropTenant reaches a running registry through the directory notification:
 // the tenant's live pool is evicted and the tenant is no longer served, in
@@ -32,7 +20,7 @@ func TestDropTenantEvictsLivePools(t *testing.T) {
 			t.Parallel()
 			cfg := tenanttest.NewMigratedDatabase(t)
 			evicted := make(chan string, 8)
-			reg, err := tenant.New(t.Context(), dsn(cfg), tenant.Options{
+			reg, err := tenant.New(t.Context(), tenanttest.URL(cfg), tenant.Options{
 				Mode:  mode,
 				Hooks: tenant.Hooks{OnPoolEvicted: func(id string, _ tenant.EvictReason) { evicted <- id }},
 			})

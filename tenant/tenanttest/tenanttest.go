@@ -14,6 +14,8 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"sync"
@@ -120,4 +122,30 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// URL returns cfg as a postgres:// URL, for code that takes a DSN string
+// (such as DATABASE_URL or pq.NewListener). An empty host or port means
+// localhost:5432 and an empty SSL mode means disable, as for the test server.
+func URL(cfg pq.Config) string {
+	host, port := cfg.Host, cfg.Port
+	if host == "" {
+		host = "localhost"
+	}
+	if port == 0 {
+		port = 5432
+	}
+	u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(host, strconv.Itoa(int(port))), Path: "/" + cfg.Database}
+	switch {
+	case cfg.Password != "":
+		u.User = url.UserPassword(cfg.User, cfg.Password)
+	case cfg.User != "":
+		u.User = url.User(cfg.User)
+	}
+	mode := string(cfg.SSLMode)
+	if mode == "" {
+		mode = "disable"
+	}
+	u.RawQuery = url.Values{"sslmode": {mode}}.Encode()
+	return u.String()
 }
