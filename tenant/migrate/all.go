@@ -211,18 +211,7 @@ func (m *Migrator) targets(ctx context.Context, ids []string) ([]target, error) 
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[string]dirRow, len(rows))
-	for _, r := range rows {
-		byID[r.id] = r
-	}
-	if ids == nil {
-		for _, r := range rows {
-			ids = append(ids, r.id)
-		}
-	}
-	ids = slices.Clone(ids)
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
+	byID, ids := indexDirectory(rows, ids)
 	out := make([]target, 0, len(ids))
 	for _, id := range ids {
 		t := target{id: id}
@@ -243,6 +232,24 @@ func (m *Migrator) targets(ctx context.Context, ids []string) ([]target, error) 
 }
 
 type dirRow struct{ id, schema, status string }
+
+// indexDirectory indexes the directory rows by tenant id and returns the ids
+// a run covers, sorted and without repeats: the given ids, or every row's id
+// when ids is nil. The caller's slice is not modified.
+func indexDirectory(rows []dirRow, ids []string) (map[string]dirRow, []string) {
+	byID := make(map[string]dirRow, len(rows))
+	for _, r := range rows {
+		byID[r.id] = r
+	}
+	if ids == nil {
+		for _, r := range rows {
+			ids = append(ids, r.id)
+		}
+	}
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	return byID, slices.Compact(ids)
+}
 
 func (m *Migrator) directory(ctx context.Context, where string, args ...any) ([]dirRow, error) {
 	rows, err := m.db.QueryContext(ctx, "SELECT id, schema_name, status FROM public.tenants "+where+" ORDER BY id", args...)
@@ -365,18 +372,7 @@ func (m *Migrator) Status(ctx context.Context, ids []string) (*Status, error) {
 		}
 	}
 	st := &Status{Public: SchemaStatus{Schema: "public"}}
-	byID := make(map[string]dirRow, len(rows))
-	for _, r := range rows {
-		byID[r.id] = r
-	}
-	if ids == nil {
-		for _, r := range rows {
-			ids = append(ids, r.id)
-		}
-	}
-	ids = slices.Clone(ids)
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
+	byID, ids := indexDirectory(rows, ids)
 	schemas := []string{"public"}
 	for _, id := range ids {
 		s := SchemaStatus{ID: id}
