@@ -37,25 +37,7 @@ func NewMigratedDatabase(tb testing.TB) pq.Config {
 	if template.err != nil {
 		tb.Fatalf("tenanttest: migrated template database: %v", template.err)
 	}
-	name := "tenanttest_" + randomHex(8)
-	db := openConfig(tb, admin)
-	defer db.Close()
-	_, err := db.ExecContext(tb.Context(), "CREATE DATABASE "+pq.QuoteIdentifier(name)+" TEMPLATE "+pq.QuoteIdentifier(template.name))
-	if err != nil {
-		tb.Fatalf("tenanttest: create database from template: %v", err)
-	}
-	tb.Cleanup(func() {
-		db := openConfig(tb, admin)
-		defer db.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pq.QuoteIdentifier(name)+" WITH (FORCE)"); err != nil {
-			tb.Errorf("tenanttest: drop database %s: %v", name, err)
-		}
-	})
-	cfg := admin.Clone()
-	cfg.Database = name
-	return cfg
+	return createDatabase(tb, admin, template.name)
 }
 
 // NewTenant provisions tenant id in the database cfg (which must have public

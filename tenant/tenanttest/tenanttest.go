@@ -79,12 +79,25 @@ func ping(cfg pq.Config) error {
 // parallel tests: each call gets its own database.
 func NewDatabase(tb testing.TB) pq.Config {
 	tb.Helper()
-	admin := ServerConfig(tb)
+	return createDatabase(tb, ServerConfig(tb), "")
+}
+
+// createDatabase creates a database with a random name on the server admin
+// connects to, as a copy of the database from (an empty database when from is
+// ""), and drops it (WITH (FORCE)) when tb ends. It returns the
+// connection settings of the new database and fails tb if it cannot create it.
+func createDatabase(tb testing.TB, admin pq.Config, from string) pq.Config {
+	tb.Helper()
 	name := "tenanttest_" + randomHex(8)
+	stmt, what := "CREATE DATABASE "+pq.QuoteIdentifier(name), "create database"
+	if from != "" {
+		stmt += " TEMPLATE " + pq.QuoteIdentifier(from)
+		what = "create database from template"
+	}
 	db := openConfig(tb, admin)
 	defer db.Close()
-	if _, err := db.ExecContext(tb.Context(), "CREATE DATABASE "+pq.QuoteIdentifier(name)); err != nil {
-		tb.Fatalf("tenanttest: create database: %v", err)
+	if _, err := db.ExecContext(tb.Context(), stmt); err != nil {
+		tb.Fatalf("tenanttest: %s: %v", what, err)
 	}
 	tb.Cleanup(func() {
 		db := openConfig(tb, admin)
