@@ -118,6 +118,25 @@ func newTenantResponse(t *ent.Tenant) tenantResponse {
 		Status: string(t.Status), CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 }
 
+func (t tenantResponse) appendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, t.ID)
+	b = append(b, `,"schemaName":`...)
+	b = appendJSONString(b, t.SchemaName)
+	b = append(b, `,"planId":`...)
+	b = appendJSONUUIDPtr(b, t.PlanID)
+	b = append(b, `,"status":`...)
+	b = appendJSONString(b, t.Status)
+	b = append(b, `,"createdAt":`...)
+	b, err := appendJSONTime(b, t.CreatedAt)
+	if err != nil {
+		return b, err
+	}
+	b = append(b, `,"updatedAt":`...)
+	b, err = appendJSONTime(b, t.UpdatedAt)
+	return append(b, '}'), err
+}
+
 type createTenantRequest struct {
 	ID   string `json:"id" validate:"required"`
 	Plan string `json:"plan" validate:"omitempty,nonul,max=100"`
@@ -129,11 +148,7 @@ func (a *API) listTenants(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("list tenants: %w", err)
 	}
-	resp := make([]tenantResponse, len(ts))
-	for i, t := range ts {
-		resp[i] = newTenantResponse(t)
-	}
-	return a.encode(w, r, http.StatusOK, resp)
+	return a.encode(w, r, http.StatusOK, listOf(ts, newTenantResponse))
 }
 
 // createTenant serves POST /admin/tenants: provision (idempotently) the

@@ -22,6 +22,18 @@ func newPlanResponse(p *ent.Plan) planResponse {
 	return planResponse{ID: p.ID, Name: p.Name, MaxUsers: p.MaxUsers, Price: p.Price}
 }
 
+func (p planResponse) appendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"id":`...)
+	b = appendJSONUUID(b, p.ID)
+	b = append(b, `,"name":`...)
+	b = appendJSONString(b, p.Name)
+	b = append(b, `,"maxUsers":`...)
+	b = appendJSONStringPtr(b, p.MaxUsers)
+	b = append(b, `,"price":`...)
+	b = appendJSONStringPtr(b, p.Price)
+	return append(b, '}'), nil
+}
+
 type createPlanRequest struct {
 	Name     string  `json:"name" validate:"required,max=100,nonul"`
 	MaxUsers *string `json:"maxUsers" validate:"omitnil,max=50,nonul"`
@@ -55,11 +67,7 @@ func (a *API) listPlans(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("list plans: %w", err)
 	}
-	resp := make([]planResponse, len(ps))
-	for i, p := range ps {
-		resp[i] = newPlanResponse(p)
-	}
-	return a.encode(w, r, http.StatusOK, resp)
+	return a.encode(w, r, http.StatusOK, listOf(ps, newPlanResponse))
 }
 
 func (a *API) getPlan(w http.ResponseWriter, r *http.Request) error {

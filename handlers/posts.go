@@ -25,12 +25,18 @@ func newPostResponse(p *ent.Post) postResponse {
 	return postResponse{ID: p.ID, Title: p.Title, Content: p.Content, AuthorID: p.AuthorID, CreatedAt: dbTime(p.CreatedAt)}
 }
 
-func newPostResponses(ps []*ent.Post) []postResponse {
-	resp := make([]postResponse, len(ps))
-	for i, p := range ps {
-		resp[i] = newPostResponse(p)
-	}
-	return resp
+func (p postResponse) appendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"id":`...)
+	b = appendJSONUUID(b, p.ID)
+	b = append(b, `,"title":`...)
+	b = appendJSONString(b, p.Title)
+	b = append(b, `,"content":`...)
+	b = appendJSONStringPtr(b, p.Content)
+	b = append(b, `,"authorId":`...)
+	b = appendJSONUUIDPtr(b, p.AuthorID)
+	b = append(b, `,"createdAt":`...)
+	b, err := appendJSONTime(b, p.CreatedAt)
+	return append(b, '}'), err
 }
 
 type createPostRequest struct {
@@ -64,7 +70,7 @@ func (a *API) listPosts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("list posts: %w", err)
 	}
-	return a.encode(w, r, http.StatusOK, newPostResponses(ps))
+	return a.encode(w, r, http.StatusOK, listOf(ps, newPostResponse))
 }
 
 // listUserPosts serves GET /users/{id}/posts: 404 when the user does not
@@ -97,7 +103,7 @@ func (a *API) listUserPosts(w http.ResponseWriter, r *http.Request) error {
 			return errUserNotFound
 		}
 	}
-	return a.encode(w, r, http.StatusOK, newPostResponses(ps))
+	return a.encode(w, r, http.StatusOK, listOf(ps, newPostResponse))
 }
 
 // createPost serves POST /posts. The author must be a user of the request's

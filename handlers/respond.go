@@ -160,17 +160,13 @@ func jsonName(field string) string {
 	return strings.Join(parts, "")
 }
 
-// writeJSON writes v as the JSON body of a response with status.
-func writeJSON(w http.ResponseWriter, status int, v any) error {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	return json.NewEncoder(w).Encode(v)
-}
-
-// encode writes v with status. A failure to write, once the header is sent,
-// means the client went away: it is logged at debug level, not reported.
+// encode writes v with status. A value that cannot be encoded is an error
+// (answered 500, as nothing was sent yet); a failure to write means the
+// client went away: it is logged at debug level, not reported.
 func (a *API) encode(w http.ResponseWriter, r *http.Request, status int, v any) error {
-	if err := writeJSON(w, status, v); err != nil {
+	if err := writeJSON(w, status, v); errors.Is(err, errEncode) {
+		return err
+	} else if err != nil {
 		a.log.DebugContext(r.Context(), "write response",
 			"request_id", middleware.GetReqID(r.Context()), "err", err)
 	}

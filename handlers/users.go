@@ -3,6 +3,7 @@ package handlers
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +24,20 @@ type userResponse struct {
 
 func newUserResponse(u *ent.User) userResponse {
 	return userResponse{ID: u.ID, Email: u.Email, Name: u.Name, Active: u.Active, CreatedAt: dbTime(u.CreatedAt)}
+}
+
+func (u userResponse) appendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"id":`...)
+	b = appendJSONUUID(b, u.ID)
+	b = append(b, `,"email":`...)
+	b = appendJSONString(b, u.Email)
+	b = append(b, `,"name":`...)
+	b = appendJSONString(b, u.Name)
+	b = append(b, `,"active":`...)
+	b = strconv.AppendBool(b, u.Active)
+	b = append(b, `,"createdAt":`...)
+	b, err := appendJSONTime(b, u.CreatedAt)
+	return append(b, '}'), err
 }
 
 type createUserRequest struct {
@@ -63,11 +78,7 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("list users: %w", err)
 	}
-	resp := make([]userResponse, len(users))
-	for i, u := range users {
-		resp[i] = newUserResponse(u)
-	}
-	return a.encode(w, r, http.StatusOK, resp)
+	return a.encode(w, r, http.StatusOK, listOf(users, newUserResponse))
 }
 
 func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
