@@ -48,6 +48,7 @@ type Config struct {
 	RequestTimeout  time.Duration
 	ShutdownTimeout time.Duration
 	AutoMigrate     bool
+	PprofAddr       string // host:port of the net/http/pprof listener; empty: none
 }
 
 // setting is one configuration value: a flag whose default comes from an
@@ -107,6 +108,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 			b, err := strconv.ParseBool(s)
 			c.AutoMigrate = b
 			return err
+		}},
+		{"pprof-addr", "PPROF_ADDR", "", "host:port serving net/http/pprof (keep it on loopback); empty disables it", func(s string) error {
+			c.PprofAddr = s
+			return nil
 		}},
 	}
 
@@ -277,5 +282,6 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("request_timeout", c.RequestTimeout),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 		slog.Bool("auto_migrate", c.AutoMigrate),
+		slog.String("pprof_addr", c.PprofAddr),
 	)
 }
