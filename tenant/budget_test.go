@@ -3,7 +3,6 @@ package tenant_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,11 +20,7 @@ func TestBudgetNeverExceeded(t *testing.T) {
 		f := newFixture(t)
 		const maxConns = 5 // the listener's and four for the pools
 		const tenants = 3 * (maxConns - 1)
-		ids := make([]string, tenants)
-		for i := range ids {
-			ids[i] = fmt.Sprintf("b%02d", i)
-			f.addTenant(t, ids[i])
-		}
+		ids := f.addTenants(t, "b", tenants)
 		reg := f.newRegistry(t, tenant.Options{Mode: mode, MaxConns: maxConns, MaxPools: tenants})
 
 		done := make(chan struct{})
@@ -88,22 +83,13 @@ func TestBudgetNeverExceeded(t *testing.T) {
 func TestBudgetExhausted(t *testing.T) {
 	t.Parallel()
 	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
-		f := newFixture(t)
-		f.addTenant(t, "acme")
-		f.addTenant(t, "globex")
-		f.addTenant(t, "initech")
+		f := newFixture(t, "acme", "globex", "initech")
 		// One connection for the listener, one for everything else.
 		reg := f.newRegistry(t, tenant.Options{Mode: mode, MaxConns: 2})
 		ctx := t.Context()
-		acme, releaseA, err := reg.Acquire(ctx, "acme")
-		if err != nil {
-			t.Fatal(err)
-		}
+		acme, releaseA := acquire(t, reg, "acme")
 		defer releaseA()
-		globex, releaseG, err := reg.Acquire(ctx, "globex")
-		if err != nil {
-			t.Fatal(err)
-		}
+		globex, releaseG := acquire(t, reg, "globex")
 		defer releaseG()
 		tx, err := acme.Tx(ctx) // holds the only connection
 		if err != nil {

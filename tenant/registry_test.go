@@ -3,7 +3,6 @@ package tenant_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
@@ -20,9 +19,7 @@ import (
 func TestAcquire(t *testing.T) {
 	t.Parallel()
 	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
-		f := newFixture(t)
-		f.addTenant(t, "acme")
-		f.addTenant(t, "globex")
+		f := newFixture(t, "acme", "globex")
 		hooks := newHookLog()
 		reg := f.newRegistry(t, tenant.Options{Mode: mode, Hooks: hooks.hooks()})
 		ctx := t.Context()
@@ -30,17 +27,11 @@ func TestAcquire(t *testing.T) {
 		if got := reg.Mode(); got != mode {
 			t.Errorf("Mode() = %v; want %v", got, mode)
 		}
-		acme, release, err := reg.Acquire(ctx, "acme")
-		if err != nil {
-			t.Fatalf("Acquire(acme): %v", err)
-		}
+		acme, release := acquire(t, reg, "acme")
 		if _, err := acme.User.Create().SetEmail("a@acme.test").SetName("A").Save(ctx); err != nil {
 			t.Fatalf("create user in acme: %v", err)
 		}
-		globex, releaseG, err := reg.Acquire(ctx, "globex")
-		if err != nil {
-			t.Fatalf("Acquire(globex): %v", err)
-		}
+		globex, releaseG := acquire(t, reg, "globex")
 		// Isolation: globex does not see acme's user.
 		if n, err := globex.User.Query().Count(ctx); err != nil || n != 0 {
 			t.Errorf("globex users = %d, %v; want 0, nil", n, err)
@@ -52,10 +43,7 @@ func TestAcquire(t *testing.T) {
 		release() // idempotent
 		releaseG()
 
-		again, release2, err := reg.Acquire(ctx, "acme")
-		if err != nil {
-			t.Fatalf("second Acquire(acme): %v", err)
-		}
+		again, release2 := acquire(t, reg, "acme")
 		if again != acme {
 			t.Errorf("second Acquire(acme) returned another client")
 		}
@@ -74,11 +62,7 @@ func TestAcquire(t *testing.T) {
 		if !reg.HasPool("globex") || reg.HasPool("initech") || reg.PoolCount() != 2 {
 			t.Errorf("HasPool/PoolCount disagree with two resident tenants")
 		}
-		for _, ts := range st.Tenants {
-			if ts.Leases != 0 {
-				t.Errorf("Stats() tenant %s leases = %d after all releases; want 0", ts.ID, ts.Leases)
-			}
-		}
+		checkNoLeases(t, reg, "after all releases")
 		// Shared reaches the directory in both modes.
 		if n, err := reg.Shared().Tenant.Query().Count(ctx); err != nil || n != 2 {
 			t.Errorf("Shared().Tenant count = %d, %v; want 2, nil", n, err)
@@ -89,8 +73,7 @@ func TestAcquire(t *testing.T) {
 func TestAcquireNotFound(t *testing.T) {
 	t.Parallel()
 	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
-		f := newFixture(t)
-		f.addTenant(t, "acme")
+		f := newFixture(t, "acme")
 		f.addDirectory(t, "suspended", "tenant_suspended", enttenant.StatusSuspended)
 		f.addDirectory(t, "odd", "tenant_elsewhere", enttenant.StatusActive)
 		reg := f.newRegistry(t, tenant.Options{Mode: mode, NotFoundTTL: time.Hour})
@@ -151,8 +134,7 @@ func TestHostileIDs(t *testing.T) {
 func TestConcurrentColdAcquire(t *testing.T) {
 	t.Parallel()
 	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
-		f := newFixture(t)
-		f.addTenant(t, "acme")
+		f := newFixture(t, "acme")
 		hooks := newHookLog()
 		reg := f.newRegistry(t, tenant.Options{Mode: mode, Hooks: hooks.hooks()})
 
@@ -190,20 +172,10 @@ func TestStress(t *testing.T) {
 	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
 		f := newFixture(t)
 		const tenants = 10
-		ids := make([]string, tenants)
-		for i := range ids {
-			ids[i] = fmt.Sprintf("t%02d", i)
-			f.addTenant(t, ids[i])
-		}
+		ids := f.addTenants(t, "t", tenants)
 		hooks := newHookLog()
 		ctx := context.Background()
-		reg, err := tenant.New(ctx, f.dsn, tenant.Options{
-			Mode: mode, MaxPools: 3, MaxConns: 12, Hooks: hooks.hooks(),
-			Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		reg := f.newRegistry(t, tenant.Options{Mode: mode, MaxPools: 3, MaxConns: 12, Hooks: hooks.hooks()})
 
 		var wg sync.WaitGroup
 		var queries, failures atomic.Int64
@@ -276,31 +248,22 @@ func TestStress(t *testing.T) {
 		if st.Conns != 0 {
 			t.Errorf("Stats().Conns after Close = %d; want 0", st.Conns)
 		}
-		// Closed connections end their backends asynchronously.
-		eventually(t, "no backend left after Close", func() bool { return f.backends(t) == 0 })
+		f.waitNoBackends(t)
 	})
 }
 
 func TestTTLEviction(t *testing.T) {
 	t.Parallel()
 	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
-		f := newFixture(t)
-		f.addTenant(t, "idle")
-		f.addTenant(t, "busy")
+		f := newFixture(t, "idle", "busy")
 		hooks := newHookLog()
 		reg := f.newRegistry(t, tenant.Options{
 			Mode: mode, PoolTTL: 300 * time.Millisecond, SweepInterval: 5 * time.Millisecond, Hooks: hooks.hooks(),
 		})
 		// busy is leased first, so it is idle longer than idle: only its
 		// lease keeps it.
-		busy, releaseBusy, err := reg.Acquire(t.Context(), "busy")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, release, err := reg.Acquire(t.Context(), "idle")
-		if err != nil {
-			t.Fatal(err)
-		}
+		busy, releaseBusy := acquire(t, reg, "busy")
+		_, release := acquire(t, reg, "idle")
 		release()
 		// Health checks ping the pools without counting as use.
 		stop := make(chan struct{})
@@ -338,9 +301,7 @@ func TestTTLEviction(t *testing.T) {
 func TestEvictAndClose(t *testing.T) {
 	t.Parallel()
 	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
-		f := newFixture(t)
-		f.addTenant(t, "acme")
-		f.addTenant(t, "globex")
+		f := newFixture(t, "acme", "globex")
 		hooks := newHookLog()
 		ctx := t.Context()
 		reg, err := tenant.New(ctx, f.dsn, tenant.Options{Mode: mode, Hooks: hooks.hooks()})
@@ -348,10 +309,7 @@ func TestEvictAndClose(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		client, release, err := reg.Acquire(ctx, "acme")
-		if err != nil {
-			t.Fatal(err)
-		}
+		client, release := acquire(t, reg, "acme")
 		if !reg.Evict("acme") {
 			t.Errorf("Evict(acme) = false; want true")
 		}
@@ -366,16 +324,9 @@ func TestEvictAndClose(t *testing.T) {
 			t.Errorf("query on an evicted but leased client: %v", err)
 		}
 		release()
-		if mode == tenant.SearchPath {
-			if _, err := client.User.Query().Count(ctx); err == nil {
-				t.Errorf("query after the last release of an evicted client succeeded; want closed")
-			}
-		}
+		checkClosedAfterRelease(t, mode, client)
 
-		_, releaseG, err := reg.Acquire(ctx, "globex")
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, releaseG := acquire(t, reg, "globex")
 		closed := make(chan error)
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -405,22 +356,18 @@ func TestEvictAndClose(t *testing.T) {
 		if reg.PoolCount() != 0 {
 			t.Errorf("PoolCount() after Close = %d", reg.PoolCount())
 		}
-		eventually(t, "no backend left after Close", func() bool { return f.backends(t) == 0 })
+		f.waitNoBackends(t)
 	})
 }
 
 func TestCloseDeadline(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t)
-	f.addTenant(t, "acme")
+	f := newFixture(t, "acme")
 	reg, err := tenant.New(t.Context(), f.dsn, tenant.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, release, err := reg.Acquire(t.Context(), "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, release := acquire(t, reg, "acme")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := reg.Close(ctx); !errors.Is(err, context.Canceled) {
@@ -432,8 +379,7 @@ func TestCloseDeadline(t *testing.T) {
 func TestAcquireVerified(t *testing.T) {
 	t.Parallel()
 	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
-		f := newFixture(t)
-		f.addTenant(t, "acme")
+		f := newFixture(t, "acme")
 		// Listed as active, but its schema was never created.
 		f.addDirectory(t, "ghost", "tenant_ghost", enttenant.StatusActive)
 		var retries atomic.Int64
@@ -459,26 +405,18 @@ func TestAcquireVerified(t *testing.T) {
 		if _, _, err := reg.AcquireVerified(t.Context(), "nobody"); !errors.Is(err, tenant.ErrNotFound) {
 			t.Errorf("AcquireVerified(nobody) = %v; want ErrNotFound", err)
 		}
-		for _, ts := range reg.Stats().Tenants {
-			if ts.Leases != 0 {
-				t.Errorf("tenant %s holds %d leases after failed verification", ts.ID, ts.Leases)
-			}
-		}
+		checkNoLeases(t, reg, "after failed verification")
 	})
 }
 
 func TestDirectoryNotifications(t *testing.T) {
 	t.Parallel()
 	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
-		f := newFixture(t)
-		f.addTenant(t, "acme")
+		f := newFixture(t, "acme")
 		hooks := newHookLog()
 		reg := f.newRegistry(t, tenant.Options{Mode: mode, Hooks: hooks.hooks(), NotFoundTTL: time.Hour})
 		ctx := t.Context()
-		_, release, err := reg.Acquire(ctx, "acme")
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, release := acquire(t, reg, "acme")
 		release()
 		notify := func(id string) {
 			t.Helper()
@@ -504,9 +442,7 @@ func TestDirectoryNotifications(t *testing.T) {
 		})
 		// A hostile payload is ignored and the listener keeps working.
 		notify("a,b")
-		if _, release, err = reg.Acquire(ctx, "acme"); err != nil {
-			t.Fatal(err)
-		}
+		_, release = acquire(t, reg, "acme")
 		release()
 		notify("acme")
 		hooks.waitEvent(t, "evicted acme manual")
@@ -516,17 +452,13 @@ func TestDirectoryNotifications(t *testing.T) {
 func TestLogQueries(t *testing.T) {
 	t.Parallel()
 	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
-		f := newFixture(t)
-		f.addTenant(t, "acme")
+		f := newFixture(t, "acme")
 		var buf syncBuffer
 		reg := f.newRegistry(t, tenant.Options{
 			Mode: mode, LogQueries: true,
 			Logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		})
-		client, release, err := reg.Acquire(t.Context(), "acme")
-		if err != nil {
-			t.Fatal(err)
-		}
+		client, release := acquire(t, reg, "acme")
 		defer release()
 		if _, err := client.User.Query().Where(user.Email("x@acme.test")).All(t.Context()); err != nil {
 			t.Fatal(err)
@@ -549,9 +481,7 @@ func TestLogQueries(t *testing.T) {
 func TestWarmupAndHealth(t *testing.T) {
 	t.Parallel()
 	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
-		f := newFixture(t)
-		f.addTenant(t, "acme")
-		f.addTenant(t, "globex")
+		f := newFixture(t, "acme", "globex")
 		reg := f.newRegistry(t, tenant.Options{Mode: mode})
 		ctx := t.Context()
 
@@ -599,17 +529,12 @@ func TestWarmupAndHealth(t *testing.T) {
 func TestDirectoryResyncAfterReconnect(t *testing.T) {
 	t.Parallel()
 	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
-		f := newFixture(t)
-		f.addTenant(t, "acme")
-		f.addTenant(t, "globex")
+		f := newFixture(t, "acme", "globex")
 		hooks := newHookLog()
 		reg := f.newRegistry(t, tenant.Options{Mode: mode, Hooks: hooks.hooks()})
 		ctx := t.Context()
 		for _, id := range []string{"acme", "globex"} {
-			_, release, err := reg.Acquire(ctx, id)
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, release := acquire(t, reg, id)
 			release()
 		}
 		// Suspend acme without a notification, and cut the listener off.
@@ -638,20 +563,12 @@ func TestDirectoryResyncAfterReconnect(t *testing.T) {
 func TestLRUEvictionKeepsLeasedClient(t *testing.T) {
 	t.Parallel()
 	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
-		f := newFixture(t)
-		f.addTenant(t, "acme")
-		f.addTenant(t, "globex")
+		f := newFixture(t, "acme", "globex")
 		hooks := newHookLog()
 		reg := f.newRegistry(t, tenant.Options{Mode: mode, MaxPools: 1, Hooks: hooks.hooks()})
 		ctx := t.Context()
-		acme, releaseA, err := reg.Acquire(ctx, "acme")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, releaseG, err := reg.Acquire(ctx, "globex")
-		if err != nil {
-			t.Fatal(err)
-		}
+		acme, releaseA := acquire(t, reg, "acme")
+		_, releaseG := acquire(t, reg, "globex")
 		defer releaseG()
 		if got := hooks.evictedCount("acme", tenant.EvictLRU); got != 1 {
 			t.Fatalf("OnPoolEvicted(acme, lru) calls = %d; want 1", got)
@@ -663,16 +580,9 @@ func TestLRUEvictionKeepsLeasedClient(t *testing.T) {
 			t.Errorf("write through an evicted but leased client: %v", err)
 		}
 		releaseA()
-		if mode == tenant.SearchPath {
-			if _, err := acme.User.Query().Count(ctx); err == nil {
-				t.Errorf("query after the last release of an evicted client succeeded; want closed")
-			}
-		}
+		checkClosedAfterRelease(t, mode, acme)
 		// Back in: a new client, which sees the write.
-		acme2, release, err := reg.Acquire(ctx, "acme")
-		if err != nil {
-			t.Fatal(err)
-		}
+		acme2, release := acquire(t, reg, "acme")
 		defer release()
 		if acme2 == acme {
 			t.Errorf("Acquire after eviction returned the evicted client")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -47,13 +48,17 @@ type fixture struct {
 // Ent's migration engine keeps package-level state; one migration at a time.
 var migrateMu sync.Mutex
 
-func newFixture(t testing.TB) *fixture {
+// newFixture creates a fixture with the given tenants added (see addTenant).
+func newFixture(t testing.TB, tenants ...string) *fixture {
 	t.Helper()
 	cfg := tenanttest.NewDatabase(t)
 	f := &fixture{cfg: cfg, dsn: tenanttest.URL(cfg), name: cfg.Database}
 	f.admin = openWithSearchPath(t, cfg, "public")
 	f.client = ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, f.admin)))
 	f.migrate(t, f.admin, tenant.PublicTables())
+	for _, id := range tenants {
+		f.addTenant(t, id)
+	}
 	return f
 }
 
@@ -87,6 +92,18 @@ func (f *fixture) addTenant(t testing.TB, id string) {
 	t.Helper()
 	s := f.createSchema(t, id)
 	f.addDirectory(t, id, s, enttenant.StatusActive)
+}
+
+// addTenants adds n tenants named prefix followed by a two-digit number from
+// 00, and returns their ids in that order.
+func (f *fixture) addTenants(t testing.TB, prefix string, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%s%02d", prefix, i)
+		f.addTenant(t, ids[i])
+	}
+	return ids
 }
 
 // createSchema creates tenant id's schema and tables, without directory row.
@@ -162,6 +179,49 @@ func (f *fixture) newRegistry(t testing.TB, opts tenant.Options) *tenant.Registr
 		}
 	})
 	return reg
+}
+
+// acquire leases tenant id's client from reg, failing t if it cannot.
+func acquire(t testing.TB, reg *tenant.Registry, id string) (*ent.Client, func()) {
+	t.Helper()
+	client, release, err := reg.Acquire(t.Context(), id)
+	if err != nil {
+		t.Fatalf("Acquire(%q): %v", id, err)
+	}
+	return client, release
+}
+
+// checkNoLeases fails t if reg reports a lease on any tenant; when says
+// at what point of the test none may be left.
+func checkNoLeases(t testing.TB, reg *tenant.Registry, when string) {
+	t.Helper()
+	for _, ts := range reg.Stats().Tenants {
+		if ts.Leases != 0 {
+			t.Errorf("tenant %s holds %d leases %s; want 0", ts.ID, ts.Leases, when)
+		}
+	}
+}
+
+// checkClosedAfterRelease fails t if client, evicted and then released by
+// its last lease holder, still answers a query. Only SearchPath mode closes
+// such a client; in Qualified mode all tenants share one pool, so it checks
+// nothing.
+func checkClosedAfterRelease(t testing.TB, mode tenant.Mode, client *ent.Client) {
+	t.Helper()
+	if mode != tenant.SearchPath {
+		return
+	}
+	if _, err := client.User.Query().Count(t.Context()); err == nil {
+		t.Errorf("query after the last release of an evicted client succeeded; want closed")
+	}
+}
+
+// waitNoBackends waits until the fixture's database has no backend of the
+// registry left, failing t after 10s: closed connections end their backends
+// asynchronously.
+func (f *fixture) waitNoBackends(t testing.TB) {
+	t.Helper()
+	eventually(t, "no backend left after Close", func() bool { return f.backends(t) == 0 })
 }
 
 // hookLog records hook calls.
