@@ -80,7 +80,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 			c.Isolation = m
 			return err
 		}},
-		{"max-pools", "TENANT_MAX_POOLS", "50", "tenant clients kept open (LRU)", intIn(&c.MaxPools, 1, 1<<20)},
+		{"max-pools", "TENANT_MAX_POOLS", "0", "tenant clients kept open (LRU); 0: the mode's default, 50 for search_path and 1000 for qualified", intIn(&c.MaxPools, 0, 1<<20)},
 		{"pool-ttl", "TENANT_POOL_TTL", "1h", "evict a tenant client unused this long (0 or negative: never)", duration(&c.PoolTTL, true)},
 		{"sweep-interval", "TENANT_SWEEP_INTERVAL", "1m", "how often idle tenant clients are checked against the TTL", duration(&c.SweepInterval, false)},
 		{"pool-max-conns", "TENANT_POOL_MAX_CONNS", "10", "open connections per tenant pool (search_path mode)", intIn(&c.PoolMaxConns, 1, 1<<20)},

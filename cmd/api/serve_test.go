@@ -17,7 +17,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	}
 	want := Config{
 		DatabaseURL: defaultDatabaseURL, Addr: ":3000", Isolation: tenant.SearchPath,
-		MaxPools: 50, PoolTTL: time.Hour, SweepInterval: time.Minute, PoolMaxConns: 10, PoolMaxIdle: 2,
+		MaxPools: 0, PoolTTL: time.Hour, SweepInterval: time.Minute, PoolMaxConns: 10, PoolMaxIdle: 2,
 		PoolIdleTimeout: 30 * time.Second, DBMaxConns: 80, RetryMaxAttempts: 3,
 		RetryInitialDelay: 100 * time.Millisecond, RetryMaxDelay: 5 * time.Second,
 		LogLevel: slog.LevelInfo, LogFormat: "json", RequestTimeout: 10 * time.Second,
@@ -62,7 +62,7 @@ func TestParseConfigErrorsNameTheSource(t *testing.T) {
 		want string
 	}{
 		{map[string]string{"TENANT_MAX_POOLS": "many"}, nil, "TENANT_MAX_POOLS"},
-		{map[string]string{"TENANT_MAX_POOLS": "5"}, []string{"-max-pools", "0"}, "-max-pools"},
+		{map[string]string{"TENANT_MAX_POOLS": "5"}, []string{"-max-pools", "-1"}, "-max-pools"},
 		{map[string]string{"PORT": "99999"}, nil, "PORT"},
 		{map[string]string{"TENANT_POOL_TTL": "1 hour"}, nil, "TENANT_POOL_TTL"},
 		{map[string]string{"REQUEST_TIMEOUT": "-1s"}, nil, "REQUEST_TIMEOUT"},
