@@ -199,15 +199,7 @@ func (m *Migrator) runPool(ctx context.Context, targets []target, opts RunOption
 // targets lists the tenants of a run, ordered by id: the directory's tenants
 // that are not being dropped, or the given ids.
 func (m *Migrator) targets(ctx context.Context, ids []string) ([]target, error) {
-	var (
-		rows []dirRow
-		err  error
-	)
-	if ids == nil {
-		rows, err = m.directory(ctx, "WHERE status <> 'dropping'")
-	} else {
-		rows, err = m.directory(ctx, "WHERE id = ANY($1)", pq.Array(ids))
-	}
+	rows, err := m.directoryOf(ctx, ids, "WHERE status <> 'dropping'")
 	if err != nil {
 		return nil, err
 	}
@@ -232,6 +224,15 @@ func (m *Migrator) targets(ctx context.Context, ids []string) ([]target, error) 
 }
 
 type dirRow struct{ id, schema, status string }
+
+// directoryOf reads the directory rows of ids or, when ids is nil, the rows
+// that the WHERE clause all (which may be "") selects.
+func (m *Migrator) directoryOf(ctx context.Context, ids []string, all string) ([]dirRow, error) {
+	if ids == nil {
+		return m.directory(ctx, all)
+	}
+	return m.directory(ctx, "WHERE id = ANY($1)", pq.Array(ids))
+}
 
 // indexDirectory indexes the directory rows by tenant id and returns the ids
 // a run covers, sorted and without repeats: the given ids, or every row's id
@@ -354,15 +355,7 @@ func (m *Migrator) Status(ctx context.Context, ids []string) (*Status, error) {
 	if m.loadErr != nil {
 		return nil, m.loadErr
 	}
-	var (
-		rows []dirRow
-		err  error
-	)
-	if ids == nil {
-		rows, err = m.directory(ctx, "")
-	} else {
-		rows, err = m.directory(ctx, "WHERE id = ANY($1)", pq.Array(ids))
-	}
+	rows, err := m.directoryOf(ctx, ids, "")
 	if err != nil {
 		if ids == nil && isUndefinedTable(err) {
 			// public is not migrated yet: there is no directory.
