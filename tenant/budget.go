@@ -19,8 +19,8 @@ type budget struct {
 	waiting atomic.Int64  // requests waiting for a token now
 	waits   atomic.Uint64 // requests that ever had to wait
 
-	// shed closes the idle connections of every pool; set once by the
-	// registry before any pool is opened.
+	// shed closes idle connections until a token is free or none is left;
+	// set once by the registry before any pool is opened.
 	shed func()
 }
 
@@ -37,20 +37,23 @@ func (b *budget) tryAcquire() bool {
 	}
 }
 
-// acquire takes a token. When none is free it first sheds idle connections of
-// all pools, then waits until a token is returned or ctx is done; the error
+// acquire takes a token. When none is free it first sheds idle connections,
+// then waits until a token is returned or ctx is done; the error
 // then wraps ErrUnavailable.
 func (b *budget) acquire(ctx context.Context) error {
 	if b.tryAcquire() {
 		return nil
 	}
-	// Announce the wait before shedding: from now on, connections returned to
-	// their pools are closed rather than kept idle (see budgetConn.IsValid).
-	b.waiting.Add(1)
-	defer b.waiting.Add(-1)
 	if b.shed != nil {
 		b.shed()
+		if b.tryAcquire() {
+			return nil
+		}
 	}
+	// Announce the wait: from now on, connections returned to their pools
+	// are closed rather than kept idle (see budgetConn.IsValid).
+	b.waiting.Add(1)
+	defer b.waiting.Add(-1)
 	if b.tryAcquire() {
 		return nil
 	}

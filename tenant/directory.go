@@ -184,30 +184,45 @@ func (reg *Registry) sweepOnce(now time.Time) {
 	reg.finish(context.Background(), ev)
 }
 
-// shedIdle closes the idle connections of every pool, least recently used
-// tenant first, so that their budget tokens go to a request that waits for
-// one.
+// shedIdle closes idle connections, one at a time, until a budget token is
+// free: each time one of the pool with the most idle connections, the least
+// recently used among equals. Trimming the fullest pool first keeps one
+// idle connection in as many pools as possible, so shedding rarely takes
+// the connection the next request of a tenant would have used.
 func (reg *Registry) shedIdle() {
 	reg.mu.Lock()
 	pools := make([]*sql.DB, 0, reg.lru.Len()+1)
-	for _, e := range reg.lru.Values() {
+	pools = append(pools, reg.shared)
+	for _, e := range reg.lru.Values() { // least recently used first
 		if e.db != nil && !e.closed {
 			pools = append(pools, e.db)
 		}
 	}
 	reg.mu.Unlock()
-	pools = append(pools, reg.shared)
-	for _, db := range pools {
-		if db.Stats().Idle == 0 {
-			continue
+	idle := make([]int, len(pools))
+	total := 0
+	for i, db := range pools {
+		idle[i] = db.Stats().Idle
+		total += idle[i]
+	}
+	for range total {
+		v := 0
+		for i := range pools {
+			if idle[i] > idle[v] {
+				v = i
+			}
+		}
+		if idle[v] == 0 {
+			return
 		}
 		// SetMaxIdleConns closes the surplus idle connections at once.
-		n := reg.opts.MaxIdleConns
-		if db == reg.shared && reg.opts.Mode == Qualified {
-			n = reg.opts.MaxConns - 1
+		limit := reg.opts.MaxIdleConns
+		if pools[v] == reg.shared && reg.opts.Mode == Qualified {
+			limit = reg.opts.MaxConns - 1
 		}
-		db.SetMaxIdleConns(-1)
-		db.SetMaxIdleConns(n)
+		pools[v].SetMaxIdleConns(idle[v] - 1)
+		pools[v].SetMaxIdleConns(limit)
+		idle[v]--
 		if reg.budget.inUse() < cap(reg.budget.tokens) {
 			return
 		}

@@ -32,10 +32,12 @@
 // [SearchPath] (the default) gives every tenant its own *sql.DB whose
 // connections have search_path set to exactly the tenant's schema at connect
 // time. Unqualified raw SQL through the tenant's pool reaches only its schema.
-// Each resident tenant keeps up to Options.MaxIdleConns connections, so the
-// connection budget, not CPU, limits how many tenants can be active at once:
-// with more active tenants than the budget has connections, requests dial new
-// connections (tens of milliseconds each) instead of reusing them.
+// Each resident tenant keeps the connections it dialed (up to
+// Options.MaxIdleConns) until the budget needs room, so the connection
+// budget, not CPU, limits how many tenants can be active at once: when the
+// active tenants want more connections than the budget has, requests dial
+// new connections (milliseconds each, and a new backend for PostgreSQL)
+// instead of reusing them.
 //
 // [Qualified] shares one *sql.DB among all tenants and builds each tenant's
 // client with Ent's schema config, so every statement Ent generates names its

@@ -99,7 +99,14 @@ type Options struct {
 
 	// MaxIdleConns limits the idle connections of each tenant pool and of the
 	// shared pool (SearchPath mode only; in Qualified mode every connection of
-	// the shared pool may stay idle). Default 2.
+	// the shared pool may stay idle). Default: MaxOpenConns. Idle connections
+	// are bounded globally rather than per pool: they hold budget tokens
+	// (MaxConns), and when a pool needs a connection and the budget is spent,
+	// the registry closes idle connections of the pools holding the most,
+	// least recently used first. A smaller per-pool limit closes connections
+	// that a busy tenant dials again at once (with a limit of 2, one busy
+	// tenant dialed 20 connections a second at 3,000 requests/s), and a
+	// ConnMaxIdleTime closes the ones no longer used.
 	MaxIdleConns int
 
 	// ConnMaxIdleTime closes connections idle this long. Default 30s.
@@ -140,7 +147,6 @@ const (
 	DefaultPoolTTL           = time.Hour
 	DefaultSweepInterval     = time.Minute
 	DefaultMaxOpenConns      = 10
-	DefaultMaxIdleConns      = 2
 	DefaultConnMaxIdleTime   = 30 * time.Second
 	DefaultMaxConns          = 80
 	DefaultNotFoundTTL       = 5 * time.Second
@@ -164,9 +170,6 @@ func (o Options) withDefaults() Options {
 	if o.MaxOpenConns <= 0 {
 		o.MaxOpenConns = DefaultMaxOpenConns
 	}
-	if o.MaxIdleConns <= 0 {
-		o.MaxIdleConns = DefaultMaxIdleConns
-	}
 	if o.ConnMaxIdleTime <= 0 {
 		o.ConnMaxIdleTime = DefaultConnMaxIdleTime
 	}
@@ -180,6 +183,9 @@ func (o Options) withDefaults() Options {
 	}
 	// A single pool can never use more than the budget left after the listener.
 	o.MaxOpenConns = min(o.MaxOpenConns, o.MaxConns-1)
+	if o.MaxIdleConns <= 0 {
+		o.MaxIdleConns = o.MaxOpenConns
+	}
 	o.MaxIdleConns = min(o.MaxIdleConns, o.MaxOpenConns)
 	if o.NotFoundTTL == 0 {
 		o.NotFoundTTL = DefaultNotFoundTTL

@@ -84,7 +84,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		{"pool-ttl", "TENANT_POOL_TTL", "1h", "evict a tenant client unused this long (0 or negative: never)", duration(&c.PoolTTL, true)},
 		{"sweep-interval", "TENANT_SWEEP_INTERVAL", "1m", "how often idle tenant clients are checked against the TTL", duration(&c.SweepInterval, false)},
 		{"pool-max-conns", "TENANT_POOL_MAX_CONNS", "10", "open connections per tenant pool (search_path mode)", intIn(&c.PoolMaxConns, 1, 1<<20)},
-		{"pool-max-idle", "TENANT_POOL_MAX_IDLE", "2", "idle connections per tenant pool (search_path mode)", intIn(&c.PoolMaxIdle, 1, 1<<20)},
+		{"pool-max-idle", "TENANT_POOL_MAX_IDLE", "0", "idle connections per tenant pool (search_path mode); 0: the pool's open limit (idle connections are then bounded by the budget alone)", intIn(&c.PoolMaxIdle, 0, 1<<20)},
 		{"pool-idle-timeout", "TENANT_POOL_IDLE_TIMEOUT", "30s", "close connections idle this long", duration(&c.PoolIdleTimeout, false)},
 		{"db-max-conns", "DB_MAX_CONNS", "80", "connection budget across all pools", intIn(&c.DBMaxConns, 2, 1<<20)},
 		{"retry-attempts", "RETRY_MAX_ATTEMPTS", "3", "attempts of the verified acquisition (/users-async)", intIn(&c.RetryMaxAttempts, 1, 100)},
