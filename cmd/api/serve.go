@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime/debug"
 	"time"
 
 	"github.com/pgtenant/pgtenant/handlers"
@@ -36,6 +37,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	log := newLogger(e, cfg)
+	tuneGC(e.getenv)
 
 	// Without a configured database, bring up (or find) a development
 	// server and provision the demo tenant: the fresh-machine path.
@@ -153,6 +155,31 @@ func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
 	go srv.Serve(ln)
 	log.Info("pprof listening", "addr", ln.Addr().String())
 	return func() { srv.Close() }, nil
+}
+
+// The garbage collector's settings when GOGC and GOMEMLIMIT are unset. A
+// request allocates far more than the server keeps (GET /users decodes and
+// encodes 100 rows), so with Go's defaults (GOGC=100 over a live heap of a
+// few megabytes) the collector ran dozens of times a second and took an
+// eighth of the CPU. A larger GOGC collects less often; the soft memory
+// limit makes it collect sooner again as the heap approaches the limit, so
+// memory stays bounded. Measured with wrk -c32: GET /users on one tenant
+// 3,200-3,400 -> 3,850-3,980 req/s, on 200 tenants in qualified mode 2,860
+// -> 3,660 req/s; peak RSS 32-35 -> 44-49 MB.
+const (
+	defaultGCPercent   = 400
+	defaultMemoryLimit = 40 << 20
+)
+
+// tuneGC applies defaultGCPercent and defaultMemoryLimit unless the
+// environment sets GOGC or GOMEMLIMIT, which the runtime has then applied.
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 }
 
 // newLogger builds the process's logger on stderr.
