@@ -230,15 +230,7 @@ func (m *Migrator) createTenant(ctx context.Context, id string, opts CreateOptio
 	// The row is committed before the schema is touched, so a failure
 	// leaves it provisioning. ON CONFLICT DO UPDATE (rather than DO NOTHING)
 	// returns the row even when a concurrent call inserted it.
-	var status, have string
-	err = m.db.QueryRowContext(ctx, `
-INSERT INTO public.tenants AS t (id, schema_name, plan_id, status, created_at, updated_at)
-VALUES ($1, $2, $3, 'provisioning', now(), now())
-ON CONFLICT (id) DO UPDATE SET
-	plan_id = coalesce(excluded.plan_id, t.plan_id),
-	updated_at = CASE WHEN excluded.plan_id IS DISTINCT FROM t.plan_id AND excluded.plan_id IS NOT NULL
-		THEN now() ELSE t.updated_at END
-RETURNING status, schema_name`, id, schema, plan).Scan(&status, &have)
+	status, have, err := m.upsertDirectory(ctx, id, schema, plan)
 	if err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
 	}
@@ -274,6 +266,33 @@ SELECT pg_notify($2, id) FROM up`, id, tenant.DirectoryChannel)
 	}
 	m.log.InfoContext(ctx, "tenant provisioned", "tenant", id, "schema", schema, "status", t.Status, "duration", time.Since(start))
 	return t, nil
+}
+
+// upsertDirectoryRow inserts a tenant's directory row as provisioning, or
+// keeps the existing row (changing its plan when one is given), and returns
+// its status and schema.
+const upsertDirectoryRow = `
+INSERT INTO public.tenants AS t (id, schema_name, plan_id, status, created_at, updated_at)
+VALUES ($1, $2, $3, 'provisioning', now(), now())
+ON CONFLICT (id) DO UPDATE SET
+	plan_id = coalesce(excluded.plan_id, t.plan_id),
+	updated_at = CASE WHEN excluded.plan_id IS DISTINCT FROM t.plan_id AND excluded.plan_id IS NOT NULL
+		THEN now() ELSE t.updated_at END
+RETURNING status, schema_name`
+
+// upsertDirectory runs upsertDirectoryRow. Its ON CONFLICT arbitrates on the
+// id only: when a concurrent call inserts the same row first, the insert can
+// instead fail on the unique schema_name, and is then retried, finding the
+// row committed.
+func (m *Migrator) upsertDirectory(ctx context.Context, id, schema string, plan *uuid.UUID) (status, have string, err error) {
+	for range 3 {
+		err = m.db.QueryRowContext(ctx, upsertDirectoryRow, id, schema, plan).Scan(&status, &have)
+		var pqErr *pq.Error
+		if !errors.As(err, &pqErr) || pqErr.Code != "23505" || pqErr.Constraint != "tenants_schema_name_key" {
+			break
+		}
+	}
+	return status, have, err
 }
 
 // resolvePlan finds the plan whose id or name is p.
