@@ -236,6 +236,25 @@ func (c Config) registryOptions(log *slog.Logger) tenant.Options {
 	}
 }
 
+// withBinaryParameters returns dsn with lib/pq's binary_parameters=yes
+// unless dsn sets binary_parameters itself. lib/pq then sends a query with
+// arguments in one round trip (Parse, Bind, Execute) instead of two (Parse
+// and Describe, then Bind and Execute): GET /users/{id} went from 5,500-7,300
+// to 8,900 requests/s. It also sends []byte arguments in binary format,
+// which a jsonb column would refuse; the API's schema has none.
+func withBinaryParameters(dsn string) string {
+	if strings.Contains(dsn, "binary_parameters") {
+		return dsn
+	}
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		q.Set("binary_parameters", "yes")
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return dsn + " binary_parameters=yes"
+}
+
 var dsnPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
 
 // redactDSN hides the password of a URL or key=value DSN.

@@ -61,7 +61,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		log.InfoContext(ctx, "using development database", "database_url", redactDSN(cfg.DatabaseURL))
 	}
 
-	reg, err := tenant.New(ctx, cfg.DatabaseURL, cfg.registryOptions(log))
+	reg, err := tenant.New(ctx, withBinaryParameters(cfg.DatabaseURL), cfg.registryOptions(log))
 	if err != nil {
 		return fmt.Errorf("open registry: %w", err)
 	}

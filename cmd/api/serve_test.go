@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lib/pq"
+
 	"github.com/pgtenant/pgtenant/tenant"
 )
 
@@ -109,6 +111,24 @@ func TestServeHelp(t *testing.T) {
 	for _, want := range []string{"DATABASE_URL", "TENANT_ISOLATION", "ADMIN_TOKEN", "SHUTDOWN_TIMEOUT"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("serve -h does not mention %s", want)
+		}
+	}
+}
+
+func TestWithBinaryParameters(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"postgres://u:p@db:5432/app", "postgres://u:p@db:5432/app?binary_parameters=yes"},
+		{"postgresql://db/app?sslmode=disable", "postgresql://db/app?binary_parameters=yes&sslmode=disable"},
+		{"postgres://db/app?binary_parameters=no", "postgres://db/app?binary_parameters=no"},
+		{"host=db dbname=app", "host=db dbname=app binary_parameters=yes"},
+		{"host=db binary_parameters=no", "host=db binary_parameters=no"},
+	} {
+		got := withBinaryParameters(tc.in)
+		if got != tc.want {
+			t.Errorf("withBinaryParameters(%q) = %q; want %q", tc.in, got, tc.want)
+		}
+		if _, err := pq.NewConfig(got); err != nil {
+			t.Errorf("pq.NewConfig(%q): %v", got, err)
 		}
 	}
 }
