@@ -14,18 +14,74 @@ import (
 // per backend connection, shared by every pool of a Registry. A connection
 // takes a token when it is dialed and gives it back when it is closed, so the
 // number of backends the registry holds never exceeds the budget.
+//
+// With recycling (SearchPath mode), a healthy connection that its pool
+// closes becomes a spare instead, keeping its token, and the next pool that
+// needs a connection adopts it: a DISCARD ALL and a SET search_path instead
+// of a new backend.
 type budget struct {
 	tokens  chan struct{}
+	spares  chan spare    // nil without recycling
+	closing atomic.Bool   // the registry is closing: close, do not recycle
 	waiting atomic.Int64  // requests waiting for a token now
 	waits   atomic.Uint64 // requests that ever had to wait
 
-	// shed closes idle connections until a token is free or none is left;
-	// set once by the registry before any pool is opened.
+	// shed closes idle connections until a token or a spare is free or none
+	// is left; set once by the registry before any pool is opened.
 	shed func()
 }
 
-func newBudget(n int) *budget {
-	return &budget{tokens: make(chan struct{}, n)}
+// A spare is a connection between pools, holding its budget token.
+type spare struct {
+	conn  pqConn
+	since time.Time
+}
+
+func newBudget(n int, recycle bool) *budget {
+	b := &budget{tokens: make(chan struct{}, n)}
+	if recycle {
+		b.spares = make(chan spare, n)
+	}
+	return b
+}
+
+// takeSpare returns a spare connection, or nil when there is none.
+func (b *budget) takeSpare() pqConn {
+	select {
+	case s := <-b.spares:
+		return s.conn
+	default:
+		return nil
+	}
+}
+
+// roomy reports whether a connection is to be had without waiting.
+func (b *budget) roomy() bool {
+	return len(b.tokens) < cap(b.tokens) || len(b.spares) > 0
+}
+
+// closeSpares closes the spares idle since before cutoff (all of them once
+// the registry is closing), returning their tokens.
+func (b *budget) closeSpares(cutoff time.Time) {
+	for range len(b.spares) {
+		select {
+		case s := <-b.spares:
+			if s.since.Before(cutoff) || b.closing.Load() {
+				s.conn.Close()
+				b.release()
+				continue
+			}
+			// Still fresh: put it back, unless the channel filled meanwhile.
+			select {
+			case b.spares <- s:
+			default:
+				s.conn.Close()
+				b.release()
+			}
+		default:
+			return
+		}
+	}
 }
 
 func (b *budget) tryAcquire() bool {
@@ -37,17 +93,24 @@ func (b *budget) tryAcquire() bool {
 	}
 }
 
-// acquire takes a token. When none is free it first sheds idle connections,
-// then waits until a token is returned or ctx is done; the error
-// then wraps ErrUnavailable.
-func (b *budget) acquire(ctx context.Context) error {
+// acquire returns a spare connection, or takes a token for a new one and
+// returns nil. When neither is free it first sheds idle connections, then
+// waits until a token or a spare is returned or ctx is done; the error then
+// wraps ErrUnavailable.
+func (b *budget) acquire(ctx context.Context) (pqConn, error) {
+	if c := b.takeSpare(); c != nil {
+		return c, nil
+	}
 	if b.tryAcquire() {
-		return nil
+		return nil, nil
 	}
 	if b.shed != nil {
 		b.shed()
+		if c := b.takeSpare(); c != nil {
+			return c, nil
+		}
 		if b.tryAcquire() {
-			return nil
+			return nil, nil
 		}
 	}
 	// Announce the wait: from now on, connections returned to their pools
@@ -55,14 +118,16 @@ func (b *budget) acquire(ctx context.Context) error {
 	b.waiting.Add(1)
 	defer b.waiting.Add(-1)
 	if b.tryAcquire() {
-		return nil
+		return nil, nil
 	}
 	b.waits.Add(1)
 	select {
 	case b.tokens <- struct{}{}:
-		return nil
+		return nil, nil
+	case s := <-b.spares:
+		return s.conn, nil
 	case <-ctx.Done():
-		return fmt.Errorf("%w: connection budget of %d exhausted: %w", ErrUnavailable, cap(b.tokens), context.Cause(ctx))
+		return nil, fmt.Errorf("%w: connection budget of %d exhausted: %w", ErrUnavailable, cap(b.tokens), context.Cause(ctx))
 	}
 }
 
@@ -76,26 +141,61 @@ func (b *budget) inUse() int { return len(b.tokens) }
 type budgetConnector struct {
 	driver.Connector
 	b *budget
+	// setPath, when not empty, is the SET search_path statement run on
+	// every connection the pool gets, dialed or adopted. Such connections
+	// are dialed with an empty search_path and recycled through the
+	// budget's spares: a RESET or DISCARD ALL leaves them reaching no
+	// schema, never the schema of a pool they served before.
+	setPath string
 }
 
-// Connect takes a token, then dials. The token is returned when the
-// connection is closed, or at once if dialing fails.
+// Connect adopts a spare connection or takes a token and dials; the token is
+// returned when the connection is closed, or at once if dialing fails.
 func (c *budgetConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	if err := c.b.acquire(ctx); err != nil {
-		return nil, err
+	for {
+		pc, err := c.b.acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if pc != nil {
+			// A spare: nothing of its previous session may remain (temporary
+			// tables, settings, prepared statements, advisory locks, role).
+			// DISCARD ALL cannot share a round trip with the SET: it refuses
+			// to run in the implicit transaction of a multi-statement query.
+			if _, err = pc.ExecContext(ctx, "DISCARD ALL", nil); err != nil {
+				pc.Close()
+				c.b.release()
+				if ctx.Err() != nil {
+					return nil, err
+				}
+				continue // a broken spare: try again
+			}
+		} else if pc, err = c.dial(ctx); err != nil {
+			c.b.release()
+			return nil, err
+		}
+		if c.setPath != "" {
+			if _, err := pc.ExecContext(ctx, c.setPath, nil); err != nil {
+				pc.Close()
+				c.b.release()
+				return nil, err
+			}
+		}
+		return &budgetConn{pqConn: pc, b: c.b, recycle: c.setPath != ""}, nil
 	}
+}
+
+func (c *budgetConnector) dial(ctx context.Context) (pqConn, error) {
 	conn, err := c.Connector.Connect(ctx)
 	if err != nil {
-		c.b.release()
 		return nil, err
 	}
 	pc, ok := conn.(pqConn)
 	if !ok {
 		conn.Close()
-		c.b.release()
 		return nil, errorf("driver connection %T lacks an interface database/sql uses", conn)
 	}
-	return &budgetConn{pqConn: pc, b: c.b}, nil
+	return pc, nil
 }
 
 // pqConn is the set of optional driver interfaces that lib/pq's connection
@@ -115,16 +215,26 @@ type pqConn interface {
 // budgetConn is a connection holding a budget token until it is closed.
 type budgetConn struct {
 	pqConn
-	b      *budget
-	closed atomic.Bool
+	b       *budget
+	recycle bool // on Close, a healthy connection becomes a spare
+	closed  atomic.Bool
 }
 
-// Close closes the connection and returns its token, once.
+// Close closes the connection and returns its token, once; a recycled
+// connection that is still healthy becomes a spare with its token instead.
 func (c *budgetConn) Close() error {
-	err := c.pqConn.Close()
-	if c.closed.CompareAndSwap(false, true) {
-		c.b.release()
+	if !c.closed.CompareAndSwap(false, true) {
+		return nil
 	}
+	if c.recycle && !c.b.closing.Load() && c.pqConn.IsValid() {
+		select {
+		case c.b.spares <- spare{conn: c.pqConn, since: time.Now()}:
+			return nil
+		default:
+		}
+	}
+	err := c.pqConn.Close()
+	c.b.release()
 	return err
 }
 

@@ -151,8 +151,9 @@ func (reg *Registry) resync() {
 }
 
 // sweep evicts, every Options.SweepInterval, the clients without a lease that
-// were last used longer than Options.PoolTTL ago, and expired negative
-// directory answers.
+// were last used longer than Options.PoolTTL ago and expired negative
+// directory answers, and closes the spare connections idle longer than
+// Options.ConnMaxIdleTime.
 func (reg *Registry) sweep() {
 	t := time.NewTicker(reg.opts.SweepInterval)
 	defer t.Stop()
@@ -170,7 +171,7 @@ func (reg *Registry) sweepOnce(now time.Time) {
 	reg.mu.Lock()
 	for _, id := range reg.lru.Keys() {
 		e, _ := reg.lru.Peek(id)
-		if e.leases == 0 && now.Sub(e.lastUsed) > reg.opts.PoolTTL {
+		if reg.opts.PoolTTL > 0 && e.leases == 0 && now.Sub(e.lastUsed) > reg.opts.PoolTTL {
 			reg.removeLocked(id, EvictTTL)
 		}
 	}
@@ -182,6 +183,7 @@ func (reg *Registry) sweepOnce(now time.Time) {
 	ev := reg.takePendingLocked()
 	reg.mu.Unlock()
 	reg.finish(context.Background(), ev)
+	reg.budget.closeSpares(now.Add(-reg.opts.ConnMaxIdleTime))
 }
 
 // shedIdle closes idle connections, one at a time, until a budget token is
@@ -223,7 +225,7 @@ func (reg *Registry) shedIdle() {
 		pools[v].SetMaxIdleConns(idle[v] - 1)
 		pools[v].SetMaxIdleConns(limit)
 		idle[v]--
-		if reg.budget.inUse() < cap(reg.budget.tokens) {
+		if reg.budget.roomy() {
 			return
 		}
 	}

@@ -30,14 +30,18 @@
 // # Isolation modes
 //
 // [SearchPath] (the default) gives every tenant its own *sql.DB whose
-// connections have search_path set to exactly the tenant's schema at connect
-// time. Unqualified raw SQL through the tenant's pool reaches only its schema.
-// Each resident tenant keeps the connections it dialed (up to
-// Options.MaxIdleConns) until the budget needs room, so the connection
-// budget, not CPU, limits how many tenants can be active at once: when the
-// active tenants want more connections than the budget has, requests dial
-// new connections (milliseconds each, and a new backend for PostgreSQL)
-// instead of reusing them.
+// connections have search_path set to exactly the tenant's schema. Unqualified
+// raw SQL through the tenant's pool reaches only its schema. Each resident
+// tenant keeps the connections it got (up to Options.MaxIdleConns) until the
+// connection budget needs room. A connection that a pool closes while healthy
+// (because the budget needed room, or its tenant was evicted) is not
+// disconnected: it becomes a spare, which the next pool that needs a
+// connection adopts after DISCARD ALL (no temporary table, setting, prepared
+// statement, advisory lock or role of its previous session survives) and SET
+// search_path. Adopting costs two round trips, where dialing costs a new
+// PostgreSQL backend. Connections are dialed with an empty search_path, so a
+// RESET or DISCARD ALL run through a tenant's client leaves the connection
+// reaching no schema at all, never a schema it served before.
 //
 // [Qualified] shares one *sql.DB among all tenants and builds each tenant's
 // client with Ent's schema config, so every statement Ent generates names its

@@ -146,6 +146,7 @@ func (reg *Registry) Stats() Stats {
 		Lookups:   reg.lookups.Load(),
 		Evictions: make(map[EvictReason]uint64, len(evictReasons)),
 		Conns:     reg.budget.inUse(),
+		Spares:    len(reg.budget.spares),
 		MaxConns:  reg.opts.MaxConns,
 		ConnWaits: reg.budget.waits.Load(),
 		Shared:    PoolStats{DBStats: reg.shared.Stats()},

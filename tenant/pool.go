@@ -39,19 +39,15 @@ const leaseChunk = 64
 
 // openPool returns a *sql.DB whose connections have search_path set to
 // exactly searchPath (already quoted, or empty for none) and hold budget
-// tokens. It does no I/O.
+// tokens. In SearchPath mode its connections are dialed with an empty
+// search_path, set with SET, and recycled through the budget's spares. It
+// does no I/O.
 func (reg *Registry) openPool(searchPath string, maxOpen, maxIdle int) (*sql.DB, error) {
-	cfg := reg.base.Clone()
-	if cfg.Runtime == nil {
-		cfg.Runtime = make(map[string]string, 1)
+	bc := &budgetConnector{Connector: reg.connector, b: reg.budget}
+	if reg.opts.Mode == SearchPath {
+		bc.setPath = "SET search_path TO " + searchPath
 	}
-	cfg.Runtime["search_path"] = searchPath
-	c, err := pq.NewConnectorConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	c.Dialer(drainDialer{})
-	db := sql.OpenDB(&budgetConnector{Connector: c, b: reg.budget})
+	db := sql.OpenDB(bc)
 	db.SetMaxOpenConns(maxOpen)
 	db.SetMaxIdleConns(maxIdle)
 	db.SetConnMaxIdleTime(reg.opts.ConnMaxIdleTime)

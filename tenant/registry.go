@@ -44,10 +44,12 @@ const DirectoryChannel = "tenant_directory"
 // No registry lock is held while connecting, pinging, querying the directory,
 // closing a pool or calling a hook.
 type Registry struct {
-	opts   Options
-	log    *slog.Logger
-	base   pq.Config
-	budget *budget
+	opts Options
+	log  *slog.Logger
+	// connector dials every pool's connections, with an empty search_path;
+	// the pools set their own.
+	connector *pq.Connector
+	budget    *budget
 
 	shared       *sql.DB        // search_path=public, or none in Qualified mode
 	sharedDrv    *entsql.Driver // over shared
@@ -119,15 +121,26 @@ func New(ctx context.Context, dsn string, opts Options) (*Registry, error) {
 			delete(base.Runtime, k)
 		}
 	}
+	if base.Runtime == nil {
+		base.Runtime = make(map[string]string, 1)
+	}
+	// An empty search_path names no schema at all: unqualified names resolve
+	// only in pg_catalog, and unqualified DDL fails.
+	base.Runtime["search_path"] = ""
+	connector, err := pq.NewConnectorConfig(base)
+	if err != nil {
+		return nil, errorf("parse dsn: %w", err)
+	}
+	connector.Dialer(drainDialer{})
 	reg := &Registry{
-		opts:     opts,
-		log:      opts.Logger,
-		base:     base,
-		budget:   newBudget(opts.MaxConns),
-		stop:     make(chan struct{}),
-		reason:   EvictLRU,
-		live:     make(map[*entry]struct{}),
-		negative: make(map[string]time.Time),
+		opts:      opts,
+		log:       opts.Logger,
+		connector: connector,
+		budget:    newBudget(opts.MaxConns, opts.Mode == SearchPath),
+		stop:      make(chan struct{}),
+		reason:    EvictLRU,
+		live:      make(map[*entry]struct{}),
+		negative:  make(map[string]time.Time),
 	}
 	reg.budget.shed = reg.shedIdle
 	reg.lru, err = simplelru.NewLRU(opts.MaxPools, reg.onEvict)
@@ -140,8 +153,6 @@ func New(ctx context.Context, dsn string, opts Options) (*Registry, error) {
 	var sc ent.SchemaConfig
 	switch opts.Mode {
 	case Qualified:
-		// An empty search_path names no schema at all: unqualified names
-		// resolve only in pg_catalog, and unqualified DDL fails.
 		reg.shared, err = reg.openPool("", opts.MaxConns-1, opts.MaxConns-1)
 		sc = sharedSchemaConfig()
 	case SearchPath:
@@ -165,7 +176,7 @@ func New(ctx context.Context, dsn string, opts Options) (*Registry, error) {
 		reg.budget.release()
 		return nil, err
 	}
-	if opts.PoolTTL > 0 {
+	if opts.PoolTTL > 0 || reg.budget.spares != nil {
 		reg.wg.Go(reg.sweep)
 	}
 	return reg, nil
@@ -615,6 +626,9 @@ type Stats struct {
 	Lookups   uint64 // directory lookups done (concurrent misses share one)
 	Evictions map[EvictReason]uint64
 	Conns     int // backend connections held now, all pools and the listener
+	// Spares are the connections, among Conns, that a pool closed and the
+	// next pool to need one will adopt (SearchPath mode).
+	Spares    int
 	MaxConns  int
 	ConnWaits uint64 // connection requests that had to wait for the budget
 	Shared    PoolStats
@@ -639,6 +653,8 @@ func (reg *Registry) Close(ctx context.Context) error {
 	reg.mu.Unlock()
 	close(reg.stop)
 	reg.finish(ctx, ev)
+	// From now on closed connections are closed, not kept as spares.
+	reg.budget.closing.Store(true)
 
 	reg.mu.Lock()
 	var drained chan struct{}
@@ -674,6 +690,7 @@ func (reg *Registry) Close(ctx context.Context) error {
 		reg.hookError(ctx, "", cerr)
 		err = errors.Join(err, cerr)
 	}
+	reg.budget.closeSpares(time.Now())
 	reg.budget.release() // the listener's
 	return err
 }
