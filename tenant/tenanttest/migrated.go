@@ -33,11 +33,30 @@ var template struct {
 func NewMigratedDatabase(tb testing.TB) pq.Config {
 	tb.Helper()
 	admin := ServerConfig(tb)
-	template.once.Do(func() { template.name, template.err = ensureTemplate(admin) })
-	if template.err != nil {
-		tb.Fatalf("tenanttest: migrated template database: %v", template.err)
+	name, err := migratedTemplate(admin)
+	if err != nil {
+		tb.Fatalf("tenanttest: %v", err)
 	}
-	return createDatabase(tb, admin, template.name)
+	return newDatabase(tb, admin, name)
+}
+
+// CreateMigratedDatabase is NewMigratedDatabase for code without a
+// testing.TB, such as a TestMain (see Main): it creates a fresh database with
+// the public migrations applied, on the same server and from the same
+// template, and returns its connection settings and a function that drops
+// it (WITH (FORCE)). Nothing drops the database but drop. When no server
+// answers, the error wraps ErrNoServer; CreateMigratedDatabase neither skips
+// nor looks at CI, that is the caller's decision.
+func CreateMigratedDatabase(ctx context.Context) (cfg pq.Config, drop func() error, err error) {
+	admin, err := serverConfig()
+	if err != nil {
+		return pq.Config{}, nil, err
+	}
+	name, err := migratedTemplate(admin)
+	if err != nil {
+		return pq.Config{}, nil, err
+	}
+	return createDatabase(ctx, admin, name)
 }
 
 // NewTenant provisions tenant id in the database cfg (which must have public
@@ -47,13 +66,36 @@ func NewMigratedDatabase(tb testing.TB) pq.Config {
 // is dropped with the database. It fails tb on any error.
 func NewTenant(tb testing.TB, cfg pq.Config, id string) string {
 	tb.Helper()
-	db := openConfig(tb, cfg)
-	defer db.Close()
-	t, err := migrate.New(db, migrate.Options{}).CreateTenant(tb.Context(), id, migrate.CreateOptions{})
+	schema, err := createTenant(tb.Context(), cfg, id)
 	if err != nil {
 		tb.Fatalf("tenanttest: %v", err)
 	}
-	return t.SchemaName
+	return schema
+}
+
+// createTenant provisions tenant id in the database cfg as NewTenant
+// documents and returns its schema name.
+func createTenant(ctx context.Context, cfg pq.Config, id string) (string, error) {
+	db, err := openDB(cfg)
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	t, err := migrate.New(db, migrate.Options{}).CreateTenant(ctx, id, migrate.CreateOptions{})
+	if err != nil {
+		return "", err
+	}
+	return t.SchemaName, nil
+}
+
+// migratedTemplate returns the name of the template database of
+// ensureTemplate, made once per process.
+func migratedTemplate(admin pq.Config) (string, error) {
+	template.once.Do(func() { template.name, template.err = ensureTemplate(admin) })
+	if template.err != nil {
+		return "", fmt.Errorf("migrated template database: %w", template.err)
+	}
+	return template.name, nil
 }
 
 // ensureTemplate returns the name of the template database holding the
@@ -67,11 +109,10 @@ func ensureTemplate(admin pq.Config) (string, error) {
 	name := "tenanttest_template_" + sum[:16]
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := pq.NewConnectorConfig(admin)
+	adminDB, err := openDB(admin)
 	if err != nil {
 		return "", err
 	}
-	adminDB := sql.OpenDB(c)
 	defer adminDB.Close()
 	conn, err := adminDB.Conn(ctx)
 	if err != nil {
@@ -102,11 +143,10 @@ func ensureTemplate(admin pq.Config) (string, error) {
 	}
 	cfg := admin.Clone()
 	cfg.Database = name
-	tc, err := pq.NewConnectorConfig(cfg)
+	db, err := openDB(cfg)
 	if err != nil {
 		return "", err
 	}
-	db := sql.OpenDB(tc)
 	err = migrate.New(db, migrate.Options{}).MigratePublic(ctx)
 	db.Close()
 	if err != nil {

@@ -36,6 +36,11 @@ func TestNewMigratedDatabaseAndNewTenant(t *testing.T) {
 
 // A test that needs a provisioned tenant: a fresh database with public
 // migrated, then the tenant, both gone when the test ends.
+//
+// This example only compiles: NewTenant needs the *testing.T of a running
+// test, which an example has no way to get (testing.TB cannot be
+// implemented outside package testing). TestNewMigratedDatabaseAndNewTenant
+// runs the same steps, and ExampleCreateMigratedDatabase runs.
 func ExampleNewTenant() {
 	_ = func(t *testing.T) {
 		cfg := tenanttest.NewMigratedDatabase(t)

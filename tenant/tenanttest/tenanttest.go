@@ -6,6 +6,10 @@
 // on 127.0.0.1:5432 as user postgres. When neither answers, tests are skipped
 // with a message saying so, unless CI is set to a true value, in which case
 // they fail: a green CI run always means the database tests ran.
+//
+// Examples cannot take a testing.TB; Main, called from a package's TestMain,
+// gives them a migrated database in DATABASE_URL instead, and
+// CreateMigratedDatabase makes one for any other code without a testing.TB.
 package tenanttest
 
 import (
@@ -13,6 +17,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -34,11 +39,30 @@ var server struct {
 	err  error
 }
 
+// ErrNoServer is wrapped by the errors of the functions without a testing.TB
+// (CreateMigratedDatabase) when no PostgreSQL server for tests answers.
+var ErrNoServer = errors.New("no PostgreSQL server for tests (set TEST_DATABASE_URL or run ./scripts/test)")
+
 // ServerConfig returns the connection settings of the test server's
 // maintenance database, skipping tb (or failing it under CI) when no server
 // can be reached.
 func ServerConfig(tb testing.TB) pq.Config {
 	tb.Helper()
+	cfg, err := serverConfig()
+	if err != nil {
+		msg := "tenanttest: " + err.Error()
+		if inCI() {
+			tb.Fatal(msg)
+		}
+		tb.Skip(msg)
+	}
+	return cfg
+}
+
+// serverConfig returns the settings of the test server's maintenance
+// database, finding and pinging the server once per process. The error
+// wraps ErrNoServer.
+func serverConfig() (pq.Config, error) {
 	server.once.Do(func() {
 		url := os.Getenv("TEST_DATABASE_URL")
 		if url == "" {
@@ -46,27 +70,28 @@ func ServerConfig(tb testing.TB) pq.Config {
 		}
 		server.cfg, server.err = pq.NewConfig(url)
 		if server.err != nil {
-			server.err = fmt.Errorf("TEST_DATABASE_URL: %w", server.err)
+			server.err = fmt.Errorf("%w: TEST_DATABASE_URL: %w", ErrNoServer, server.err)
 			return
 		}
-		server.err = ping(server.cfg)
-	})
-	if server.err != nil {
-		msg := fmt.Sprintf("tenanttest: no PostgreSQL server for tests (set TEST_DATABASE_URL or run ./scripts/test): %v", server.err)
-		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
-			tb.Fatal(msg)
+		if err := ping(server.cfg); err != nil {
+			server.err = fmt.Errorf("%w: %w", ErrNoServer, err)
 		}
-		tb.Skip(msg)
-	}
-	return server.cfg.Clone()
+	})
+	return server.cfg.Clone(), server.err
+}
+
+// inCI reports whether CI is set to a true value: then a missing server is a
+// failure, not a reason to skip.
+func inCI() bool {
+	ci, _ := strconv.ParseBool(os.Getenv("CI"))
+	return ci
 }
 
 func ping(cfg pq.Config) error {
-	c, err := pq.NewConnectorConfig(cfg)
+	db, err := openDB(cfg)
 	if err != nil {
 		return err
 	}
-	db := sql.OpenDB(c)
 	defer db.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -79,56 +104,80 @@ func ping(cfg pq.Config) error {
 // parallel tests: each call gets its own database.
 func NewDatabase(tb testing.TB) pq.Config {
 	tb.Helper()
-	return createDatabase(tb, ServerConfig(tb), "")
+	return newDatabase(tb, ServerConfig(tb), "")
+}
+
+// newDatabase is createDatabase for tb: it fails tb if it cannot create the
+// database and drops it when tb ends.
+func newDatabase(tb testing.TB, admin pq.Config, from string) pq.Config {
+	tb.Helper()
+	cfg, drop, err := createDatabase(tb.Context(), admin, from)
+	if err != nil {
+		tb.Fatalf("tenanttest: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := drop(); err != nil {
+			tb.Errorf("tenanttest: %v", err)
+		}
+	})
+	return cfg
 }
 
 // createDatabase creates a database with a random name on the server admin
 // connects to, as a copy of the database from (an empty database when from is
-// ""), and drops it (WITH (FORCE)) when tb ends. It returns the
-// connection settings of the new database and fails tb if it cannot create it.
-func createDatabase(tb testing.TB, admin pq.Config, from string) pq.Config {
-	tb.Helper()
+// ""). It returns the connection settings of the new database and a function
+// that drops it (WITH (FORCE)), with its own timeout since the caller's ctx
+// may be over by then.
+func createDatabase(ctx context.Context, admin pq.Config, from string) (pq.Config, func() error, error) {
 	name := "tenanttest_" + randomHex(8)
 	stmt, what := "CREATE DATABASE "+pq.QuoteIdentifier(name), "create database"
 	if from != "" {
 		stmt += " TEMPLATE " + pq.QuoteIdentifier(from)
 		what = "create database from template"
 	}
-	db := openConfig(tb, admin)
-	defer db.Close()
-	if _, err := db.ExecContext(tb.Context(), stmt); err != nil {
-		tb.Fatalf("tenanttest: %s: %v", what, err)
+	db, err := openDB(admin)
+	if err != nil {
+		return pq.Config{}, nil, err
 	}
-	tb.Cleanup(func() {
-		db := openConfig(tb, admin)
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, stmt); err != nil {
+		return pq.Config{}, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	drop := func() error {
+		db, err := openDB(admin)
+		if err != nil {
+			return err
+		}
 		defer db.Close()
-		// The test's context is canceled by now.
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pq.QuoteIdentifier(name)+" WITH (FORCE)"); err != nil {
-			tb.Errorf("tenanttest: drop database %s: %v", name, err)
+			return fmt.Errorf("drop database %s: %w", name, err)
 		}
-	})
+		return nil
+	}
 	cfg := admin.Clone()
 	cfg.Database = name
-	return cfg
+	return cfg, drop, nil
 }
 
 // Open returns a *sql.DB for cfg that is closed when tb ends.
 func Open(tb testing.TB, cfg pq.Config) *sql.DB {
 	tb.Helper()
-	db := openConfig(tb, cfg)
+	db, err := openDB(cfg)
+	if err != nil {
+		tb.Fatalf("tenanttest: %v", err)
+	}
 	tb.Cleanup(func() { db.Close() })
 	return db
 }
 
-func openConfig(tb testing.TB, cfg pq.Config) *sql.DB {
-	tb.Helper()
+func openDB(cfg pq.Config) (*sql.DB, error) {
 	c, err := pq.NewConnectorConfig(cfg)
 	if err != nil {
-		tb.Fatalf("tenanttest: %v", err)
+		return nil, err
 	}
-	return sql.OpenDB(c)
+	return sql.OpenDB(c), nil
 }
 
 func randomHex(n int) string {
