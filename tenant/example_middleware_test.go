@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"time"
 
@@ -14,7 +16,8 @@ import (
 )
 
 // Each request names its tenant in the X-Tenant-ID header; the handler finds
-// the tenant's client in the request context.
+// the tenant's client in the request context. An unknown tenant is answered
+// 404 before the handler runs.
 func ExampleMiddleware() {
 	ctx := context.Background()
 	reg, err := tenant.New(ctx, os.Getenv("DATABASE_URL"), tenant.Options{})
@@ -35,7 +38,33 @@ func ExampleMiddleware() {
 	})
 	// With chi: r.Use(tenant.Middleware(reg, tenant.MiddlewareOptions{})).
 	h := tenant.Middleware(reg, tenant.MiddlewareOptions{})(mux)
-	log.Fatal(http.ListenAndServe(":3000", h))
+	srv := httptest.NewServer(h) // or http.ListenAndServe(":3000", h)
+	defer srv.Close()
+
+	for _, id := range []string{"globex", "initech"} {
+		req, err := http.NewRequestWithContext(ctx, "GET", srv.URL+"/users", nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		req.Header.Set("X-Tenant-ID", id)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			log.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			fmt.Println(id, resp.Status)
+			continue
+		}
+		fmt.Print(string(body))
+	}
+	// Output:
+	// tenant globex has 0 users
+	// initech 404 Not Found
 }
 
 // The tenant comes from the host name, requests must carry a token for it, and

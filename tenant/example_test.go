@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/pgtenant/pgtenant/ent/user"
 	"github.com/pgtenant/pgtenant/tenant"
 )
 
@@ -47,6 +48,7 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 	fmt.Println(len(plans), "plans")
+	// Output: 0 plans
 }
 
 // Acquire a tenant's client for the duration of one unit of work, and release
@@ -68,9 +70,17 @@ func ExampleRegistry_Acquire() {
 	}
 	defer release()
 
-	u, err := client.User.Create().SetEmail("ada@acme.example").SetName("Ada").Save(ctx)
+	// Sign Ada up, or update her name if her address is already taken.
+	id, err := client.User.Create().SetEmail("ada@acme.example").SetName("Ada").
+		OnConflictColumns(user.FieldEmail).UpdateNewValues().
+		ID(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("created", u.ID)
+	u, err := client.User.Get(ctx, id)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(u.Name, u.Email)
+	// Output: Ada ada@acme.example
 }
