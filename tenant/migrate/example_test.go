@@ -31,6 +31,7 @@ func ExampleMigrator_CreateTenant() {
 		log.Fatal(err) // the tenant stays "provisioning" and is not served
 	}
 	fmt.Println(t.SchemaName, t.Status)
+	// Output: tenant_acme active
 }
 
 // Migrating every tenant at deploy time, ten at a time, with a report.
@@ -42,12 +43,22 @@ func ExampleMigrator_MigrateAll() {
 	defer db.Close()
 	m := migrate.New(db, migrate.Options{Concurrency: 10})
 	rep, err := m.MigrateAll(context.Background(), migrate.RunOptions{
-		Progress: func(p migrate.Progress) { fmt.Fprintf(os.Stderr, "\r%d/%d", p.Done, p.Total) },
+		Progress: func(p migrate.Progress) { fmt.Fprintf(os.Stderr, "%d/%d tenants\n", p.Done, p.Total) },
 	})
-	for _, r := range rep.Tenants {
-		fmt.Println(r.ID, r.Applied, r.Err)
+	for _, r := range rep.Tenants { // ordered by id
+		switch {
+		case r.Err != nil:
+			fmt.Println(r.ID, "failed:", r.Err)
+		case len(r.Applied) == 0:
+			fmt.Println(r.ID, "up to date")
+		default:
+			fmt.Println(r.ID, "applied", r.Applied)
+		}
 	}
 	if err != nil {
 		log.Fatalf("%d tenants failed: %v", rep.Failed(), err)
 	}
+	// Output:
+	// acme up to date
+	// globex up to date
 }
