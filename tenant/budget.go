@@ -22,6 +22,7 @@ import (
 type budget struct {
 	tokens  chan struct{}
 	spares  chan spare    // nil without recycling
+	idle    time.Duration // a connection idle this long is closed, not recycled
 	closing atomic.Bool   // the registry is closing: close, do not recycle
 	waiting atomic.Int64  // requests waiting for a token now
 	waits   atomic.Uint64 // requests that ever had to wait
@@ -37,8 +38,8 @@ type spare struct {
 	since time.Time
 }
 
-func newBudget(n int, recycle bool) *budget {
-	b := &budget{tokens: make(chan struct{}, n)}
+func newBudget(n int, recycle bool, idle time.Duration) *budget {
+	b := &budget{tokens: make(chan struct{}, n), idle: idle}
 	if recycle {
 		b.spares = make(chan spare, n)
 	}
@@ -181,7 +182,9 @@ func (c *budgetConnector) Connect(ctx context.Context) (driver.Conn, error) {
 				return nil, err
 			}
 		}
-		return &budgetConn{pqConn: pc, b: c.b, recycle: c.setPath != ""}, nil
+		bc := &budgetConn{pqConn: pc, b: c.b, recycle: c.setPath != ""}
+		bc.returned.Store(time.Now().UnixNano())
+		return bc, nil
 	}
 }
 
@@ -215,18 +218,21 @@ type pqConn interface {
 // budgetConn is a connection holding a budget token until it is closed.
 type budgetConn struct {
 	pqConn
-	b       *budget
-	recycle bool // on Close, a healthy connection becomes a spare
-	closed  atomic.Bool
+	b        *budget
+	recycle  bool         // on Close, a healthy connection becomes a spare
+	returned atomic.Int64 // when database/sql last took it back (Unix ns)
+	closed   atomic.Bool
 }
 
-// Close closes the connection and returns its token, once; a recycled
-// connection that is still healthy becomes a spare with its token instead.
+// Close closes the connection and returns its token, once. A recycled
+// connection that is healthy and was not closed for idling (its pool's
+// ConnMaxIdleTime) becomes a spare with its token instead.
 func (c *budgetConn) Close() error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	if c.recycle && !c.b.closing.Load() && c.pqConn.IsValid() {
+	idled := c.b.idle > 0 && time.Since(time.Unix(0, c.returned.Load())) >= c.b.idle
+	if c.recycle && !idled && !c.b.closing.Load() && c.pqConn.IsValid() {
 		select {
 		case c.b.spares <- spare{conn: c.pqConn, since: time.Now()}:
 			return nil
@@ -241,8 +247,10 @@ func (c *budgetConn) Close() error {
 // IsValid is called by database/sql when the connection is returned to its
 // pool. While a request waits for the budget, reporting the connection as no
 // longer valid makes database/sql close it instead of keeping it idle, which
-// hands its token to the waiting request.
+// hands its token (or the connection itself, as a spare) to the waiting
+// request.
 func (c *budgetConn) IsValid() bool {
+	c.returned.Store(time.Now().UnixNano())
 	if c.b.waiting.Load() > 0 {
 		return false
 	}

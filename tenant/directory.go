@@ -152,17 +152,26 @@ func (reg *Registry) resync() {
 
 // sweep evicts, every Options.SweepInterval, the clients without a lease that
 // were last used longer than Options.PoolTTL ago and expired negative
-// directory answers, and closes the spare connections idle longer than
-// Options.ConnMaxIdleTime.
+// directory answers; and closes, every half Options.ConnMaxIdleTime, the
+// spare connections idle longer than ConnMaxIdleTime, so that a spare lives
+// about as long as an idle connection in a pool.
 func (reg *Registry) sweep() {
 	t := time.NewTicker(reg.opts.SweepInterval)
 	defer t.Stop()
+	var spares <-chan time.Time
+	if reg.budget.spares != nil {
+		st := time.NewTicker(max(reg.opts.ConnMaxIdleTime/2, time.Second))
+		defer st.Stop()
+		spares = st.C
+	}
 	for {
 		select {
 		case <-reg.stop:
 			return
 		case now := <-t.C:
 			reg.sweepOnce(now)
+		case now := <-spares:
+			reg.budget.closeSpares(now.Add(-reg.opts.ConnMaxIdleTime))
 		}
 	}
 }
@@ -183,7 +192,6 @@ func (reg *Registry) sweepOnce(now time.Time) {
 	ev := reg.takePendingLocked()
 	reg.mu.Unlock()
 	reg.finish(context.Background(), ev)
-	reg.budget.closeSpares(now.Add(-reg.opts.ConnMaxIdleTime))
 }
 
 // shedIdle closes idle connections, one at a time, until a budget token is

@@ -136,7 +136,7 @@ func New(ctx context.Context, dsn string, opts Options) (*Registry, error) {
 		opts:      opts,
 		log:       opts.Logger,
 		connector: connector,
-		budget:    newBudget(opts.MaxConns, opts.Mode == SearchPath),
+		budget:    newBudget(opts.MaxConns, opts.Mode == SearchPath, opts.ConnMaxIdleTime),
 		stop:      make(chan struct{}),
 		reason:    EvictLRU,
 		live:      make(map[*entry]struct{}),

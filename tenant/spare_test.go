@@ -116,3 +116,20 @@ func TestSparesStayWithinTheBudget(t *testing.T) {
 	}
 	f.waitNoBackends(t)
 }
+
+// A connection that idled for ConnMaxIdleTime is closed, not kept as a
+// spare: an idle server gives its backends back.
+func TestIdleConnectionsAreClosedNotKept(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "a", "b")
+	reg := f.newRegistry(t, tenant.Options{ConnMaxIdleTime: time.Second})
+	for _, id := range []string{"a", "b"} {
+		client, release := acquire(t, reg, id)
+		holdConns(t, client, 3)
+		release()
+	}
+	eventually(t, "idle connections closed", func() bool {
+		s := reg.Stats()
+		return s.Conns == 1 && s.Spares == 0 // the directory listener's
+	})
+}
