@@ -25,6 +25,7 @@ type poolsResponse struct {
 	Misses    uint64            `json:"misses"`
 	Evictions map[string]uint64 `json:"evictions"`
 	Conns     int               `json:"conns"`
+	Spares    int               `json:"spares"`
 	MaxConns  int               `json:"maxConns"`
 	ConnWaits uint64            `json:"connWaits"`
 	Shared    poolStats         `json:"shared"`
@@ -68,6 +69,7 @@ func (a *API) pools(w http.ResponseWriter, r *http.Request) error {
 		Misses:    st.Misses,
 		Evictions: make(map[string]uint64, len(st.Evictions)),
 		Conns:     st.Conns,
+		Spares:    st.Spares,
 		MaxConns:  st.MaxConns,
 		ConnWaits: st.ConnWaits,
 		Shared:    newPoolStats(st.Shared),

@@ -48,6 +48,7 @@ func TestHealthPoolsMetrics(t *testing.T) {
 			"pgtenant_pools 2\n",
 			`pgtenant_pool_evictions_total{reason="lru"} 0`,
 			"pgtenant_connections_max ",
+			"pgtenant_connections_spare ",
 			`pgtenant_pool_connections_open{pool="tenants"}`,
 			"pgtenant_pool_misses_total ",
 			`http_requests_total{method="OTHER",route="unmatched",status="405"} 1`,

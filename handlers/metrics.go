@@ -64,7 +64,7 @@ type registryCollector struct {
 	reg *tenant.Registry
 
 	pools, maxPools, hits, misses, evictions   *prometheus.Desc
-	conns, maxConns, connWaits                 *prometheus.Desc
+	conns, spares, maxConns, connWaits         *prometheus.Desc
 	open, inUse, idle, waitCount, waitDuration *prometheus.Desc
 }
 
@@ -80,6 +80,7 @@ func newRegistryCollector(reg *tenant.Registry) *registryCollector {
 		misses:       d("pool_misses_total", "Acquisitions that opened a client."),
 		evictions:    d("pool_evictions_total", "Clients evicted, by reason.", "reason"),
 		conns:        d("connections", "Backend connections held, all pools."),
+		spares:       d("connections_spare", "Connections between pools, ready for the next pool that needs one (search_path mode)."),
 		maxConns:     d("connections_max", "The connection budget."),
 		connWaits:    d("connection_budget_waits_total", "Connection requests that waited for the budget."),
 		open:         d("pool_connections_open", "Open connections, by pool kind.", "pool"),
@@ -92,7 +93,7 @@ func newRegistryCollector(reg *tenant.Registry) *registryCollector {
 
 func (c *registryCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.pools, c.maxPools, c.hits, c.misses, c.evictions,
-		c.conns, c.maxConns, c.connWaits, c.open, c.inUse, c.idle, c.waitCount, c.waitDuration} {
+		c.conns, c.spares, c.maxConns, c.connWaits, c.open, c.inUse, c.idle, c.waitCount, c.waitDuration} {
 		ch <- d
 	}
 }
@@ -113,6 +114,7 @@ func (c *registryCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.evictions, float64(st.Evictions[reason]), string(reason))
 	}
 	gauge(c.conns, float64(st.Conns))
+	gauge(c.spares, float64(st.Spares))
 	gauge(c.maxConns, float64(st.MaxConns))
 	counter(c.connWaits, float64(st.ConnWaits))
 
