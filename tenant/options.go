@@ -116,9 +116,13 @@ type Options struct {
 	// MaxConns is the global connection budget: the registry never holds more
 	// backend connections than this, across all tenant pools, the shared pool
 	// and the directory listener, which holds one for the registry's lifetime.
-	// In Qualified mode the one shared pool has MaxConns-1 connections. At
-	// least 2; default 80 (PostgreSQL's default max_connections is 100).
-	// MaxOpenConns and MaxIdleConns are lowered to fit in it.
+	// A connection request that finds the budget spent waits until its
+	// context ends and then fails with an error wrapping ErrUnavailable. In
+	// Qualified mode the one shared pool has MaxConns-1 connections and a
+	// query waits for one inside database/sql, so it fails with its
+	// context's error instead. At least 2; default 80 (PostgreSQL's default
+	// max_connections is 100). MaxOpenConns and MaxIdleConns are lowered to
+	// fit in it.
 	MaxConns int
 
 	// NotFoundTTL is how long a "no such active tenant" answer of the directory
