@@ -22,7 +22,7 @@ import (
 type budget struct {
 	tokens  chan struct{}
 	spares  chan spare    // nil without recycling
-	idle    time.Duration // a connection idle this long is closed, not recycled
+	idle    time.Duration // a connection idle this long is closed, not recycled (> 0)
 	closing atomic.Bool   // the registry is closing: close, do not recycle
 	waiting atomic.Int64  // requests waiting for a token now
 	waits   atomic.Uint64 // requests that ever had to wait
@@ -183,7 +183,9 @@ func (c *budgetConnector) Connect(ctx context.Context) (driver.Conn, error) {
 			}
 		}
 		bc := &budgetConn{pqConn: pc, b: c.b, recycle: c.setPath != ""}
-		bc.returned.Store(time.Now().UnixNano())
+		if bc.recycle {
+			bc.returned.Store(time.Now().UnixNano())
+		}
 		return bc, nil
 	}
 }
@@ -220,7 +222,7 @@ type budgetConn struct {
 	pqConn
 	b        *budget
 	recycle  bool         // on Close, a healthy connection becomes a spare
-	returned atomic.Int64 // when database/sql last took it back (Unix ns)
+	returned atomic.Int64 // when database/sql last took it back (Unix ns); kept only if recycle
 	closed   atomic.Bool
 }
 
@@ -231,8 +233,8 @@ func (c *budgetConn) Close() error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	idled := c.b.idle > 0 && time.Since(time.Unix(0, c.returned.Load())) >= c.b.idle
-	if c.recycle && !idled && !c.b.closing.Load() && c.pqConn.IsValid() {
+	if c.recycle && time.Since(time.Unix(0, c.returned.Load())) < c.b.idle &&
+		!c.b.closing.Load() && c.pqConn.IsValid() {
 		select {
 		case c.b.spares <- spare{conn: c.pqConn, since: time.Now()}:
 			return nil
@@ -250,7 +252,9 @@ func (c *budgetConn) Close() error {
 // hands its token (or the connection itself, as a spare) to the waiting
 // request.
 func (c *budgetConn) IsValid() bool {
-	c.returned.Store(time.Now().UnixNano())
+	if c.recycle {
+		c.returned.Store(time.Now().UnixNano())
+	}
 	if c.b.waiting.Load() > 0 {
 		return false
 	}

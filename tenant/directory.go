@@ -194,8 +194,8 @@ func (reg *Registry) sweepOnce(now time.Time) {
 	reg.finish(context.Background(), ev)
 }
 
-// shedIdle closes idle connections, one at a time, until a budget token is
-// free: each time one of the pool with the most idle connections, the least
+// shedIdle closes idle connections of the SearchPath pools, one at a time,
+// until a budget token or a spare is free: each time one of the pool with the most idle connections, the least
 // recently used among equals. Trimming the fullest pool first keeps one
 // idle connection in as many pools as possible, so shedding rarely takes
 // the connection the next request of a tenant would have used.
@@ -226,12 +226,8 @@ func (reg *Registry) shedIdle() {
 			return
 		}
 		// SetMaxIdleConns closes the surplus idle connections at once.
-		limit := reg.opts.MaxIdleConns
-		if pools[v] == reg.shared && reg.opts.Mode == Qualified {
-			limit = reg.opts.MaxConns - 1
-		}
 		pools[v].SetMaxIdleConns(idle[v] - 1)
-		pools[v].SetMaxIdleConns(limit)
+		pools[v].SetMaxIdleConns(reg.opts.MaxIdleConns)
 		idle[v]--
 		if reg.budget.roomy() {
 			return

@@ -89,9 +89,9 @@ type Options struct {
 	// negative disables the TTL.
 	PoolTTL time.Duration
 
-	// SweepInterval is how often idle clients are checked against PoolTTL,
-	// and spare connections (SearchPath mode) idle longer than
-	// ConnMaxIdleTime are closed. Default 1m.
+	// SweepInterval is how often idle clients are checked against PoolTTL.
+	// Default 1m. (Spare connections of SearchPath mode are checked against
+	// ConnMaxIdleTime every half ConnMaxIdleTime.)
 	SweepInterval time.Duration
 
 	// MaxOpenConns limits the open connections of each tenant pool and of the

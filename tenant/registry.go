@@ -142,7 +142,11 @@ func New(ctx context.Context, dsn string, opts Options) (*Registry, error) {
 		live:      make(map[*entry]struct{}),
 		negative:  make(map[string]time.Time),
 	}
-	reg.budget.shed = reg.shedIdle
+	if opts.Mode == SearchPath {
+		// In Qualified mode the listener and the one shared pool fit the
+		// budget exactly: there is never anything to shed.
+		reg.budget.shed = reg.shedIdle
+	}
 	reg.lru, err = simplelru.NewLRU(opts.MaxPools, reg.onEvict)
 	if err != nil {
 		return nil, errorf("%w", err)
