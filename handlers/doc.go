@@ -47,6 +47,7 @@
 //	missing X-Tenant-ID                                       400 Tenant ID is required
 //	malformed tenant id                                       400
 //	unknown or not active tenant                              404 Tenant not found
+//	suspended tenant                                          403 Tenant suspended
 //	malformed JSON, unknown field, wrong type, trailing data  400
 //	malformed UUID in the path, bad limit/offset              400
 //	missing or wrong admin token                              401

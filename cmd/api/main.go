@@ -45,6 +45,7 @@ const usage = `usage: api [serve | migrate | status | tenant] [flags]
   migrate   apply migrations: --all | --tenant ID | --tenants a,b
   status    applied, pending and drifted migrations per tenant
   tenant    create ID [--plan P] | drop ID --force | list
+            suspend ID [--reason R] | resume ID
 
 Run 'api COMMAND -h' for the flags of a command.
 `

@@ -16,6 +16,7 @@ import (
 const tenantHelp = `usage: api tenant create ID [--plan P] [--json]
        api tenant drop ID --force
        api tenant list [--json]
+       api tenant suspend|resume|clone|export|import ...  (see api tenant suspend -h)
 
 create  adds tenant ID to the directory, creates and migrates its schema and
         marks it active; safe to re-run, and re-running repairs a failed create
@@ -27,6 +28,11 @@ Flags:
 `
 
 func tenantCmd(ctx context.Context, e env, args []string) error {
+	if len(args) > 0 {
+		if cmd, ok := lifecycleCommands[args[0]]; ok {
+			return cmd(ctx, e, args[0], args[1:])
+		}
+	}
 	fs := flag.NewFlagSet("tenant", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() { fmt.Fprint(fs.Output(), tenantHelp); fs.PrintDefaults() }
@@ -116,6 +122,7 @@ type tenantView struct {
 	ID        string    `json:"id"`
 	Schema    string    `json:"schema"`
 	Status    string    `json:"status"`
+	Reason    string    `json:"reason,omitempty"`
 	PlanID    string    `json:"planId,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
@@ -125,6 +132,9 @@ func tenantJSON(t *ent.Tenant) tenantView {
 	v := tenantView{ID: t.ID, Schema: t.SchemaName, Status: t.Status.String(), CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 	if t.PlanID != nil {
 		v.PlanID = t.PlanID.String()
+	}
+	if t.StatusReason != nil {
+		v.Reason = *t.StatusReason
 	}
 	return v
 }

@@ -21,6 +21,8 @@ const (
 	FieldPlanID = "plan_id"
 	// FieldStatus holds the string denoting the status field in the database.
 	FieldStatus = "status"
+	// FieldStatusReason holds the string denoting the status_reason field in the database.
+	FieldStatusReason = "status_reason"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
 	// FieldUpdatedAt holds the string denoting the updated_at field in the database.
@@ -44,6 +46,7 @@ var Columns = []string{
 	FieldSchemaName,
 	FieldPlanID,
 	FieldStatus,
+	FieldStatusReason,
 	FieldCreatedAt,
 	FieldUpdatedAt,
 }
@@ -61,6 +64,8 @@ func ValidColumn(column string) bool {
 var (
 	// SchemaNameValidator is a validator for the "schema_name" field. It is called by the builders before save.
 	SchemaNameValidator func(string) error
+	// StatusReasonValidator is a validator for the "status_reason" field. It is called by the builders before save.
+	StatusReasonValidator func(string) error
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 	// DefaultUpdatedAt holds the default value on creation for the "updated_at" field.
@@ -83,6 +88,7 @@ const (
 	StatusActive       Status = "active"
 	StatusSuspended    Status = "suspended"
 	StatusDropping     Status = "dropping"
+	StatusFailed       Status = "failed"
 )
 
 func (s Status) String() string {
@@ -92,7 +98,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusProvisioning, StatusActive, StatusSuspended, StatusDropping:
+	case StatusProvisioning, StatusActive, StatusSuspended, StatusDropping, StatusFailed:
 		return nil
 	default:
 		return fmt.Errorf("tenant: invalid enum value for status field: %q", s)
@@ -120,6 +126,11 @@ func ByPlanID(opts ...sql.OrderTermOption) OrderOption {
 // ByStatus orders the results by the status field.
 func ByStatus(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldStatus, opts...).ToFunc()
+}
+
+// ByStatusReason orders the results by the status_reason field.
+func ByStatusReason(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldStatusReason, opts...).ToFunc()
 }
 
 // ByCreatedAt orders the results by the created_at field.
