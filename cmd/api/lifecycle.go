@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 
 	"github.com/pgtenant/pgtenant/ent"
 	"github.com/pgtenant/pgtenant/tenant"
@@ -13,12 +14,19 @@ import (
 
 const lifecycleHelp = `usage: api tenant suspend ID [--reason R] [--json]
        api tenant resume ID [--json]
+       api tenant clone FROM TO [--with-data] [--anonymize RULES_FILE] [--json]
 
 suspend  stops serving tenant ID: every running API process answers its
          requests 403 {"error":"Tenant suspended"} within moments (through
          the directory notification) and closes its pool; the data is kept
          and migrations still apply
 resume   serves a suspended tenant again
+clone    creates tenant TO with FROM's schema, built by the migrations of
+         FROM's revision; --with-data copies the rows inside the database in
+         one consistent snapshot, rewritten by the anonymisation rules file
+         (JSON: {"users": {"email": {"fake": "user-{n}@example.invalid"},
+         "name": {"set": "Anonymous"}}, "posts": {"content": {"null": true}}});
+         a failed clone leaves TO failed: run it again, or drop TO
 
 Flags:
 `
@@ -27,6 +35,59 @@ Flags:
 var lifecycleCommands = map[string]func(context.Context, env, string, []string) error{
 	"suspend": setStatusCmd,
 	"resume":  setStatusCmd,
+	"clone":   cloneCmd,
+}
+
+// cloneCmd runs api tenant clone.
+func cloneCmd(ctx context.Context, e env, sub string, args []string) error {
+	fs := flag.NewFlagSet("tenant clone", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), lifecycleHelp); fs.PrintDefaults() }
+	dbURL := databaseURLFlag(fs, e)
+	withData := fs.Bool("with-data", false, "copy the rows too")
+	rulesFile := fs.String("anonymize", "", "anonymisation rules `file` (JSON); implies --with-data")
+	asJSON := fs.Bool("json", false, "print the new directory row as JSON")
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return errors.New("tenant clone: want FROM and TO tenant IDs")
+	}
+	for _, id := range pos {
+		if _, err := tenant.Namer(nil).Schema(id); err != nil {
+			return fmt.Errorf("tenant clone: %w", err)
+		}
+	}
+	opts := migrate.CloneOptions{WithData: *withData}
+	if *rulesFile != "" {
+		f, err := os.Open(*rulesFile)
+		if err != nil {
+			return fmt.Errorf("tenant clone: %w", err)
+		}
+		opts.Anonymize, err = migrate.ParseRules(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("tenant clone: %s: %w", *rulesFile, err)
+		}
+		opts.WithData = true
+	}
+	db, err := openAdminDB(*dbURL, 2)
+	if err != nil {
+		return fmt.Errorf("tenant clone: %w", err)
+	}
+	defer db.Close()
+	t, err := migrate.New(db, migrate.Options{}).CloneTenant(ctx, pos[0], pos[1], opts)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(e.stdout, tenantJSON(t))
+	}
+	fmt.Fprintf(e.stdout, "tenant %s: cloned from %s, schema %s, status %s\n", t.ID, pos[0], t.SchemaName, t.Status)
+	return nil
 }
 
 // setStatusCmd runs api tenant suspend|resume.

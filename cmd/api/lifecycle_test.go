@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -39,5 +41,34 @@ func TestTenantSuspendResumeCommands(t *testing.T) {
 	}
 	if _, _, err := cli.run("tenant", "resume", "acme", "--reason", "x"); err == nil {
 		t.Error("resume --reason: no error")
+	}
+}
+
+func TestTenantCloneCommand(t *testing.T) {
+	t.Parallel()
+	cfg := tenanttest.NewMigratedDatabase(t)
+	tenanttest.NewTenant(t, cfg, "acme")
+	db := tenanttest.Open(t, cfg)
+	if _, err := db.ExecContext(t.Context(), "INSERT INTO tenant_acme.users (email, name) VALUES ('real@example.com', 'Real')"); err != nil {
+		t.Fatal(err)
+	}
+	rules := filepath.Join(t.TempDir(), "rules.json")
+	os.WriteFile(rules, []byte(`{"users": {"email": {"fake": "user-{n}@example.invalid"}}}`), 0o600)
+	cli := newAdminCLI(t, cfg)
+	out, _, err := cli.run("tenant", "clone", "acme", "staging", "--anonymize", rules)
+	if err != nil || !strings.Contains(out, "status active") {
+		t.Fatalf("tenant clone = %q, %v", out, err)
+	}
+	var email string
+	if err := db.QueryRowContext(t.Context(), "SELECT email FROM tenant_staging.users").Scan(&email); err != nil || email != "user-1@example.invalid" {
+		t.Errorf("cloned e-mail = %q, %v; want user-1@example.invalid", email, err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(bad, []byte(`{"users": {"email": {"fake": "constant"}}}`), 0o600)
+	if _, _, err := cli.run("tenant", "clone", "acme", "other", "--anonymize", bad); err == nil || !strings.Contains(err.Error(), "{n}") {
+		t.Errorf("clone with a bad rules file: err = %v", err)
+	}
+	if _, _, err := cli.run("tenant", "clone", "acme", "Other"); !errors.Is(err, tenant.ErrInvalidID) {
+		t.Errorf("clone to a bad id: err = %v; want ErrInvalidID", err)
 	}
 }
