@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lib/pq"
+
 	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/tenanttest"
 )
@@ -70,5 +72,44 @@ func TestTenantCloneCommand(t *testing.T) {
 	}
 	if _, _, err := cli.run("tenant", "clone", "acme", "Other"); !errors.Is(err, tenant.ErrInvalidID) {
 		t.Errorf("clone to a bad id: err = %v; want ErrInvalidID", err)
+	}
+}
+
+func TestSeedCommand(t *testing.T) {
+	t.Parallel()
+	cfg := tenanttest.NewMigratedDatabase(t)
+	for _, id := range []string{"a", "b", "c"} {
+		tenanttest.NewTenant(t, cfg, id)
+	}
+	db := tenanttest.Open(t, cfg)
+	if _, err := db.ExecContext(t.Context(), "INSERT INTO tenant_b.users (email, name) VALUES ('seed@example.com', 'Pre')"); err != nil {
+		t.Fatal(err)
+	}
+	seed := filepath.Join(t.TempDir(), "seed.sql")
+	os.WriteFile(seed, []byte("INSERT INTO users (email, name) VALUES ('seed@example.com', 'Seed');\nINSERT INTO users (email, name) VALUES ('two@example.com', 'Two');\n"), 0o600)
+	cli := newAdminCLI(t, cfg)
+	out, _, err := cli.run("seed", "--file", seed, "--all", "--concurrency", "2")
+	if err == nil || !strings.Contains(err.Error(), "1 of 3 tenants failed: b") {
+		t.Errorf("seed --all error = %v; want one naming b", err)
+	}
+	if !strings.Contains(out, "3 tenants: 2 seeded, 1 failed") {
+		t.Errorf("seed summary:\n%s", out)
+	}
+	count := func(id string) int {
+		var n int
+		db.QueryRowContext(t.Context(), "SELECT count(*) FROM "+pq.QuoteIdentifier("tenant_"+id)+".users").Scan(&n)
+		return n
+	}
+	if count("a") != 2 || count("b") != 1 || count("c") != 2 {
+		t.Errorf("users after seed: a %d, b %d, c %d; want 2, 1, 2", count("a"), count("b"), count("c"))
+	}
+	if _, _, err := cli.run("seed", "--file", seed, "--tenants", "a,B"); !errors.Is(err, tenant.ErrInvalidID) {
+		t.Errorf("seed --tenants a,B: err = %v; want ErrInvalidID", err)
+	}
+	if _, _, err := cli.run("seed", "--all"); err == nil {
+		t.Error("seed without --file: no error")
+	}
+	if out, _, err := cli.run("tenant", "create", "d", "--seed", seed); err != nil || !strings.Contains(out, "status active") || count("d") != 2 {
+		t.Errorf("tenant create d --seed = %q, %v; users %d", out, err, count("d"))
 	}
 }

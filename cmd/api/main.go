@@ -4,6 +4,7 @@
 //	api migrate --all | --tenant ID ...  apply migrations to public and tenant schemas
 //	api status [--json]                  show applied and pending migrations per tenant
 //	api tenant create|drop|list ...      manage the tenant directory and schemas
+//	api seed --file F --all ...          run a SQL seed in every (or some) tenant
 //
 // Every flag takes its default from an environment variable; see README.md.
 package main
@@ -39,13 +40,14 @@ type env struct {
 	stderr io.Writer
 }
 
-const usage = `usage: api [serve | migrate | status | tenant] [flags]
+const usage = `usage: api [serve | migrate | status | tenant | seed] [flags]
 
   serve     serve the REST API (default)
   migrate   apply migrations: --all | --tenant ID | --tenants a,b
   status    applied, pending and drifted migrations per tenant
   tenant    create ID [--plan P] | drop ID --force | list
-            suspend ID [--reason R] | resume ID
+            suspend ID [--reason R] | resume ID | clone FROM TO [--with-data]
+  seed      run a SQL seed in tenants: --file F (--all | --tenant ID | --tenants a,b)
 
 Run 'api COMMAND -h' for the flags of a command.
 `
@@ -66,6 +68,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return statusCmd(ctx, e, args)
 	case "tenant":
 		return tenantCmd(ctx, e, args)
+	case "seed":
+		return seedCmd(ctx, e, args)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
