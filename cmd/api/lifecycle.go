@@ -15,6 +15,8 @@ import (
 const lifecycleHelp = `usage: api tenant suspend ID [--reason R] [--json]
        api tenant resume ID [--json]
        api tenant clone FROM TO [--with-data] [--anonymize RULES_FILE] [--json]
+       api tenant export ID [--file F] > tenant.dump
+       api tenant import NEW_ID [--file F] < tenant.dump
 
 suspend  stops serving tenant ID: every running API process answers its
          requests 403 {"error":"Tenant suspended"} within moments (through
@@ -27,6 +29,13 @@ clone    creates tenant TO with FROM's schema, built by the migrations of
          (JSON: {"users": {"email": {"fake": "user-{n}@example.invalid"},
          "name": {"set": "Anonymous"}}, "posts": {"content": {"null": true}}});
          a failed clone leaves TO failed: run it again, or drop TO
+export   writes tenant ID in the portable dump format (docs/lifecycle.md):
+         its migration revision and its rows in COPY text format, from one
+         consistent snapshot, checksummed
+import   creates tenant NEW_ID from a dump: builds the schema at the dump's
+         revision, loads the rows with COPY, migrates it forward; a dump that
+         is truncated, altered, of another program or of a newer revision is
+         refused and nothing is written
 
 Flags:
 `
@@ -36,6 +45,67 @@ var lifecycleCommands = map[string]func(context.Context, env, string, []string) 
 	"suspend": setStatusCmd,
 	"resume":  setStatusCmd,
 	"clone":   cloneCmd,
+	"export":  dumpCmd,
+	"import":  dumpCmd,
+}
+
+// dumpCmd runs api tenant export|import.
+func dumpCmd(ctx context.Context, e env, sub string, args []string) error {
+	fs := flag.NewFlagSet("tenant "+sub, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), lifecycleHelp); fs.PrintDefaults() }
+	dbURL := databaseURLFlag(fs, e)
+	file := fs.String("file", "", "the dump `file` (default: standard output for export, standard input for import)")
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("tenant %s: want exactly one tenant ID", sub)
+	}
+	id := pos[0]
+	if _, err := tenant.Namer(nil).Schema(id); err != nil {
+		return fmt.Errorf("tenant %s: %w", sub, err)
+	}
+	db, err := openAdminDB(*dbURL, 2)
+	if err != nil {
+		return fmt.Errorf("tenant %s: %w", sub, err)
+	}
+	defer db.Close()
+	m := migrate.New(db, migrate.Options{})
+	if sub == "export" {
+		if *file != "" {
+			// A new file only: an export never overwrites another.
+			f, err := os.OpenFile(*file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				return fmt.Errorf("tenant export: %w", err)
+			}
+			defer f.Close()
+			if err := m.ExportTenant(ctx, id, f); err != nil {
+				os.Remove(*file)
+				return err
+			}
+			return f.Close()
+		}
+		return m.ExportTenant(ctx, id, e.stdout)
+	}
+	r := e.stdin
+	if *file != "" {
+		f, err := os.Open(*file)
+		if err != nil {
+			return fmt.Errorf("tenant import: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	t, err := m.ImportTenant(ctx, id, r)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "tenant %s: imported, schema %s, status %s\n", t.ID, t.SchemaName, t.Status)
+	return nil
 }
 
 // cloneCmd runs api tenant clone.

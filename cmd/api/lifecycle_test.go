@@ -113,3 +113,36 @@ func TestSeedCommand(t *testing.T) {
 		t.Errorf("tenant create d --seed = %q, %v; users %d", out, err, count("d"))
 	}
 }
+
+func TestTenantExportImportCommands(t *testing.T) {
+	t.Parallel()
+	cfg := tenanttest.NewMigratedDatabase(t)
+	tenanttest.NewTenant(t, cfg, "acme")
+	db := tenanttest.Open(t, cfg)
+	if _, err := db.ExecContext(t.Context(), "INSERT INTO tenant_acme.users (email, name) VALUES ('a@example.com', E'A\\tB')"); err != nil {
+		t.Fatal(err)
+	}
+	cli := newAdminCLI(t, cfg)
+	dump, _, err := cli.run("tenant", "export", "acme")
+	if err != nil || !strings.HasPrefix(dump, "PGTENANT-DUMP 1\n") {
+		t.Fatalf("tenant export = %.40q, %v", dump, err)
+	}
+	file := filepath.Join(t.TempDir(), "acme.dump")
+	os.WriteFile(file, []byte(dump), 0o600)
+	if out, _, err := cli.run("tenant", "import", "copy", "--file", file); err != nil || !strings.Contains(out, "status active") {
+		t.Fatalf("tenant import = %q, %v", out, err)
+	}
+	var a, b string
+	db.QueryRowContext(t.Context(), "SELECT string_agg(u::text, ',') FROM tenant_acme.users u").Scan(&a)
+	db.QueryRowContext(t.Context(), "SELECT string_agg(u::text, ',') FROM tenant_copy.users u").Scan(&b)
+	if a != b || a == "" {
+		t.Errorf("imported users %q; want %q", b, a)
+	}
+	os.WriteFile(file, []byte(dump[:len(dump)/2]), 0o600)
+	if _, _, err := cli.run("tenant", "import", "half", "--file", file); err == nil || !strings.Contains(err.Error(), "truncated") {
+		t.Errorf("import of a truncated dump: err = %v", err)
+	}
+	if _, _, err := cli.run("tenant", "export", "x;y"); !errors.Is(err, tenant.ErrInvalidID) {
+		t.Errorf("export x;y: err = %v; want ErrInvalidID", err)
+	}
+}

@@ -36,6 +36,7 @@ func main() {
 // env is what a subcommand gets from the process.
 type env struct {
 	getenv func(string) string
+	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 }
@@ -47,6 +48,7 @@ const usage = `usage: api [serve | migrate | status | tenant | seed] [flags]
   status    applied, pending and drifted migrations per tenant
   tenant    create ID [--plan P] | drop ID --force | list
             suspend ID [--reason R] | resume ID | clone FROM TO [--with-data]
+            export ID > F | import NEW_ID < F
   seed      run a SQL seed in tenants: --file F (--all | --tenant ID | --tenants a,b)
 
 Run 'api COMMAND -h' for the flags of a command.
@@ -54,7 +56,7 @@ Run 'api COMMAND -h' for the flags of a command.
 
 // run is main without the process: it dispatches args[0] to a subcommand.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	e := env{getenv: getenv, stdout: stdout, stderr: stderr}
+	e := env{getenv: getenv, stdin: os.Stdin, stdout: stdout, stderr: stderr}
 	cmd := "serve"
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]

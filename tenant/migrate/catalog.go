@@ -153,17 +153,14 @@ func schemaRevision(ctx context.Context, q queryer, schema string) ([]string, er
 // applied to a schema, in order): a prefix of the tenant track. A version
 // this binary does not know, or a gap, is an error.
 func (m *Migrator) filesAt(revision []string) ([]migration, error) {
-	if len(revision) > len(m.tenant) {
-		return nil, fmt.Errorf("revision %s is newer than this binary's migrations (latest %s): upgrade it",
-			revision[len(revision)-1], latest(m.tenant))
-	}
 	for i, v := range revision {
-		if m.tenant[i].version != v {
-			if !slices.ContainsFunc(m.tenant, func(f migration) bool { return f.version == v }) {
-				return nil, fmt.Errorf("revision has migration %s, unknown to this binary (latest %s): upgrade it", v, latest(m.tenant))
-			}
-			return nil, fmt.Errorf("revision lacks migration %s before %s: not a revision of this application", m.tenant[i].version, v)
+		if i < len(m.tenant) && m.tenant[i].version == v {
+			continue
 		}
+		if !slices.ContainsFunc(m.tenant, func(f migration) bool { return f.version == v }) {
+			return nil, fmt.Errorf("revision has migration %s, unknown to this binary (its latest is %s): a newer release or another application; upgrade to import it", v, latest(m.tenant))
+		}
+		return nil, fmt.Errorf("revision lacks migration %s before %s: not a revision of this application", m.tenant[i].version, v)
 	}
 	return m.tenant[:len(revision)], nil
 }
