@@ -237,6 +237,9 @@ func TestCloneTenantFailureAndRerun(t *testing.T) {
 	if s := directoryStatus(t, db, "copy"); s != "failed" || schemaExists(t, db, "tenant_copy") {
 		t.Fatalf("after a failed clone: status %s, schema exists %v; want failed, false", s, schemaExists(t, db, "tenant_copy"))
 	}
+	if _, err := m.CreateTenant(t.Context(), "copy", migrate.CreateOptions{}); !errors.Is(err, migrate.ErrWrongStatus) {
+		t.Errorf("CreateTenant of a failed clone: err = %v; want ErrWrongStatus", err)
+	}
 	if _, err := m.CloneTenant(t.Context(), "acme", "copy", migrate.CloneOptions{WithData: true}); err != nil {
 		t.Fatalf("re-run: %v", err)
 	}

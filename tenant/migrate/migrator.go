@@ -200,7 +200,8 @@ type CreateOptions struct {
 // so the tenant is not served, and the error is returned; calling it again
 // repairs the tenant. An existing active or suspended tenant keeps its
 // status; its schema is brought up to date and, if opts.Plan is set, its
-// plan is changed. A tenant that is being dropped is an error. Errors name
+// plan is changed. A tenant that is being dropped, or failed (see
+// CloneTenant), is an error. Errors name
 // the tenant and wrap tenant.ErrInvalidID or ErrUnknownPlan where they apply.
 func (m *Migrator) CreateTenant(ctx context.Context, id string, opts CreateOptions) (*ent.Tenant, error) {
 	t, err := m.createTenant(ctx, id, opts)
@@ -239,6 +240,8 @@ func (m *Migrator) createTenant(ctx context.Context, id string, opts CreateOptio
 		return nil, fmt.Errorf("directory names schema %s, the Namer %s: refusing to guess", have, schema)
 	case status == enttenant.StatusDropping.String():
 		return nil, errors.New("tenant is being dropped: finish the drop first")
+	case status == enttenant.StatusFailed.String():
+		return nil, fmt.Errorf("%w: tenant is failed (an unfinished clone or import): run it again, or drop the tenant", ErrWrongStatus)
 	}
 	// Activation commits with the migrations: the tenant is served exactly
 	// when its schema is complete. The notification is sent on commit, and
