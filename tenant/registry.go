@@ -414,8 +414,15 @@ func (reg *Registry) takePendingLocked() []eviction {
 // no lease. It must be called without mu held.
 func (reg *Registry) finish(ctx context.Context, evs []eviction) {
 	for _, ev := range evs {
-		if ev.close {
+		switch {
+		case ev.close:
 			reg.closeEntry(ev.e)
+		case ev.e.db != nil:
+			// Leased: the pool stays open until its last release, but keeps
+			// no idle connection meanwhile. Idle connections of an evicted
+			// pool are invisible to shedding, and their budget tokens would
+			// be held for as long as the lease lasts.
+			ev.e.db.SetMaxIdleConns(0)
 		}
 		reg.evictions[reasonIndex(ev.reason)].Add(1)
 		reg.log.InfoContext(ctx, "tenant pool evicted", "tenant", ev.e.id, "schema", ev.e.schema, "reason", string(ev.reason))
