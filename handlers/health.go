@@ -30,12 +30,16 @@ type readyResponse struct {
 	// both are absent without Options.Migrator.
 	Revision      string `json:"revision,omitempty"`
 	TenantsBehind *int   `json:"tenantsBehind,omitempty"`
+	// PublicPending lists the public migrations of this release that the
+	// database lacks; absent without Options.Migrator.
+	PublicPending []string `json:"publicPending,omitempty"`
 }
 
 // ready serves GET /ready: 200 when the shared pool answers a ping, with
-// the number of tenants behind this release's migrations (one query over
-// the directory); 503 when the database does not answer or its public
-// schema is not migrated.
+// the public migrations the database lacks and the number of tenants behind
+// this release's migrations (one query each, whatever the number of
+// tenants); 503 when the database does not answer or its public schema is
+// too old to tell.
 func (a *API) ready(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
@@ -45,11 +49,15 @@ func (a *API) ready(w http.ResponseWriter, r *http.Request) error {
 	}
 	body := readyResponse{Status: "ready", Pools: a.reg.PoolCount()}
 	if m := a.opts.Migrator; m != nil {
+		pending, err := m.PublicPending(ctx)
+		if err != nil {
+			return &statusError{status: http.StatusServiceUnavailable, msg: "Database unavailable", err: err}
+		}
 		n, err := m.TenantsBehind(ctx)
 		if err != nil {
 			return &statusError{status: http.StatusServiceUnavailable, msg: "Database not migrated", err: err}
 		}
-		body.Revision, body.TenantsBehind = m.Revision(), &n
+		body.Revision, body.TenantsBehind, body.PublicPending = m.Revision(), &n, pending
 	}
 	return a.encode(w, r, http.StatusOK, body)
 }

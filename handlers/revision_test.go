@@ -37,8 +37,8 @@ func TestTenantBehindTheReleaseIs503(t *testing.T) {
 			t.Errorf("request failed log lines = %v; want one for tenant beta, status 503", failed)
 		}
 		ready := body[readyResponse](t, e.expect(t, req{method: "GET", path: "/ready"}, http.StatusOK))
-		if ready.TenantsBehind == nil || *ready.TenantsBehind != 1 || ready.Revision == "" {
-			t.Errorf("GET /ready = %+v; want 1 tenant behind and the revision", ready)
+		if ready.TenantsBehind == nil || *ready.TenantsBehind != 1 || ready.Revision == "" || len(ready.PublicPending) != 0 {
+			t.Errorf("GET /ready = %+v; want 1 tenant behind, the revision, public up to date", ready)
 		}
 		if _, err := e.api.opts.Migrator.MigrateTenant(t.Context(), "beta"); err != nil {
 			t.Fatal(err)

@@ -5,15 +5,18 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
 
+	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
 	"github.com/pgtenant/pgtenant/internal/devdb"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 	"github.com/pgtenant/pgtenant/tenant/tenanttest"
@@ -480,5 +483,37 @@ func TestDevelopmentDatabaseMigratesEveryTenant(t *testing.T) {
 	}
 	if sum := st.Summary(); sum[migrate.StateOK] != 2 || len(st.Tenants) != 2 {
 		t.Errorf("status after preparing = %v over %d tenants; want acme and older ok", sum, len(st.Tenants))
+	}
+}
+
+// TestServeOnAnOlderPublicSchema: with AUTO_MIGRATE=false on a database
+// whose public schema an older release migrated, api serve warns with the
+// missing migrations and the command to run, and /ready answers 503.
+func TestServeOnAnOlderPublicSchema(t *testing.T) {
+	t.Parallel()
+	cfg := tenanttest.NewDatabase(t)
+	all, err := fs.Glob(migrations.Public(), "*.sql")
+	if err != nil || len(all) < 2 {
+		t.Fatalf("public migrations %v, %v; want at least two", all, err)
+	}
+	b, _ := fs.ReadFile(migrations.Public(), all[0])
+	first := fstest.MapFS{all[0]: &fstest.MapFile{Data: b}}
+	if err := migrate.New(tenanttest.Open(t, cfg), migrate.Options{Public: first}).MigratePublic(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	s := startE2E(t, ctx, map[string]string{"DATABASE_URL": tenanttest.URL(cfg), "AUTO_MIGRATE": "false"})
+	if n := s.logs.count("the public schema lacks this release's migrations", map[string]any{"fix": "api migrate --all"}); n != 1 {
+		t.Errorf("%d warnings about the public schema; want 1", n)
+	}
+	var e struct{ Error string }
+	s.call(t, "GET", "/ready", "", "", 503, &e)
+	if e.Error != "Database not migrated" {
+		t.Errorf("GET /ready = %q; want Database not migrated", e.Error)
+	}
+	cancel()
+	if err := <-s.done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -18,11 +18,11 @@ import (
 	"github.com/pgtenant/pgtenant/tenant"
 )
 
-// defaultDatabaseURL is the built-in default of -database-url: the original
+// defaultDatabaseURL is the built-in default of --database-url: the original
 // app's database on the local server, without TLS (sslmode=disable), which a
 // stock local PostgreSQL does not offer and which protects nothing on the
 // loopback interface; lib/pq would otherwise require it. When neither
-// DATABASE_URL nor -database-url is given, serve uses the development
+// DATABASE_URL nor --database-url is given, serve uses the development
 // database instead (see serve), and the other commands the one serve
 // recorded (see adminDatabaseURL).
 const defaultDatabaseURL = "postgresql://postgres:postgres@localhost:5432/multitenant?sslmode=disable"
@@ -35,11 +35,11 @@ const minAdminToken = 32
 // meaningful; parseConfig fills every field.
 type Config struct {
 	DatabaseURL string
-	// DatabaseURLSet is true when DATABASE_URL or -database-url named the
+	// DatabaseURLSet is true when DATABASE_URL or --database-url named the
 	// database; otherwise serve brings up a development database.
 	DatabaseURLSet bool
 
-	Addr string // host:port to listen on; from -addr, else ":" + PORT
+	Addr string // host:port to listen on; from --addr, else ":" + PORT
 
 	Isolation         tenant.Mode
 	MaxPools          int

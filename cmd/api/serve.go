@@ -185,10 +185,14 @@ func prepareDevDatabase(ctx context.Context, mig *migrate.Migrator, log *slog.Lo
 }
 
 // warnTenantsBehind logs a warning, with the command that fixes it, when
-// tenants of the directory are behind this binary's migrations (they are
-// answered 503) or when the database cannot tell. It is one query over the
-// directory, whatever the number of tenants.
+// public or tenants of the directory are behind this binary's migrations
+// (such tenants are answered 503), or when the database cannot tell. It is
+// two queries, whatever the number of tenants.
 func warnTenantsBehind(ctx context.Context, mig *migrate.Migrator, log *slog.Logger) {
+	if pending, err := mig.PublicPending(ctx); err == nil && len(pending) > 0 {
+		log.WarnContext(ctx, "the public schema lacks this release's migrations",
+			"pending", pending, "fix", "api migrate --all")
+	}
 	n, err := mig.TenantsBehind(ctx)
 	switch {
 	case err != nil:

@@ -461,6 +461,40 @@ WHERE status <> 'dropping' AND (revision IS NULL OR revision < $1)`, rev).Scan(&
 	return n, nil
 }
 
+// PublicPending returns the public migrations of these files that the
+// database has not applied, in order (all of them when public was never
+// migrated), with one query.
+func (m *Migrator) PublicPending(ctx context.Context) ([]string, error) {
+	if m.loadErr != nil {
+		return nil, m.loadErr
+	}
+	rows, err := m.db.QueryContext(ctx, "SELECT version FROM public."+RevisionTable)
+	if isUndefinedTable(err) {
+		return versions(m.public), nil
+	} else if err != nil {
+		return nil, fmt.Errorf("read public revisions: %w", err)
+	}
+	defer rows.Close()
+	done := make(map[string]bool)
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("read public revisions: %w", err)
+		}
+		done[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read public revisions: %w", err)
+	}
+	var pending []string
+	for _, f := range m.public {
+		if !done[f.version] {
+			pending = append(pending, f.version)
+		}
+	}
+	return pending, nil
+}
+
 // ListTenants returns every row of the tenant directory, in any status,
 // ordered by id.
 func (m *Migrator) ListTenants(ctx context.Context) ([]*ent.Tenant, error) {

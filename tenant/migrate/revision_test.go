@@ -100,6 +100,9 @@ func TestRevisionBackfill(t *testing.T) {
 	t.Parallel()
 	db := tenanttest.Open(t, tenanttest.NewDatabase(t))
 	ctx := t.Context()
+	if pending, err := migrate.New(db, migrate.Options{}).PublicPending(ctx); err != nil || len(pending) < 2 {
+		t.Errorf("PublicPending of an empty database = %v, %v; want every public migration", pending, err)
+	}
 	all, err := fs.Glob(migrations.Public(), "*.sql")
 	if err != nil {
 		t.Fatal(err)
@@ -122,8 +125,15 @@ func TestRevisionBackfill(t *testing.T) {
 	if _, err := db.ExecContext(ctx, "INSERT INTO tenant_old.schema_migrations (version, checksum) VALUES ($1, 'x')", m.Revision()); err != nil {
 		t.Fatal(err)
 	}
+	pending, err := m.PublicPending(ctx)
+	if pub, _ := m.Versions(); err != nil || len(pending) != len(pub)-1 || pending[0] != pub[1] {
+		t.Errorf("PublicPending after the first release = %v, %v; want every migration but the first of %v", pending, err, pub)
+	}
 	if err := m.MigratePublic(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if pending, err := m.PublicPending(ctx); len(pending) != 0 || err != nil {
+		t.Errorf("PublicPending after MigratePublic = %v, %v; want none", pending, err)
 	}
 	if got := directoryRevision(t, db, "old"); got != m.Revision() {
 		t.Errorf("revision of a migrated tenant after the upgrade = %q; want %q", got, m.Revision())
