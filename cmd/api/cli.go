@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/lib/pq"
@@ -53,38 +54,33 @@ func exitCode(err error, stderr io.Writer) int {
 	return 1
 }
 
-// lineRecorder passes writes through to w and remembers the short ones, so
-// run can tell whether the flag package already printed an error: it
-// prints the message of the error it returns in one write.
-type lineRecorder struct {
-	w io.Writer
-
+// firstWrite passes writes through to w and remembers the first one, so
+// run can tell whether the flag package printed the error it returned: it
+// prints the message, in one write, before anything else of the command.
+type firstWrite struct {
+	w     io.Writer
+	done  atomic.Bool
 	mu    sync.Mutex
-	lines map[string]bool
+	first string
 }
 
-// maxRecorded bounds the writes a lineRecorder remembers.
-const maxRecorded = 256
-
-func (r *lineRecorder) Write(p []byte) (int, error) {
-	if len(p) < 1024 {
-		r.mu.Lock()
-		if r.lines == nil {
-			r.lines = make(map[string]bool)
+func (f *firstWrite) Write(p []byte) (int, error) {
+	if !f.done.Load() {
+		f.mu.Lock()
+		if !f.done.Load() {
+			f.first = string(p)
+			f.done.Store(true)
 		}
-		if len(r.lines) < maxRecorded {
-			r.lines[string(p)] = true
-		}
-		r.mu.Unlock()
+		f.mu.Unlock()
 	}
-	return r.w.Write(p)
+	return f.w.Write(p)
 }
 
-// printed reports whether msg was written as one line.
-func (r *lineRecorder) printed(msg string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.lines[msg+"\n"]
+// printed reports whether msg, as one line, was the first write.
+func (f *firstWrite) printed(msg string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.first == msg+"\n"
 }
 
 var flagLine = regexp.MustCompile(`(?m)^  -`)

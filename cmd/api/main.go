@@ -69,7 +69,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // runIn is run with the development database in e.devDir.
 func runIn(ctx context.Context, e env, args []string) error {
-	rec := &lineRecorder{w: e.stderr}
+	rec := &firstWrite{w: e.stderr}
 	e.stderr, e.db = rec, &database{}
 	err := dispatch(ctx, e, args)
 	var ue *usageError
