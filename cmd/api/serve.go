@@ -50,7 +50,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	// server and provision the demo tenant: the fresh-machine path.
 	var dev *devdb.Server
 	if !cfg.DatabaseURLSet {
-		dev, err = devdb.Ensure(ctx, devdb.Options{Logger: log})
+		dev, err = devdb.Ensure(ctx, devdb.Options{Dir: e.devDir, Logger: log})
 		if err != nil {
 			return fmt.Errorf("development database: %w", err)
 		}
