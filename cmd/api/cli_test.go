@@ -125,69 +125,74 @@ func TestFlagsAreSpelledWithTwoDashes(t *testing.T) {
 func TestPasswordsAreNeverPrinted(t *testing.T) {
 	t.Parallel()
 	const secret = "hunter2-secret"
-	leaks := func(what, s string) {
+	leaks := func(t *testing.T, what, s string) {
 		t.Helper()
 		if strings.Contains(s, secret) {
 			t.Errorf("%s shows the password:\n%s", what, s)
 		}
 	}
-	// Help, with the password in the variable and in the flag.
-	env := map[string]string{"DATABASE_URL": "postgres://app:" + secret + "@db:5432/app", "ADMIN_TOKEN": strings.Repeat(secret, 3)}
-	for _, cmd := range []string{"serve", "migrate", "status", "tenant"} {
-		out, stderr, _ := cli{t: t, vars: env}.run(cmd, "-h")
-		leaks("api "+cmd+" -h", out+stderr)
-		if !strings.Contains(stderr, "postgres://app:xxxxx@db:5432/app") {
-			t.Errorf("api %s -h does not show the redacted URL:\n%s", cmd, stderr)
-		}
-	}
-	_, stderr, _ := cli{t: t}.run("serve", "--database-url", "postgres://app:"+secret+"@db/app", "-h")
-	leaks("api serve --database-url URL -h", stderr)
-
-	// Parse errors: net/url and lib/pq quote the URL.
-	for _, bad := range []string{"postgres://app:" + secret + "@db:54x2/app", "postgres://app:" + secret + "@db/app?sslmode=bogus", "host=db password=" + secret + " port=x"} {
-		for _, args := range [][]string{{"serve"}, {"status"}, {"tenant", "list"}, {"migrate", "--all"}} {
-			out, stderr, err := cli{t: t, vars: map[string]string{"DATABASE_URL": bad}}.run(args...)
-			if err == nil {
-				t.Errorf("api %q with DATABASE_URL %s succeeded", args, bad)
-				continue
-			}
-			leaks("api "+strings.Join(args, " ")+" error", err.Error()+out+stderr)
-			if strings.Contains(bad, "54x2") && !strings.Contains(err.Error(), "postgres://app:xxxxx@db:54x2/app") {
-				t.Errorf("api %q error %q does not show the redacted URL", args, err)
+	t.Run("help", func(t *testing.T) {
+		// With the password in the variable and in the flag.
+		env := map[string]string{"DATABASE_URL": "postgres://app:" + secret + "@db:5432/app", "ADMIN_TOKEN": strings.Repeat(secret, 3)}
+		for _, cmd := range []string{"serve", "migrate", "status", "tenant"} {
+			out, stderr, _ := cli{t: t, vars: env}.run(cmd, "-h")
+			leaks(t, "api "+cmd+" -h", out+stderr)
+			if !strings.Contains(stderr, "postgres://app:xxxxx@db:5432/app") {
+				t.Errorf("api %s -h does not show the redacted URL:\n%s", cmd, stderr)
 			}
 		}
-	}
+		_, stderr, _ := cli{t: t}.run("serve", "--database-url", "postgres://app:"+secret+"@db/app", "-h")
+		leaks(t, "api serve --database-url URL -h", stderr)
+	})
 
-	// Logs: the server logs its configuration, and the development
-	// database's URL, without it.
-	cfg := tenanttest.NewMigratedDatabase(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	s := startE2E(t, ctx, map[string]string{"DATABASE_URL": withPassword(t, cfg, secret)})
-	s.call(t, "GET", "/ready", "", "", 200, nil)
-	cancel()
-	if err := <-s.done; err != nil {
-		t.Fatal(err)
-	}
-	s.logs.mu.Lock()
-	defer s.logs.mu.Unlock()
-	var all strings.Builder
-	for _, l := range s.logs.lines {
-		for k, v := range l {
-			all.WriteString(k)
-			if m, ok := v.(map[string]any); ok {
-				for k, v := range m {
-					all.WriteString(" " + k + "=" + toString(v))
+	// net/url and lib/pq quote the URL in their errors.
+	t.Run("parse error", func(t *testing.T) {
+		for _, bad := range []string{"postgres://app:" + secret + "@db:54x2/app", "postgres://app:" + secret + "@db/app?sslmode=bogus", "host=db password=" + secret + " port=x"} {
+			for _, args := range [][]string{{"serve"}, {"status"}, {"tenant", "list"}, {"migrate", "--all"}} {
+				out, stderr, err := cli{t: t, vars: map[string]string{"DATABASE_URL": bad}}.run(args...)
+				if err == nil {
+					t.Errorf("api %q with DATABASE_URL %s succeeded", args, bad)
+					continue
 				}
-			} else {
-				all.WriteString("=" + toString(v))
+				leaks(t, "api "+strings.Join(args, " ")+" error", err.Error()+out+stderr)
+				if strings.Contains(bad, "54x2") && !strings.Contains(err.Error(), "postgres://app:xxxxx@db:54x2/app") {
+					t.Errorf("api %q error %q does not show the redacted URL", args, err)
+				}
 			}
 		}
-		all.WriteString("\n")
-	}
-	leaks("the server's log", all.String())
-	if !strings.Contains(all.String(), ":xxxxx@") {
-		t.Errorf("the server's log does not show the redacted URL:\n%s", all.String())
-	}
+	})
+
+	// The server logs its configuration without it.
+	t.Run("log line", func(t *testing.T) {
+		cfg := tenanttest.NewMigratedDatabase(t)
+		ctx, cancel := context.WithCancel(t.Context())
+		s := startE2E(t, ctx, map[string]string{"DATABASE_URL": withPassword(t, cfg, secret)})
+		s.call(t, "GET", "/ready", "", "", 200, nil)
+		cancel()
+		if err := <-s.done; err != nil {
+			t.Fatal(err)
+		}
+		s.logs.mu.Lock()
+		defer s.logs.mu.Unlock()
+		var all strings.Builder
+		for _, l := range s.logs.lines {
+			for k, v := range l {
+				all.WriteString(k)
+				if m, ok := v.(map[string]any); ok {
+					for k, v := range m {
+						all.WriteString(" " + k + "=" + toString(v))
+					}
+				} else {
+					all.WriteString("=" + toString(v))
+				}
+			}
+			all.WriteString("\n")
+		}
+		leaks(t, "the server's log", all.String())
+		if !strings.Contains(all.String(), ":xxxxx@") {
+			t.Errorf("the server's log does not show the redacted URL:\n%s", all.String())
+		}
+	})
 }
 
 func toString(v any) string {
