@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/pgtenant/pgtenant/ent"
+	"github.com/pgtenant/pgtenant/internal/redact"
 )
 
 // DirectoryChannel is the PostgreSQL NOTIFY channel on which a change to the
@@ -113,7 +114,7 @@ func New(ctx context.Context, dsn string, opts Options) (*Registry, error) {
 	opts = opts.withDefaults()
 	base, err := pq.NewConfig(dsn)
 	if err != nil {
-		return nil, errorf("parse dsn: %w", err)
+		return nil, errorf("parse dsn: %w", redact.Error(dsn, err))
 	}
 	for k := range base.Runtime {
 		// PostgreSQL's parameter names are case-insensitive.
@@ -129,7 +130,7 @@ func New(ctx context.Context, dsn string, opts Options) (*Registry, error) {
 	base.Runtime["search_path"] = ""
 	connector, err := pq.NewConnectorConfig(base)
 	if err != nil {
-		return nil, errorf("parse dsn: %w", err)
+		return nil, errorf("parse dsn: %w", redact.Error(dsn, err))
 	}
 	connector.Dialer(drainDialer{})
 	reg := &Registry{
