@@ -85,6 +85,26 @@ func (_u *TenantUpdate) ClearStatusReason() *TenantUpdate {
 	return _u
 }
 
+// SetRevision sets the "revision" field.
+func (_u *TenantUpdate) SetRevision(v string) *TenantUpdate {
+	_u.mutation.SetRevision(v)
+	return _u
+}
+
+// SetNillableRevision sets the "revision" field if the given value is not nil.
+func (_u *TenantUpdate) SetNillableRevision(v *string) *TenantUpdate {
+	if v != nil {
+		_u.SetRevision(*v)
+	}
+	return _u
+}
+
+// ClearRevision clears the value of the "revision" field.
+func (_u *TenantUpdate) ClearRevision() *TenantUpdate {
+	_u.mutation.ClearRevision()
+	return _u
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (_u *TenantUpdate) SetUpdatedAt(v time.Time) *TenantUpdate {
 	_u.mutation.SetUpdatedAt(v)
@@ -155,6 +175,11 @@ func (_u *TenantUpdate) check() error {
 			return &ValidationError{Name: "status_reason", err: fmt.Errorf(`ent: validator failed for field "Tenant.status_reason": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Revision(); ok {
+		if err := tenant.RevisionValidator(v); err != nil {
+			return &ValidationError{Name: "revision", err: fmt.Errorf(`ent: validator failed for field "Tenant.revision": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -178,6 +203,12 @@ func (_u *TenantUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.StatusReasonCleared() {
 		_spec.ClearField(tenant.FieldStatusReason, field.TypeString)
+	}
+	if value, ok := _u.mutation.Revision(); ok {
+		_spec.SetField(tenant.FieldRevision, field.TypeString, value)
+	}
+	if _u.mutation.RevisionCleared() {
+		_spec.ClearField(tenant.FieldRevision, field.TypeString)
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(tenant.FieldUpdatedAt, field.TypeTime, value)
@@ -289,6 +320,26 @@ func (_u *TenantUpdateOne) ClearStatusReason() *TenantUpdateOne {
 	return _u
 }
 
+// SetRevision sets the "revision" field.
+func (_u *TenantUpdateOne) SetRevision(v string) *TenantUpdateOne {
+	_u.mutation.SetRevision(v)
+	return _u
+}
+
+// SetNillableRevision sets the "revision" field if the given value is not nil.
+func (_u *TenantUpdateOne) SetNillableRevision(v *string) *TenantUpdateOne {
+	if v != nil {
+		_u.SetRevision(*v)
+	}
+	return _u
+}
+
+// ClearRevision clears the value of the "revision" field.
+func (_u *TenantUpdateOne) ClearRevision() *TenantUpdateOne {
+	_u.mutation.ClearRevision()
+	return _u
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (_u *TenantUpdateOne) SetUpdatedAt(v time.Time) *TenantUpdateOne {
 	_u.mutation.SetUpdatedAt(v)
@@ -372,6 +423,11 @@ func (_u *TenantUpdateOne) check() error {
 			return &ValidationError{Name: "status_reason", err: fmt.Errorf(`ent: validator failed for field "Tenant.status_reason": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Revision(); ok {
+		if err := tenant.RevisionValidator(v); err != nil {
+			return &ValidationError{Name: "revision", err: fmt.Errorf(`ent: validator failed for field "Tenant.revision": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -412,6 +468,12 @@ func (_u *TenantUpdateOne) sqlSave(ctx context.Context) (_node *Tenant, err erro
 	}
 	if _u.mutation.StatusReasonCleared() {
 		_spec.ClearField(tenant.FieldStatusReason, field.TypeString)
+	}
+	if value, ok := _u.mutation.Revision(); ok {
+		_spec.SetField(tenant.FieldRevision, field.TypeString, value)
+	}
+	if _u.mutation.RevisionCleared() {
+		_spec.ClearField(tenant.FieldRevision, field.TypeString)
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(tenant.FieldUpdatedAt, field.TypeTime, value)

@@ -27,7 +27,7 @@ func (reg *Registry) lookup(ctx context.Context, id, schema string) error {
 	reg.lookups.Add(1)
 	t, err := reg.sharedClient.Tenant.Query().
 		Where(enttenant.ID(id), enttenant.StatusIn(enttenant.StatusActive, enttenant.StatusSuspended)).
-		Select(enttenant.FieldSchemaName, enttenant.FieldStatus).
+		Select(enttenant.FieldSchemaName, enttenant.FieldStatus, enttenant.FieldRevision).
 		Only(ctx)
 	switch {
 	case ent.IsNotFound(err):
@@ -47,6 +47,14 @@ func (reg *Registry) lookup(ctx context.Context, id, schema string) error {
 	case t.Status == enttenant.StatusSuspended:
 		reg.remember(id, ErrSuspended)
 		return fmt.Errorf("%w: tenant %q", ErrSuspended, id)
+	case reg.opts.Revision != "" && (t.Revision == nil || *t.Revision < reg.opts.Revision):
+		// Versions are timestamp-prefixed file names: they sort in the
+		// order they apply.
+		have := "none"
+		if t.Revision != nil {
+			have = *t.Revision
+		}
+		return fmt.Errorf("%w: tenant %q is at migration %s, this release needs %s", ErrSchemaBehind, id, have, reg.opts.Revision)
 	}
 	return nil
 }

@@ -47,6 +47,16 @@ func (Tenant) Fields() []ent.Field {
 			MaxLen(500).
 			Optional().
 			Nillable(),
+		// The latest tenant migration applied to the tenant's schema,
+		// recorded by the migrator in the transaction that applied it;
+		// NULL until the schema is first migrated. A registry compares it
+		// with the latest migration of its binary (tenant.Options.Revision)
+		// with one read of the directory row it makes anyway.
+		field.String("revision").
+			MaxLen(255).
+			SchemaType(varchar(255)).
+			Optional().
+			Nillable(),
 		field.Time("created_at").
 			Default(time.Now).
 			Immutable().

@@ -158,16 +158,9 @@ func (m *Migrator) filesAt(revision []string) ([]migration, error) {
 			continue
 		}
 		if !slices.ContainsFunc(m.tenant, func(f migration) bool { return f.version == v }) {
-			return nil, fmt.Errorf("revision has migration %s, unknown to this binary (its latest is %s): a newer release or another application; upgrade to import it", v, latest(m.tenant))
+			return nil, fmt.Errorf("revision has migration %s, unknown to this binary (its latest is %q): a newer release or another application; upgrade to import it", v, latest(m.tenant))
 		}
 		return nil, fmt.Errorf("revision lacks migration %s before %s: not a revision of this application", m.tenant[i].version, v)
 	}
 	return m.tenant[:len(revision)], nil
-}
-
-func latest(ms []migration) string {
-	if len(ms) == 0 {
-		return "none"
-	}
-	return ms[len(ms)-1].version
 }

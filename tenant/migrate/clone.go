@@ -213,7 +213,7 @@ func (m *Migrator) cloneTenant(ctx context.Context, from, to string, opts CloneO
 			return fail(fmt.Errorf("copy data: %w", err))
 		}
 	}
-	if _, err := m.apply(ctx, dst, m.tenant, applyOptions{create: true, then: m.activate(ctx, to)}); err != nil {
+	if _, err := m.migrateSchema(ctx, to, dst, applyOptions{then: m.activate(ctx, to)}); err != nil {
 		return fail(err)
 	}
 	t, err := m.client.Tenant.Get(ctx, to)

@@ -319,7 +319,7 @@ func (m *Migrator) importTenant(ctx context.Context, id string, r io.Reader) (*e
 		}
 		return nil, err
 	}
-	if _, err := m.apply(ctx, schema, m.tenant, applyOptions{create: true, then: m.activate(ctx, id)}); err != nil {
+	if _, err := m.migrateSchema(ctx, id, schema, applyOptions{then: m.activate(ctx, id)}); err != nil {
 		return nil, m.markFailed(ctx, id, schema, err)
 	}
 	t, err := m.client.Tenant.Get(ctx, id)
