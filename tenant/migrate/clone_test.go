@@ -88,6 +88,10 @@ func TestCloneTenant(t *testing.T) {
 	if a, b := revisions(t, db, "tenant_acme"), revisions(t, db, "tenant_blank"); !slices.Equal(a, b) {
 		t.Errorf("clone's revision %v; want the source's %v", b, a)
 	}
+	var rev string
+	if err := db.QueryRowContext(t.Context(), "SELECT revision FROM public.tenants WHERE id = 'blank'").Scan(&rev); err != nil || rev != m.Revision() {
+		t.Errorf("clone's directory revision = %q, %v; want %q", rev, err, m.Revision())
+	}
 
 	if _, err := m.CloneTenant(t.Context(), "acme", "copy", migrate.CloneOptions{WithData: true}); err != nil {
 		t.Fatal(err)
@@ -293,6 +297,33 @@ func TestCloneTenantConcurrentDrop(t *testing.T) {
 		}
 	}
 	t.Logf("clone outcomes against a concurrent drop: %d succeeded, %d failed cleanly", outcomes[true], outcomes[false])
+
+	// The clone's snapshot comes first: a transaction holding the source's
+	// directory row holds the drop back until the clone is complete.
+	if _, err := m.CreateTenant(t.Context(), "srcx", migrate.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	fill(t, db, "tenant_srcx", 20)
+	want := tableText(t, db, "tenant_srcx", "posts")
+	hold, err := db.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hold.ExecContext(t.Context(), "SELECT FROM public.tenants WHERE id = 'srcx' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	dropped := make(chan error, 1)
+	go func() { dropped <- m.DropTenant(t.Context(), "srcx") }()
+	if _, err := m.CloneTenant(t.Context(), "srcx", "dstx", migrate.CloneOptions{WithData: true}); err != nil {
+		t.Errorf("clone while the drop waits: %v", err)
+	}
+	hold.Rollback()
+	if err := <-dropped; err != nil {
+		t.Fatalf("drop after the clone: %v", err)
+	}
+	if directoryStatus(t, db, "dstx") != "active" || !slices.Equal(tableText(t, db, "tenant_dstx", "posts"), want) {
+		t.Error("the clone that won the race is not complete")
+	}
 }
 
 // A source being written to gives a consistent snapshot: each write adds a
