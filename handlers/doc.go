@@ -18,6 +18,8 @@
 //	GET    /admin/tenants          admin token: the tenant directory
 //	POST   /admin/tenants          admin token: {"id","plan"?} provision, 201
 //	DELETE /admin/tenants/{id}     admin token: drop schema and row, evict, 204
+//	POST   /admin/tenants/{id}/suspend  admin token: {"reason"?} suspend (403 for its requests), 200
+//	POST   /admin/tenants/{id}/resume   admin token: serve a suspended tenant again, 200
 //	GET    /users                  X-Tenant-ID: one page of users
 //	POST   /users                  {"email","name"} → 201 + Location
 //	GET    /users/{id}

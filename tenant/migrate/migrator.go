@@ -1,6 +1,7 @@
 // Package migrate applies the versioned migrations of package
 // ent/migrate/migrations to the public schema and to every tenant schema,
-// and provisions and drops tenants.
+// and provisions and drops tenants. It also suspends and resumes, clones,
+// seeds, exports and imports them (docs/lifecycle.md).
 //
 // Every schema is migrated in one transaction that first sets search_path for
 // that transaction only (SET LOCAL), then takes a per-schema
