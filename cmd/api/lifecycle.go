@@ -63,7 +63,7 @@ func dumpCmd(ctx context.Context, e env, sub string, args []string) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return fmt.Errorf("tenant %s: want exactly one tenant ID", sub)
+		return usagef("tenant %s: want exactly one tenant ID", sub)
 	}
 	id := pos[0]
 	if _, err := tenant.Namer(nil).Schema(id); err != nil {
@@ -124,7 +124,7 @@ func cloneCmd(ctx context.Context, e env, sub string, args []string) error {
 		return err
 	}
 	if len(pos) != 2 {
-		return errors.New("tenant clone: want FROM and TO tenant IDs")
+		return usagef("tenant clone: want FROM and TO tenant IDs")
 	}
 	for _, id := range pos {
 		if _, err := tenant.Namer(nil).Schema(id); err != nil {
@@ -175,14 +175,14 @@ func setStatusCmd(ctx context.Context, e env, sub string, args []string) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return fmt.Errorf("tenant %s: want exactly one tenant ID", sub)
+		return usagef("tenant %s: want exactly one tenant ID", sub)
 	}
 	id := pos[0]
 	if _, err := tenant.Namer(nil).Schema(id); err != nil {
 		return fmt.Errorf("tenant %s: %w", sub, err)
 	}
 	if sub == "resume" && *reason != "" {
-		return errors.New("tenant resume: --reason is for suspend")
+		return usagef("tenant resume: --reason is for suspend")
 	}
 	db, err := openAdminDB(*dbURL, 2)
 	if err != nil {

@@ -45,17 +45,17 @@ func seedCmd(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("seed: unexpected argument %q", fs.Arg(0))
+		return usagef("seed: unexpected argument %q", fs.Arg(0))
 	}
 	if *file == "" {
-		return errors.New("seed: --file is required")
+		return usagef("seed: --file is required")
 	}
 	ids, err := selectTenants(*all, *one, *some)
 	if err != nil {
-		return fmt.Errorf("seed: %w", err)
+		return usagef("seed: %w", err)
 	}
 	if *concurrency < 1 {
-		return errors.New("seed: -concurrency must be at least 1")
+		return usagef("seed: --concurrency must be at least 1")
 	}
 	script, err := readSeed(*file)
 	if err != nil {
