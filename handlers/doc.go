@@ -37,6 +37,14 @@
 // is not one JSON object. E-mail addresses are stored lower-case, so two
 // spellings of one address are a duplicate (409).
 //
+// A body is decoded strictly: member names must be the documented ones,
+// letter case included ("Email" is an unknown field, not "email"), each at
+// most once, and nothing but white space may follow the object. The 400
+// names the problem: Unknown field "EMAIL", Duplicate field "email",
+// Request body must be a JSON object (null, an array, a string, a number,
+// an empty body), Unexpected data after the JSON object, Field "active"
+// must be of type boolean, Malformed JSON.
+//
 // # Errors
 //
 // Every error is JSON {"error":"message"}, plus "fields" (JSON field name →
@@ -48,6 +56,7 @@
 //	malformed tenant id                                       400
 //	unknown or not active tenant                              404 Tenant not found
 //	malformed JSON, unknown field, wrong type, trailing data  400
+//	duplicate field, body not an object (null included)       400
 //	malformed UUID in the path, bad limit/offset              400
 //	missing or wrong admin token                              401
 //	admin route without a configured admin token              404

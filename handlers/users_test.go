@@ -125,7 +125,7 @@ func TestMalformedRequests(t *testing.T) {
 			{"not json", req{method: "POST", path: "/users", body: `hello`}, 400, "Malformed JSON"},
 			{"empty body", req{method: "POST", path: "/users"}, 400, "Request body must be a JSON object"},
 			{"array", req{method: "POST", path: "/users", body: `[]`}, 400, "Request body must be a JSON object"},
-			{"two values", req{method: "POST", path: "/users", body: `{"email":"a@b.co","name":"A"}{}`}, 400, "Malformed JSON"},
+			{"two values", req{method: "POST", path: "/users", body: `{"email":"a@b.co","name":"A"}{}`}, 400, "Unexpected data after the JSON object"},
 			{"unknown field", req{method: "POST", path: "/users", body: `{"email":"a@b.co","name":"A","admin":true}`}, 400, `Unknown field "admin"`},
 			{"wrong type", req{method: "POST", path: "/users", body: `{"email":1,"name":"A"}`}, 400, `Field "email" must be of type string`},
 			{"wrong type update", req{method: "PUT", path: path, body: `{"active":"yes"}`}, 400, `Field "active" must be of type boolean`},
