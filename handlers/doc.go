@@ -53,6 +53,7 @@
 //
 //	condition                                                 status
 //	missing X-Tenant-ID                                       400 Tenant ID is required
+//	two X-Tenant-ID headers, or a comma-separated list        400 X-Tenant-ID must name exactly one tenant
 //	malformed tenant id                                       400
 //	unknown or not active tenant                              404 Tenant not found
 //	malformed JSON, unknown field, wrong type, trailing data  400

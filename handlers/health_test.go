@@ -132,6 +132,7 @@ func TestClassify(t *testing.T) {
 		msg    string
 	}{
 		{fmt.Errorf("acquire: %w", tenant.ErrMissingID), 400, "Tenant ID is required"},
+		{tenant.ErrMultipleIDs, 400, "X-Tenant-ID must name exactly one tenant"},
 		{fmt.Errorf("acquire: %w", tenant.ErrInvalidID), 400, "Invalid tenant ID"},
 		{fmt.Errorf("acquire: %w", tenant.ErrNotFound), 404, "Tenant not found"},
 		{fmt.Errorf("authorize: %w", tenant.ErrForbidden), 403, "Invalid tenant"},

@@ -122,6 +122,8 @@ func classify(err error) (int, errorBody) {
 		return http.StatusRequestEntityTooLarge, errorBody{Error: "Request body too large"}
 	case errors.Is(err, tenant.ErrMissingID):
 		return http.StatusBadRequest, errorBody{Error: "Tenant ID is required"}
+	case errors.Is(err, tenant.ErrMultipleIDs):
+		return http.StatusBadRequest, errorBody{Error: "X-Tenant-ID must name exactly one tenant"}
 	case errors.Is(err, tenant.ErrForbidden):
 		// Before the others: whatever Authorize's error wraps, it is a refusal.
 		return http.StatusForbidden, errorBody{Error: "Invalid tenant"}

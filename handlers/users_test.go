@@ -206,7 +206,8 @@ func TestTenantResolution(t *testing.T) {
 		}{
 			{"missing", "", 400, "Tenant ID is required"},
 			{"malformed", "Alpha;drop", 400, "Invalid tenant ID"},
-			{"comma list", "alpha,public", 400, "Invalid tenant ID"},
+			{"comma list", "alpha,public", 400, "X-Tenant-ID must name exactly one tenant"},
+			{"comma list of tenants", "alpha,beta", 400, "X-Tenant-ID must name exactly one tenant"},
 			{"unknown", "gamma", 404, "Tenant not found"},
 			{"public", "public", 404, "Tenant not found"},
 		}
@@ -220,6 +221,36 @@ func TestTenantResolution(t *testing.T) {
 		}
 		if n := e.reg.PoolCount(); n != 0 {
 			t.Errorf("PoolCount after rejected tenants = %d; want 0", n)
+		}
+	})
+}
+
+// TestTwoTenantHeaders: a request with two X-Tenant-ID headers (a proxy
+// that appends its own) is refused on every tenant route, and writes
+// nothing to either tenant.
+func TestTwoTenantHeaders(t *testing.T) {
+	forEachMode(t, func(t *testing.T, e *testEnv) {
+		for _, rq := range []req{
+			{method: "GET", path: "/users"},
+			{method: "GET", path: "/users-async"},
+			{method: "GET", path: "/posts"},
+			{method: "POST", path: "/users", body: `{"email":"two@example.com","name":"Two"}`},
+		} {
+			for _, order := range [][]string{{"alpha", "beta"}, {"beta", "alpha"}, {"alpha", "alpha"}} {
+				r := newRequest(t, rq)
+				r.Header.Add("X-Tenant-ID", order[0])
+				r.Header.Add("X-Tenant-ID", order[1])
+				w := serve(e.h, r)
+				if got := body[errorBody](t, w); w.Code != http.StatusBadRequest || got.Error != "X-Tenant-ID must name exactly one tenant" {
+					t.Errorf("%s %s with X-Tenant-ID %q = %d %q; want 400 X-Tenant-ID must name exactly one tenant",
+						rq.method, rq.path, order, w.Code, got.Error)
+				}
+			}
+		}
+		for _, id := range []string{"alpha", "beta"} {
+			if w := e.expect(t, req{method: "GET", path: "/users", tenant: id}, http.StatusOK); strings.TrimSpace(w.Body.String()) != "[]" {
+				t.Errorf("GET /users as %s after refused requests = %s; want []", id, w.Body)
+			}
 		}
 	})
 }
