@@ -66,6 +66,7 @@
 //	validation failure; post author not in the tenant         422 with fields
 //	duplicate e-mail in a tenant (any letter case)            409
 //	deleting a user with posts, a plan in use                 409
+//	POST /admin/tenants for a tenant being dropped            409 Tenant is being dropped; ...
 //	database unreachable or failing transiently, timed out    503
 //	client went away before the answer (logged, not read)     499
 //	anything else                                             500 Internal server error

@@ -19,6 +19,7 @@ import (
 
 	"github.com/pgtenant/pgtenant/ent"
 	"github.com/pgtenant/pgtenant/tenant"
+	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
 
 // handlerFunc is an http.HandlerFunc that returns its error instead of
@@ -135,6 +136,8 @@ func classify(err error) (int, errorBody) {
 		return http.StatusNotFound, errorBody{Error: "Not found"}
 	case ent.IsConstraintError(err):
 		return http.StatusConflict, errorBody{Error: "Conflict"}
+	case errors.Is(err, migrate.ErrDropping):
+		return http.StatusConflict, errorBody{Error: "Tenant is being dropped; finish the drop (DELETE /admin/tenants/{id}) before creating it again"}
 	case errors.As(err, &eve):
 		return http.StatusUnprocessableEntity, errorBody{Error: "Validation failed",
 			Fields: map[string]string{jsonName(eve.Name): "is invalid"}}
