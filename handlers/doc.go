@@ -45,6 +45,12 @@
 // an empty body), Unexpected data after the JSON object, Field "active"
 // must be of type boolean, Malformed JSON.
 //
+// Length limits count characters (Unicode code points), as PostgreSQL's
+// varchar(n) does, not bytes, in the request validation and in the Ent
+// schema alike: a name of 255 "é" (510 bytes) is accepted, 256 are a 422.
+// The limits: user email and name 255, post title 255 and content 5000,
+// plan name 100, maxUsers and price 50.
+//
 // # Errors
 //
 // Every error is JSON {"error":"message"}, plus "fields" (JSON field name →
