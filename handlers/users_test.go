@@ -3,6 +3,7 @@ package handlers
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -246,6 +247,23 @@ func TestTwoTenantHeaders(t *testing.T) {
 						rq.method, rq.path, order, w.Code, got.Error)
 				}
 			}
+		}
+		// Over the wire too: net/http keeps the two header lines apart.
+		srv := httptest.NewServer(e.h)
+		defer srv.Close()
+		r, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/users", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Header.Add("X-Tenant-ID", "alpha")
+		r.Header.Add("x-tenant-id", "beta")
+		resp, err := srv.Client().Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("GET /users over HTTP with two X-Tenant-ID lines = %d; want 400", resp.StatusCode)
 		}
 		for _, id := range []string{"alpha", "beta"} {
 			if w := e.expect(t, req{method: "GET", path: "/users", tenant: id}, http.StatusOK); strings.TrimSpace(w.Body.String()) != "[]" {
