@@ -39,10 +39,9 @@ type MiddlewareOptions struct {
 
 	// ErrorHandler, if set, writes the response for every error instead of the
 	// default mapping (see Middleware). It receives ErrMissingID,
-	// ErrMultipleIDs, an error
-	// wrapping ErrForbidden and Authorize's error, or the error of
-	// ValidateID or of the registry, which wraps ErrInvalidID, ErrNotFound,
-	// ErrUnavailable, ErrClosed or another error.
+	// ErrMultipleIDs, an error wrapping ErrForbidden and Authorize's error,
+	// or the error of ValidateID or of the registry, which wraps
+	// ErrInvalidID, ErrNotFound, ErrUnavailable, ErrClosed or another error.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 }
 
