@@ -7,7 +7,8 @@
 // [API.Routes] lists every route:
 //
 //	GET    /health                 {"status":"ok","pools":N}; no database access
-//	GET    /ready                  200 when the shared pool answers a ping, else 503
+//	GET    /ready                  200 when the shared pool answers a ping, with the tenants
+//	                               behind this release's migrations (tenantsBehind), else 503
 //	GET    /metrics                Prometheus text format
 //	GET    /plans, /plans/{id}     plans (public schema); no tenant needed
 //	GET    /admin/pools            {"count":N, ...registry statistics}; open
@@ -74,6 +75,7 @@
 //	deleting a user with posts, a plan in use                 409
 //	POST /admin/tenants for a tenant being dropped            409 Tenant is being dropped; ...
 //	database unreachable or failing transiently, timed out    503
+//	tenant schema behind this release (tenant.ErrSchemaBehind) 503 Tenant unavailable: ...
 //	client went away before the answer (logged, not read)     499
 //	anything else                                             500 Internal server error
 //

@@ -91,7 +91,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ctx := r.Context()
 	if status >= 500 {
 		a.log.ErrorContext(ctx, "request failed",
-			"request_id", middleware.GetReqID(ctx),
+			"request_id", middleware.GetReqID(ctx), "tenant", logTenant(ctx),
 			"method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
 	if err := writeJSON(w, status, body); err != nil {
@@ -141,6 +141,10 @@ func classify(err error) (int, errorBody) {
 	case errors.As(err, &eve):
 		return http.StatusUnprocessableEntity, errorBody{Error: "Validation failed",
 			Fields: map[string]string{jsonName(eve.Name): "is invalid"}}
+	case errors.Is(err, tenant.ErrSchemaBehind):
+		// Before ErrUnavailable, which it wraps: not an outage, and it
+		// lasts until the tenant is migrated.
+		return http.StatusServiceUnavailable, errorBody{Error: "Tenant unavailable: its data is not migrated to this release yet"}
 	case errors.Is(err, tenant.ErrUnavailable), errors.Is(err, tenant.ErrClosed),
 		errors.Is(err, context.DeadlineExceeded), tenant.IsTransient(err):
 		// A transient error (the database restarting, a connection reset,
