@@ -21,12 +21,14 @@ type Tenant struct {
 // Fields of the Tenant.
 func (Tenant) Fields() []ent.Field {
 	return []ent.Field{
-		// The tenant id as validated by tenant.ValidateID.
+		// The tenant id as validated by tenant.ValidateID (ASCII only, so
+		// bytes and characters agree).
 		field.String("id").
 			MaxLen(48).
 			SchemaType(varchar(48)).
 			NotEmpty().
 			Immutable(),
+		// PostgreSQL limits identifiers to 63 bytes, not characters.
 		field.String("schema_name").
 			MaxLen(63).
 			SchemaType(varchar(63)).
@@ -44,7 +46,7 @@ func (Tenant) Fields() []ent.Field {
 			Default("provisioning"),
 		// Why the tenant is suspended or failed; nil otherwise.
 		field.String("status_reason").
-			MaxLen(500).
+			MaxRuneLen(500).
 			Optional().
 			Nillable(),
 		// The latest tenant migration applied to the tenant's schema,

@@ -44,6 +44,12 @@ var (
 	// ErrUnknownPlan is returned by CreateTenant when the requested plan is
 	// neither the id nor the name of a plan.
 	ErrUnknownPlan = errors.New("migrate: unknown plan")
+
+	// ErrDropping is returned by CreateTenant for a tenant whose directory
+	// row is dropping: a drop has begun (or failed midway) and must finish,
+	// by DropTenant, before the id can be provisioned again. Nothing is
+	// changed.
+	ErrDropping = errors.New("migrate: tenant is being dropped")
 )
 
 // DefaultConcurrency is the number of tenants migrated at once when
@@ -245,9 +251,10 @@ type CreateOptions struct {
 // so the tenant is not served, and the error is returned; calling it again
 // repairs the tenant. An existing active or suspended tenant keeps its
 // status; its schema is brought up to date and, if opts.Plan is set, its
-// plan is changed. A tenant that is being dropped, or failed (see
-// CloneTenant), is an error. Errors name
-// the tenant and wrap tenant.ErrInvalidID or ErrUnknownPlan where they apply.
+// plan is changed. A tenant that is being dropped is an error wrapping
+// ErrDropping, a failed one (see CloneTenant) one wrapping ErrWrongStatus.
+// Errors name the tenant and wrap tenant.ErrInvalidID or ErrUnknownPlan
+// where they apply.
 func (m *Migrator) CreateTenant(ctx context.Context, id string, opts CreateOptions) (*ent.Tenant, error) {
 	t, err := m.createTenant(ctx, id, opts)
 	if err != nil {
@@ -284,7 +291,7 @@ func (m *Migrator) createTenant(ctx context.Context, id string, opts CreateOptio
 	case have != schema:
 		return nil, fmt.Errorf("directory names schema %s, the Namer %s: refusing to guess", have, schema)
 	case status == enttenant.StatusDropping.String():
-		return nil, errors.New("tenant is being dropped: finish the drop first")
+		return nil, fmt.Errorf("%w: finish the drop first", ErrDropping)
 	case status == enttenant.StatusFailed.String():
 		return nil, fmt.Errorf("%w: tenant is failed (an unfinished clone or import): run it again, or drop the tenant", ErrWrongStatus)
 	}
