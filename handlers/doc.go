@@ -10,14 +10,17 @@
 //	GET    /ready                  200 when the shared pool answers a ping, else 503
 //	GET    /metrics                Prometheus text format
 //	GET    /plans, /plans/{id}     plans (public schema); no tenant needed
-//	GET    /admin/pools            {"count":N, ...registry statistics}; open
+//	GET    /admin/pools            admin token: {"count":N, ...registry statistics}
 //	POST   /admin/plans            admin token: create a plan
 //	PUT    /admin/plans/{id}       admin token: partial update
 //	DELETE /admin/plans/{id}       admin token: 204; 409 while a tenant uses it
 //	GET    /admin/tenants          admin token: the tenant directory
 //	POST   /admin/tenants          admin token: {"id","plan"?} provision, 201
 //	DELETE /admin/tenants/{id}     admin token: drop schema and row, evict, 204
-//	GET    /users                  X-Tenant-ID: one page of users
+//	GET    /admin/tenants/{id}/keys           admin token: the tenant's API keys (never the keys themselves)
+//	POST   /admin/tenants/{id}/keys           admin token: {"name"?,"expiresIn"?} → 201 {"key",...}, shown once
+//	DELETE /admin/tenants/{id}/keys/{prefix}  admin token: revoke, in every process at once; 204
+//	GET    /users                  the tenant's credential (Options.Authenticator) or X-Tenant-ID: one page of users
 //	POST   /users                  {"email","name"} → 201 + Location
 //	GET    /users/{id}
 //	PUT    /users/{id}             partial {"email"?,"name"?,"active"?}
@@ -44,7 +47,10 @@
 // the field names, not the message text.
 //
 //	condition                                                 status
-//	missing X-Tenant-ID                                       400 Tenant ID is required
+//	missing, malformed, unknown, expired or revoked credential 401 Unauthorized (WWW-Authenticate: Bearer)
+//	X-Tenant-ID not the credential's; credential of a tenant
+//	that is not active                                        403 Invalid tenant
+//	missing X-Tenant-ID (header mode)                         400 Tenant ID is required
 //	malformed tenant id                                       400
 //	unknown or not active tenant                              404 Tenant not found
 //	malformed JSON, unknown field, wrong type, trailing data  400
@@ -62,5 +68,6 @@
 //
 // A 5xx body never carries details; the cause is logged once with the
 // request id. Every request is logged in one line (request_id, tenant,
-// method, route, path, status, bytes, duration).
+// principal, method, route, path, status, bytes, duration); the principal is
+// an API key's prefix or a JWT's subject, never a secret.
 package handlers

@@ -32,6 +32,7 @@ type testEnv struct {
 	h    http.Handler
 	reg  *tenant.Registry
 	db   *sql.DB // the database, search_path public
+	dsn  string  // the database's URL
 	logs *syncBuffer
 }
 
@@ -81,7 +82,7 @@ func newTestEnv(tb testing.TB, mode tenant.Mode, opts ...envOption) *testEnv {
 		o.Migrator = migrate.New(reg.DB(), migrate.Options{Logger: logger})
 	}
 	api := New(logger, reg, o)
-	return &testEnv{api: api, h: api.Routes(), reg: reg, db: tenanttest.Open(tb, cfg), logs: logs}
+	return &testEnv{api: api, h: api.Routes(), reg: reg, db: tenanttest.Open(tb, cfg), dsn: tenanttest.URL(cfg), logs: logs}
 }
 
 // req is one request of a test.
