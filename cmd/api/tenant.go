@@ -16,6 +16,7 @@ import (
 const tenantHelp = `usage: api tenant create ID [--plan P] [--json]
        api tenant drop ID --force
        api tenant list [--json]
+       api tenant key create|list|revoke ...   (see api tenant key -h)
 
 create  adds tenant ID to the directory, creates and migrates its schema and
         marks it active; safe to re-run, and re-running repairs a failed create
@@ -27,6 +28,9 @@ Flags:
 `
 
 func tenantCmd(ctx context.Context, e env, args []string) error {
+	if len(args) > 0 && args[0] == "key" {
+		return tenantKeyCmd(ctx, e, args[1:])
+	}
 	fs := flag.NewFlagSet("tenant", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() { fmt.Fprint(fs.Output(), tenantHelp); fs.PrintDefaults() }
