@@ -45,6 +45,7 @@ const usage = `usage: api [serve | migrate | status | tenant] [flags]
   migrate   apply migrations: --all | --tenant ID | --tenants a,b
   status    applied, pending and drifted migrations per tenant
   tenant    create ID [--plan P] | drop ID --force | list
+            key create ID [--name N] [--expires 720h] | key list ID | key revoke PREFIX
 
 Run 'api COMMAND -h' for the flags of a command.
 `
