@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -159,4 +160,42 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// BenchmarkGetUserAuth is GET /users/{id} through Routes in header mode
+// and in apikey mode (the key cached), both sending the key: the difference
+// is the cost of authentication per request.
+func BenchmarkGetUserAuth(b *testing.B) {
+	e, users := benchEnv(b, tenant.SearchPath)
+	store := apikey.NewStore(e.reg.DB())
+	keys, err := apikey.New(b.Context(), store, apikey.Options{DSN: e.dsn})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer keys.Close()
+	key, _, err := store.Create(b.Context(), "alpha", apikey.CreateOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	withKeys := New(e.api.log, e.reg, Options{Authenticator: keys, Keys: store})
+	for _, tc := range []struct {
+		name string
+		h    http.Handler
+	}{{"header", e.h}, {"apikey", withKeys.Routes()}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				r := httptest.NewRequest(http.MethodGet, "/users/"+users[i%len(users)].ID.String(), nil)
+				r.Header.Set("X-Tenant-ID", "alpha")
+				r.Header.Set("Authorization", "Bearer "+key)
+				w := httptest.NewRecorder()
+				tc.h.ServeHTTP(w, r)
+				if w.Code != http.StatusOK {
+					b.Fatalf("status %d: %s", w.Code, w.Body)
+				}
+				i++
+			}
+		})
+	}
 }
