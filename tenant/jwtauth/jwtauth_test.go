@@ -5,8 +5,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -317,5 +319,30 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		} else if strings.Contains(err.Error(), string(secret)) {
 			t.Errorf("%s: error %q holds the secret", name, err)
 		}
+	}
+}
+
+// TestPEMKeyAndCustomClaim verifies with a PEM public key (as JWT_KEY_FILE
+// gives it) and reads the tenant from another claim.
+func TestPEMKeyAndCustomClaim(t *testing.T) {
+	raw := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
+	der := must(x509.MarshalPKIXPublicKey(&raw.PublicKey))
+	key, err := jwtauth.ParseKey(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jwtauth.ParseKey([]byte("not a key")); err == nil {
+		t.Error("ParseKey(garbage) = nil error")
+	}
+	a := newAuth(t, jwtauth.Options{Key: key, TenantClaim: "org"})
+	priv := must(jwk.Import(raw))
+	tok, err := jwt.NewBuilder().Issuer(issuer).Audience([]string{audience}).Subject("bob").
+		Expiration(time.Now().Add(time.Hour)).Claim("org", "globex").Claim("tenant_id", "acme").Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := must(jwt.Sign(tok, jwt.WithKey(jwa.ES256(), priv)))
+	if p, err := a.Verify(t.Context(), string(signed)); err != nil || p != (tenant.Principal{Tenant: "globex", Subject: "bob"}) {
+		t.Errorf("Verify(PEM key, claim org) = %+v, %v; want globex/bob", p, err)
 	}
 }
