@@ -307,3 +307,35 @@ func TestAuthenticateHeader(t *testing.T) {
 		}
 	}
 }
+
+// FuzzAuthenticate sends any Authorization header to an Authenticator with
+// one real key: only that key is accepted, every other header is refused
+// with an error wrapping ErrUnauthenticated that does not quote it, and
+// nothing panics or fails as unavailable (hostile input never reaches SQL
+// but as a validated prefix).
+func FuzzAuthenticate(f *testing.F) {
+	e := newEnv(f)
+	a := e.authenticator(f, apikey.Options{})
+	key, k := e.create(f, "acme", apikey.CreateOptions{})
+	for _, s := range []string{"Bearer " + key, "Bearer " + key[:len(key)-1] + "x", "Bearer pgt_aaaaaaaa_" + key[13:],
+		"bearer " + key, "Bearer " + key + "=", "Bearer pgt_'or1=1_" + key[13:], "Basic " + key, ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/", nil)
+		r.Header["Authorization"] = []string{h}
+		p, err := a.Authenticate(r)
+		if err == nil {
+			if _, tok, _ := strings.Cut(h, " "); tok != key || p != (tenant.Principal{Tenant: "acme", Subject: k.Prefix}) {
+				t.Fatalf("Authenticate(%q) = %+v; only the created key may pass", h, p)
+			}
+			return
+		}
+		if !errors.Is(err, tenant.ErrUnauthenticated) {
+			t.Fatalf("Authenticate(%q) error %v; want ErrUnauthenticated", h, err)
+		}
+		if len(h) > 20 && strings.Contains(err.Error(), h[len(h)-12:]) {
+			t.Fatalf("Authenticate error %q quotes the header", err)
+		}
+	})
+}
