@@ -57,8 +57,8 @@ func newPoolStats(s tenant.PoolStats) poolStats {
 	return ps
 }
 
-// pools serves GET /admin/pools. It is open, like the original's (the load
-// harness reads .count), and reveals no tenant data beyond pool ids.
+// pools serves GET /admin/pools, behind the admin token: the pool ids are
+// tenant ids.
 func (a *API) pools(w http.ResponseWriter, r *http.Request) error {
 	st := a.reg.Stats()
 	resp := poolsResponse{

@@ -53,8 +53,10 @@ func TestAdminAuth(t *testing.T) {
 	}
 	// Nothing above changed state: alpha is still served.
 	enabled.expect(t, req{method: "GET", path: "/users", tenant: "alpha"}, http.StatusOK)
-	// The pools route stays open, like the original's.
-	disabled.expect(t, req{method: "GET", path: "/admin/pools"}, http.StatusOK)
+	// The pools route names tenants: it is an admin route.
+	disabled.expect(t, req{method: "GET", path: "/admin/pools"}, http.StatusNotFound)
+	enabled.expect(t, req{method: "GET", path: "/admin/pools"}, http.StatusUnauthorized)
+	enabled.expect(t, req{method: "GET", path: "/admin/pools", token: testAdminToken}, http.StatusOK)
 	// With the right token the same route works.
 	enabled.expect(t, req{method: "GET", path: "/admin/tenants", token: testAdminToken}, http.StatusOK)
 }

@@ -11,16 +11,19 @@
 //	                               behind this release's migrations (tenantsBehind), else 503
 //	GET    /metrics                Prometheus text format
 //	GET    /plans, /plans/{id}     plans (public schema); no tenant needed
-//	GET    /admin/pools            {"count":N, ...registry statistics}; open
+//	GET    /admin/pools            admin token: {"count":N, ...registry statistics}
 //	POST   /admin/plans            admin token: create a plan
 //	PUT    /admin/plans/{id}       admin token: partial update
 //	DELETE /admin/plans/{id}       admin token: 204; 409 while a tenant uses it
 //	GET    /admin/tenants          admin token: the tenant directory
 //	POST   /admin/tenants          admin token: {"id","plan"?} provision, 201
 //	DELETE /admin/tenants/{id}     admin token: drop schema and row, evict, 204
-//	POST   /admin/tenants/{id}/suspend  admin token: {"reason"?} suspend (403 for its requests), 200
-//	POST   /admin/tenants/{id}/resume   admin token: serve a suspended tenant again, 200
-//	GET    /users                  X-Tenant-ID: one page of users
+//	POST   /admin/tenants/{id}/suspend    admin token: {"reason"?} suspend (403 for its requests), 200
+//	POST   /admin/tenants/{id}/resume     admin token: serve a suspended tenant again, 200
+//	GET    /admin/tenants/{id}/keys           admin token: the tenant's API keys (never the keys themselves)
+//	POST   /admin/tenants/{id}/keys           admin token: {"name"?,"expiresIn"?} → 201 {"key",...}, shown once
+//	DELETE /admin/tenants/{id}/keys/{prefix}  admin token: revoke, in every process at once; 204
+//	GET    /users                  the tenant's credential (Options.Authenticator) or X-Tenant-ID: one page of users
 //	POST   /users                  {"email","name"} → 201 + Location
 //	GET    /users/{id}
 //	PUT    /users/{id}             partial {"email"?,"name"?,"active"?}
@@ -61,7 +64,10 @@
 // the field names, not the message text.
 //
 //	condition                                                 status
-//	missing X-Tenant-ID                                       400 Tenant ID is required
+//	missing, malformed, unknown, expired or revoked credential 401 Unauthorized (WWW-Authenticate: Bearer)
+//	X-Tenant-ID not the credential's; credential of a tenant
+//	that is not active                                        403 Invalid tenant
+//	missing X-Tenant-ID (header mode)                         400 Tenant ID is required
 //	two X-Tenant-ID headers, or a comma-separated list        400 X-Tenant-ID must name exactly one tenant
 //	malformed tenant id                                       400
 //	unknown or not active tenant                              404 Tenant not found
@@ -84,5 +90,6 @@
 //
 // A 5xx body never carries details; the cause is logged once with the
 // request id. Every request is logged in one line (request_id, tenant,
-// method, route, path, status, bytes, duration).
+// principal, method, route, path, status, bytes, duration); the principal is
+// an API key's prefix or a JWT's subject, never a secret.
 package handlers

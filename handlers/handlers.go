@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pgtenant/pgtenant/tenant"
+	"github.com/pgtenant/pgtenant/tenant/apikey"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
 
@@ -25,11 +26,19 @@ const (
 // Options configure an API. The zero value serves everything except the
 // state-changing admin routes.
 type Options struct {
-	// AdminToken enables the admin routes that read or change tenants and
-	// plans; they then require "Authorization: Bearer <AdminToken>". When it
-	// is empty those routes answer 404, as if they did not exist.
-	// GET /admin/pools is open either way, like the original's.
+	// AdminToken enables the admin routes (pools, tenants, plans, keys);
+	// they then require "Authorization: Bearer <AdminToken>". When it is
+	// empty those routes answer 404, as if they did not exist.
 	AdminToken string
+
+	// Authenticator binds each tenant request to its tenant (see
+	// tenant.MiddlewareOptions.Authenticator). Nil: the X-Tenant-ID header
+	// alone, as tenant.HeaderAuth.
+	Authenticator tenant.Authenticator
+
+	// Keys serves the API key admin routes (/admin/tenants/{id}/keys).
+	// When nil, those routes answer 404.
+	Keys *apikey.Store
 
 	// Migrator provisions and drops tenants for POST/DELETE /admin/tenants
 	// and lists them for GET /admin/tenants. When nil, those routes answer
@@ -99,11 +108,12 @@ func (a *API) Routes() http.Handler {
 	r.Get("/metrics", a.metrics.handler(a.log).ServeHTTP)
 	r.Get("/plans", a.wrap(a.listPlans))
 	r.Get("/plans/{id}", a.wrap(a.getPlan))
-	r.Get("/admin/pools", a.wrap(a.pools))
 
 	// Admin: bearer token; 404 when no token is configured.
 	r.Group(func(r chi.Router) {
 		r.Use(a.requireAdmin)
+		// It names the resident tenants.
+		r.Get("/admin/pools", a.wrap(a.pools))
 		r.Post("/admin/plans", a.wrap(a.createPlan))
 		r.Put("/admin/plans/{id}", a.wrap(a.updatePlan))
 		r.Delete("/admin/plans/{id}", a.wrap(a.deletePlan))
@@ -113,6 +123,11 @@ func (a *API) Routes() http.Handler {
 			r.Delete("/admin/tenants/{id}", a.wrap(a.dropTenant))
 			r.Post("/admin/tenants/{id}/suspend", a.wrap(a.suspendTenant))
 			r.Post("/admin/tenants/{id}/resume", a.wrap(a.resumeTenant))
+		}
+		if a.opts.Keys != nil {
+			r.Get("/admin/tenants/{id}/keys", a.wrap(a.listKeys))
+			r.Post("/admin/tenants/{id}/keys", a.wrap(a.createKey))
+			r.Delete("/admin/tenants/{id}/keys/{prefix}", a.wrap(a.revokeKey))
 		}
 	})
 
@@ -139,12 +154,17 @@ func (a *API) Routes() http.Handler {
 	return r
 }
 
-// tenantOptions makes tenant.Middleware report its errors through writeError
-// and record the tenant on the request log line.
+// tenantOptions makes tenant.Middleware authenticate with
+// Options.Authenticator, report its errors through writeError and record the
+// tenant and the principal on the request log line.
 func (a *API) tenantOptions(verified bool) tenant.MiddlewareOptions {
 	return tenant.MiddlewareOptions{
-		Verified:     verified,
-		OnResolved:   func(r *http.Request, id string) { setLogTenant(r.Context(), id) },
+		Verified:      verified,
+		Authenticator: a.opts.Authenticator,
+		OnResolved: func(r *http.Request, id string) {
+			p, _ := tenant.PrincipalFromContext(r.Context())
+			setLogTenant(r.Context(), id, p.Subject)
+		},
 		ErrorHandler: a.tenantError,
 	}
 }
@@ -155,7 +175,7 @@ func (a *API) tenantOptions(verified bool) tenant.MiddlewareOptions {
 func (a *API) tenantError(w http.ResponseWriter, r *http.Request, err error) {
 	if vs := r.Header.Values(tenant.Header); len(vs) == 1 && tenant.ValidateID(vs[0]) == nil &&
 		!errors.Is(err, tenant.ErrMissingID) && !errors.Is(err, tenant.ErrForbidden) {
-		setLogTenant(r.Context(), vs[0])
+		setLogTenant(r.Context(), vs[0], "")
 	}
 	a.writeError(w, r, err)
 }

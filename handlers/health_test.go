@@ -27,7 +27,8 @@ func TestHealthPoolsMetrics(t *testing.T) {
 		if got := body[healthResponse](t, e.expect(t, req{method: "GET", path: "/health"}, http.StatusOK)); got.Pools != 2 {
 			t.Errorf("GET /health pools = %d; want 2", got.Pools)
 		}
-		pools := body[poolsResponse](t, e.expect(t, req{method: "GET", path: "/admin/pools"}, http.StatusOK))
+		e.expect(t, req{method: "GET", path: "/admin/pools"}, http.StatusUnauthorized)
+		pools := body[poolsResponse](t, e.expect(t, req{method: "GET", path: "/admin/pools", token: testAdminToken}, http.StatusOK))
 		if pools.Count != 2 || len(pools.Pools) != 2 || pools.Mode != e.reg.Mode().String() || pools.Misses < 2 || pools.MaxPools == 0 {
 			t.Errorf("GET /admin/pools = %+v; want count 2, 2 pools, mode %s, ≥2 misses", pools, e.reg.Mode())
 		}
@@ -59,7 +60,7 @@ func TestHealthPoolsMetrics(t *testing.T) {
 				t.Errorf("GET /metrics lacks %q in:\n%s", want, grepLines(text, "http_requests_total"))
 			}
 		}
-	})
+	}, withAdmin)
 }
 
 func TestReadyWhenDatabaseDown(t *testing.T) {

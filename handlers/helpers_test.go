@@ -35,6 +35,7 @@ type testEnv struct {
 	reg  *tenant.Registry
 	db   *sql.DB   // the database, search_path public
 	cfg  pq.Config // the database's connection settings
+	dsn  string    // the database's URL
 	logs *syncBuffer
 }
 
@@ -84,7 +85,7 @@ func newTestEnv(tb testing.TB, mode tenant.Mode, opts ...envOption) *testEnv {
 		o.Migrator = migrate.New(reg.DB(), migrate.Options{Logger: logger})
 	}
 	api := New(logger, reg, o)
-	return &testEnv{api: api, h: api.Routes(), reg: reg, db: tenanttest.Open(tb, cfg), cfg: cfg, logs: logs}
+	return &testEnv{api: api, h: api.Routes(), reg: reg, db: tenanttest.Open(tb, cfg), cfg: cfg, dsn: tenanttest.URL(cfg), logs: logs}
 }
 
 // req is one request of a test.

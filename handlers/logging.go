@@ -17,11 +17,12 @@ import (
 // request's chi middleware.LogEntry, through which chi's Recoverer reports a
 // panic.
 type logInfo struct {
-	tenant   string
-	log      *slog.Logger
-	r        *http.Request
-	w        middleware.WrapResponseWriter
-	panicked bool
+	tenant    string
+	principal string
+	log       *slog.Logger
+	r         *http.Request
+	w         middleware.WrapResponseWriter
+	panicked  bool
 }
 
 // Write implements middleware.LogEntry; logRequests writes the request line.
@@ -43,10 +44,12 @@ func (li *logInfo) Panic(v any, stack []byte) {
 
 type logInfoKey struct{}
 
-// setLogTenant records the request's tenant for its log line.
-func setLogTenant(ctx context.Context, id string) {
+// setLogTenant records the request's tenant and principal (a key prefix, a
+// JWT subject; never a secret) for its log line.
+func setLogTenant(ctx context.Context, id, principal string) {
 	if li, ok := ctx.Value(logInfoKey{}).(*logInfo); ok {
 		li.tenant = id
+		li.principal = principal
 	}
 }
 
@@ -58,7 +61,7 @@ func logTenant(ctx context.Context) string {
 	return ""
 }
 
-// logRequests writes one log line per request (request_id, tenant, method,
+// logRequests writes one log line per request (request_id, tenant, principal, method,
 // route pattern, status, bytes, duration) and records the request's metrics.
 func (a *API) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -83,6 +86,7 @@ func (a *API) logRequests(next http.Handler) http.Handler {
 			a.log.LogAttrs(r.Context(), level, "request",
 				slog.String("request_id", middleware.GetReqID(r.Context())),
 				slog.String("tenant", li.tenant),
+				slog.String("principal", li.principal),
 				slog.String("method", r.Method),
 				slog.String("route", route),
 				slog.String("path", r.URL.Path),

@@ -89,6 +89,9 @@ func invalidField(field, msg string) error {
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, body := classify(err)
 	ctx := r.Context()
+	if status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
+		w.Header().Set("WWW-Authenticate", "Bearer")
+	}
 	if status >= 500 {
 		a.log.ErrorContext(ctx, "request failed",
 			"request_id", middleware.GetReqID(ctx), "tenant", logTenant(ctx),
@@ -121,6 +124,9 @@ func classify(err error) (int, errorBody) {
 		return http.StatusUnprocessableEntity, errorBody{Error: "Validation failed", Fields: ve.fields}
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge, errorBody{Error: "Request body too large"}
+	case errors.Is(err, tenant.ErrUnauthenticated):
+		// Whatever the credential named: no hint of whether a tenant exists.
+		return http.StatusUnauthorized, errorBody{Error: "Unauthorized"}
 	case errors.Is(err, tenant.ErrMissingID):
 		return http.StatusBadRequest, errorBody{Error: "Tenant ID is required"}
 	case errors.Is(err, tenant.ErrMultipleIDs):

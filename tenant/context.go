@@ -4,12 +4,13 @@ import "context"
 
 type ctxKey struct{}
 
-// valueCtx carries a tenant id. It is its own context value, so storing the
+// valueCtx carries a tenant id and the subject of the principal, if any. It is its own context value, so storing the
 // id costs one allocation and reading it none, where context.WithValue would
 // box the string as well.
 type valueCtx struct {
 	context.Context
-	id string
+	id      string
+	subject string
 }
 
 func (c *valueCtx) Value(key any) any {
@@ -34,7 +35,7 @@ func contextName(c context.Context) string {
 // *ent.Client travels separately, with ent.NewContext. It is safe for
 // concurrent use, like every context.
 func NewContext(ctx context.Context, id string) context.Context {
-	return &valueCtx{ctx, id}
+	return &valueCtx{Context: ctx, id: id}
 }
 
 // FromContext returns the tenant id stored in ctx by NewContext (and so by

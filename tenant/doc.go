@@ -27,6 +27,17 @@
 // registry listens on [DirectoryChannel]; whoever changes the directory sends
 // pg_notify(DirectoryChannel, id) and every registry forgets that tenant.
 //
+// # Authentication
+//
+// Without [MiddlewareOptions.Authenticator], Middleware trusts the
+// X-Tenant-ID header, which is right only behind a gateway that
+// authenticates callers and sets the header itself. With an
+// [Authenticator] the tenant comes from a verified credential, checked
+// before anything touches the tenant: [HeaderAuth] is the header, the
+// packages tenant/apikey (per-tenant API keys) and tenant/jwtauth (JWTs of
+// an identity provider) are credentials, and [AuthenticatorFunc] adapts
+// your own. [PrincipalFromContext] tells handlers who made the request.
+//
 // # Isolation modes
 //
 // [SearchPath] (the default) gives every tenant its own *sql.DB whose

@@ -21,8 +21,17 @@ type MiddlewareOptions struct {
 	// Extract returns the tenant id of r, "" when it has none. Default: the
 	// X-Tenant-ID header, which must appear at most once (else
 	// ErrMultipleIDs). Whatever the source, an id holding a comma is a list
-	// of ids and is refused with ErrMultipleIDs.
+	// of ids and is refused with ErrMultipleIDs. It is not used when
+	// Authenticator is set.
 	Extract func(r *http.Request) string
+
+	// Authenticator, if set, binds the request to its tenant by a
+	// credential: the tenant is the principal's, the X-Tenant-ID header is
+	// optional and, when present, must name the same tenant (else 403), and
+	// the principal is stored in the request context (NewPrincipalContext).
+	// When the principal has a Subject (a credential was checked), a tenant
+	// the directory does not serve is refused 403, not 404.
+	Authenticator Authenticator
 
 	// Authorize, if set, is called with the valid id before the client is
 	// acquired; a non-nil error answers 403 {"error":"Invalid tenant"} (or is
@@ -56,7 +65,9 @@ var ErrMissingID = errors.New("tenant: missing id")
 // instead of replacing it may send). No id of such a request is used.
 var ErrMultipleIDs = errors.New("tenant: more than one id")
 
-// ErrForbidden wraps the error of MiddlewareOptions.Authorize.
+// ErrForbidden wraps the error of MiddlewareOptions.Authorize and the
+// refusals of a valid credential (another tenant in X-Tenant-ID, a tenant
+// that is not served).
 var ErrForbidden = errors.New("tenant: forbidden")
 
 // Middleware returns HTTP middleware that resolves the request's tenant,
@@ -69,15 +80,20 @@ var ErrForbidden = errors.New("tenant: forbidden")
 // The steps are: Extract the id (refusing a request that names several);
 // validate it (ValidateID; Authorize never
 // sees an invalid id); Authorize; acquire (Registry.Acquire, or
-// Registry.AcquireVerified when opts.Verified); OnResolved; next. When a step
+// Registry.AcquireVerified when opts.Verified); OnResolved; next. With
+// opts.Authenticator, the first steps are instead: Authenticate; validate
+// the principal's tenant; check X-Tenant-ID against it. When a step
 // fails, no later step runs and, unless opts.ErrorHandler is set, the
 // response (written by WriteError) is a JSON body {"error": message} with
 // these statuses:
 //
+//	ErrUnauthenticated (Authenticator)  401 Unauthorized (WWW-Authenticate: Bearer)
 //	no tenant id                        400 Tenant ID is required
 //	ErrMultipleIDs                      400 X-Tenant-ID must name exactly one tenant
 //	ErrInvalidID                        400 Invalid tenant ID
-//	Authorize returned an error         403 Invalid tenant
+//	Authorize returned an error,
+//	X-Tenant-ID not the credential's,
+//	credential of an unserved tenant    403 Invalid tenant
 //	ErrNotFound                         404 Tenant not found
 //	ErrSuspended                        403 Tenant suspended
 //	ErrUnavailable, ErrClosed,
@@ -114,6 +130,10 @@ type handler struct {
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := h.m
+	if m.opts.Authenticator != nil {
+		h.serveAuthenticated(w, r)
+		return
+	}
 	var id string
 	if m.opts.Extract != nil {
 		id = m.opts.Extract(r)
@@ -158,11 +178,53 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.next.ServeHTTP(w, r)
 }
 
+// serveAuthenticated is ServeHTTP with an Authenticator: the credential is
+// checked before anything else, so a refused one touches no tenant.
+func (h *handler) serveAuthenticated(w http.ResponseWriter, r *http.Request) {
+	m := h.m
+	p, err := m.opts.Authenticator.Authenticate(r)
+	if err != nil {
+		m.opts.ErrorHandler(w, r, err)
+		return
+	}
+	if err := ValidateID(p.Tenant); err != nil {
+		m.opts.ErrorHandler(w, r, err)
+		return
+	}
+	if vs := r.Header.Values(Header); len(vs) > 1 || len(vs) == 1 && vs[0] != p.Tenant {
+		m.opts.ErrorHandler(w, r, fmt.Errorf("%w: credential of tenant %q, %s names another", ErrForbidden, p.Tenant, Header))
+		return
+	}
+	if m.opts.Authorize != nil {
+		if err := m.opts.Authorize(r, p.Tenant); err != nil {
+			m.opts.ErrorHandler(w, r, fmt.Errorf("%w: tenant %q: %w", ErrForbidden, p.Tenant, err))
+			return
+		}
+	}
+	client, release, err := m.acquire(r.Context(), p.Tenant)
+	if err != nil {
+		if p.Subject != "" && errors.Is(err, ErrNotFound) {
+			// The credential is valid, so its tenant exists or existed:
+			// it is not served (suspended, dropped), which is a refusal.
+			err = fmt.Errorf("%w: %w", ErrForbidden, err)
+		}
+		m.opts.ErrorHandler(w, r, err)
+		return
+	}
+	defer release()
+	r = r.WithContext(ent.NewContext(NewPrincipalContext(r.Context(), p), client))
+	if m.opts.OnResolved != nil {
+		m.opts.OnResolved(r, p.Tenant)
+	}
+	h.next.ServeHTTP(w, r)
+}
+
 // Bodies of the default error responses, the original library's texts.
 var (
 	bodyMissingID   = []byte(`{"error":"Tenant ID is required"}` + "\n")
 	bodyMultipleIDs = []byte(`{"error":"X-Tenant-ID must name exactly one tenant"}` + "\n")
 	bodyInvalidID   = []byte(`{"error":"Invalid tenant ID"}` + "\n")
+	bodyUnauth      = []byte(`{"error":"Unauthorized"}` + "\n")
 	bodyForbidden   = []byte(`{"error":"Invalid tenant"}` + "\n")
 	bodyNotFound    = []byte(`{"error":"Tenant not found"}` + "\n")
 	bodySuspended   = []byte(`{"error":"Tenant suspended"}` + "\n")
@@ -178,8 +240,11 @@ func WriteError(w http.ResponseWriter, _ *http.Request, err error) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Content-Type-Options", "nosniff")
-	if status == http.StatusServiceUnavailable {
+	switch status {
+	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", "1")
+	case http.StatusUnauthorized:
+		h.Set("WWW-Authenticate", "Bearer")
 	}
 	w.WriteHeader(status)
 	w.Write(body)
@@ -187,6 +252,8 @@ func WriteError(w http.ResponseWriter, _ *http.Request, err error) {
 
 func errorResponse(err error) (int, []byte) {
 	switch {
+	case errors.Is(err, ErrUnauthenticated):
+		return http.StatusUnauthorized, bodyUnauth
 	case errors.Is(err, ErrMissingID):
 		return http.StatusBadRequest, bodyMissingID
 	case errors.Is(err, ErrMultipleIDs):

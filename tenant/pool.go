@@ -99,6 +99,7 @@ func qualifiedSchemaConfig(schema string) ent.SchemaConfig {
 		Post:   schema,
 		Plan:   "public",
 		Tenant: "public",
+		APIKey: "public",
 	}
 }
 
@@ -106,5 +107,5 @@ func qualifiedSchemaConfig(schema string) ent.SchemaConfig {
 // mode: public tables are qualified, tenant tables are not, so using them
 // through the shared client fails.
 func sharedSchemaConfig() ent.SchemaConfig {
-	return ent.SchemaConfig{Plan: "public", Tenant: "public"}
+	return ent.SchemaConfig{Plan: "public", Tenant: "public", APIKey: "public"}
 }

@@ -15,7 +15,7 @@ func TenantTables() []*schema.Table {
 }
 
 // PublicTables returns the tables that live only in the public schema:
-// shared data and the tenant directory.
+// shared data, the tenant directory and the tenants' API keys.
 func PublicTables() []*schema.Table {
-	return []*schema.Table{migrate.PlansTable, migrate.TenantsTable}
+	return []*schema.Table{migrate.PlansTable, migrate.TenantsTable, migrate.APIKeysTable}
 }

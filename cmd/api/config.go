@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,6 +55,8 @@ type Config struct {
 	RetryMaxDelay     time.Duration
 
 	AdminToken      string
+	Auth            string // header, apikey or jwt (see authModes)
+	JWT             jwtConfig
 	LogLevel        slog.Level
 	LogFormat       string // json or text
 	RequestTimeout  time.Duration
@@ -75,8 +78,9 @@ type setting struct {
 // secretSettings are the settings whose values -h and errors never print
 // as given, by variable: the function returns what is printed instead.
 var secretSettings = map[string]func(string) string{
-	"DATABASE_URL": redact.DSN,
-	"ADMIN_TOKEN":  hideToken,
+	"DATABASE_URL":    redact.DSN,
+	"ADMIN_TOKEN":     hideToken,
+	"JWT_HMAC_SECRET": hideToken,
 }
 
 // shown is v as -h and errors print the value of s.
@@ -134,6 +138,21 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 			c.AdminToken = s
 			return nil
 		}},
+		{"auth", "TENANT_AUTH", "", "how a request proves its tenant: header (X-Tenant-ID alone, for use behind a gateway that authenticates), apikey (per-tenant API keys) or jwt (JWTs of an identity provider); must be set when DATABASE_URL is set and the address is not loopback, else header", func(s string) error {
+			if s != "" && !slices.Contains(authModes, s) {
+				return errors.New("want header, apikey or jwt")
+			}
+			c.Auth = s
+			return nil
+		}},
+		{"jwt-jwks-url", "JWT_JWKS_URL", "", "jwt: the identity provider's JWKS URL", func(s string) error { c.JWT.JWKSURL = s; return nil }},
+		{"jwt-key-file", "JWT_KEY_FILE", "", "jwt: PEM public key file verifying tokens, instead of a JWKS", func(s string) error { c.JWT.KeyFile = s; return nil }},
+		{"jwt-hmac-secret", "JWT_HMAC_SECRET", "", "jwt: shared HS256 secret, instead of a JWKS, for tests and small setups (prefer the variable)", func(s string) error { c.JWT.HMACSecret = s; return nil }},
+		{"jwt-issuer", "JWT_ISSUER", "", "jwt: required iss", func(s string) error { c.JWT.Issuer = s; return nil }},
+		{"jwt-audience", "JWT_AUDIENCE", "", "jwt: required aud", func(s string) error { c.JWT.Audience = s; return nil }},
+		{"jwt-tenant-claim", "JWT_TENANT_CLAIM", "tenant_id", "jwt: the claim holding the tenant id", func(s string) error { c.JWT.TenantClaim = s; return nil }},
+		{"jwt-algorithms", "JWT_ALGORITHMS", "", "jwt: comma-separated accepted algorithms; default HS256 with a secret, else RS256,ES256 (never none)", func(s string) error { c.JWT.Algorithms = s; return nil }},
+		{"jwt-leeway", "JWT_LEEWAY", "30s", "jwt: clock skew allowed on exp and nbf", duration(&c.JWT.Leeway, false)},
 		{"log-level", "LOG_LEVEL", "info", "debug, info, warn or error", func(s string) error { return c.LogLevel.UnmarshalText([]byte(s)) }},
 		{"log-format", "LOG_FORMAT", "json", "json or text", func(s string) error {
 			if s != "json" && s != "text" {
@@ -220,6 +239,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	c.Addr = addr
 	if c.Addr == "" {
 		c.Addr = ":" + strconv.Itoa(port)
+	}
+	if err := c.checkAuth(); err != nil {
+		return Config{}, err
 	}
 	if c.RetryMaxDelay < c.RetryInitialDelay {
 		return Config{}, fmt.Errorf("RETRY_MAX_DELAY (%v) is shorter than RETRY_INITIAL_DELAY (%v)", c.RetryMaxDelay, c.RetryInitialDelay)
@@ -376,6 +398,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("retry_initial_delay", c.RetryInitialDelay),
 		slog.Duration("retry_max_delay", c.RetryMaxDelay),
 		slog.String("admin_token", token),
+		slog.String("auth", c.Auth),
+		slog.Any("jwt", c.JWT),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("log_format", c.LogFormat),
 		slog.Duration("request_timeout", c.RequestTimeout),

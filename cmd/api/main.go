@@ -60,6 +60,7 @@ const usage = `usage: api [serve | migrate | status | tenant | seed] [flags]
   tenant    create ID [--plan P] | drop ID --force | list
             suspend ID [--reason R] | resume ID | clone FROM TO [--with-data]
             export ID > F | import NEW_ID < F
+            key create ID [--name N] [--expires 720h] | key list ID | key revoke PREFIX
   seed      run a SQL seed in tenants: --file F (--all | --tenant ID | --tenants a,b)
 
 Run 'api COMMAND -h' for the flags of a command.

@@ -100,6 +100,12 @@ func startE2E(t *testing.T, ctx context.Context, env map[string]string) *e2eServ
 // decodes the JSON answer into out (unless nil).
 func (s *e2eServer) call(t *testing.T, method, path, tenantID, body string, want int, out any) http.Header {
 	t.Helper()
+	return s.callAuth(t, method, path, tenantID, "", body, want, out)
+}
+
+// callAuth is call with "Authorization: Bearer <token>" unless token is "".
+func (s *e2eServer) callAuth(t *testing.T, method, path, tenantID, token, body string, want int, out any) http.Header {
+	t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -110,6 +116,9 @@ func (s *e2eServer) call(t *testing.T, method, path, tenantID, body string, want
 	}
 	if tenantID != "" {
 		req.Header.Set("X-Tenant-ID", tenantID)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
@@ -200,7 +209,8 @@ func testServeEndToEnd(t *testing.T, mode string) {
 		Count int    `json:"count"`
 		Mode  string `json:"mode"`
 	}
-	s.call(t, "GET", "/admin/pools", "", "", 200, &pools)
+	s.call(t, "GET", "/admin/pools", "", "", 401, nil)
+	s.callAuth(t, "GET", "/admin/pools", "", "t0ken-t0ken-t0ken-t0ken-t0ken-t0", "", 200, &pools)
 	if pools.Count != 1 || pools.Mode != mode {
 		t.Errorf("GET /admin/pools = %+v; want count 1, mode %s", pools, mode)
 	}

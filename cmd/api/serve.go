@@ -16,6 +16,7 @@ import (
 	"github.com/pgtenant/pgtenant/internal/devdb"
 	"github.com/pgtenant/pgtenant/internal/redact"
 	"github.com/pgtenant/pgtenant/tenant"
+	"github.com/pgtenant/pgtenant/tenant/apikey"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
 
@@ -104,10 +105,20 @@ func serve(ctx context.Context, e env, args []string) error {
 	}
 	warnTenantsBehind(ctx, mig, log)
 
+	keys := apikey.NewStore(reg.DB())
+	auth, closeAuth, err := newAuthenticator(ctx, cfg, keys, log)
+	if err != nil {
+		return err
+	}
+	defer closeAuth()
+	log.InfoContext(ctx, "authentication", "mode", cfg.Auth)
+
 	api := handlers.New(log, reg, handlers.Options{
 		AdminToken:     cfg.AdminToken,
 		Migrator:       mig,
 		RequestTimeout: cfg.RequestTimeout,
+		Authenticator:  auth,
+		Keys:           keys,
 	})
 	srv := &http.Server{
 		Handler:           api.Routes(),

@@ -24,6 +24,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		RetryInitialDelay: 100 * time.Millisecond, RetryMaxDelay: 5 * time.Second,
 		LogLevel: slog.LevelInfo, LogFormat: "json", RequestTimeout: 10 * time.Second,
 		ShutdownTimeout: 30 * time.Second, AutoMigrate: true,
+		Auth: "header", JWT: jwtConfig{TenantClaim: "tenant_id", Leeway: 30 * time.Second},
 	}
 	if c != want {
 		t.Errorf("parseConfig() = %+v; want %+v", c, want)
@@ -34,6 +35,7 @@ func TestParseConfigPrecedence(t *testing.T) {
 	env := map[string]string{
 		"DATABASE_URL": "postgres://u:pw@db:5432/app", "PORT": "8080", "TENANT_MAX_POOLS": "7",
 		"TENANT_ISOLATION": "qualified", "LOG_LEVEL": "debug", "AUTO_MIGRATE": "false", "TENANT_POOL_TTL": "0",
+		"TENANT_AUTH": "apikey",
 	}
 	c, err := parseConfig([]string{"-max-pools", "9", "-log-format", "text"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {

@@ -17,6 +17,7 @@ const tenantHelp = `usage: api tenant create ID [--plan P] [--seed FILE] [--json
        api tenant drop ID --force
        api tenant list [--json]
        api tenant suspend|resume|clone|export|import ...  (see api tenant suspend -h)
+       api tenant key create|list|revoke ...   (see api tenant key -h)
 
 create  adds tenant ID to the directory, creates and migrates its schema and
         marks it active; safe to re-run, and re-running repairs a failed create;
@@ -30,6 +31,9 @@ Flags:
 
 func tenantCmd(ctx context.Context, e env, args []string) error {
 	if len(args) > 0 {
+		if args[0] == "key" {
+			return tenantKeyCmd(ctx, e, args[1:])
+		}
 		if cmd, ok := lifecycleCommands[args[0]]; ok {
 			return cmd(ctx, e, args[0], args[1:])
 		}

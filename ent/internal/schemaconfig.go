@@ -7,6 +7,7 @@ import "context"
 // SchemaConfig represents alternative schema names for all tables
 // that can be passed at runtime.
 type SchemaConfig struct {
+	APIKey string // APIKey table.
 	Plan   string // Plan table.
 	Post   string // Post table.
 	Tenant string // Tenant table.

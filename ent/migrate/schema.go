@@ -9,6 +9,39 @@ import (
 )
 
 var (
+	// APIKeysColumns holds the columns for the "api_keys" table.
+	APIKeysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID, Default: schema.Expr("gen_random_uuid()")},
+		{Name: "prefix", Type: field.TypeString, Unique: true, Size: 16, SchemaType: map[string]string{"postgres": "varchar(16)"}},
+		{Name: "hash", Type: field.TypeBytes, Size: 32},
+		{Name: "name", Type: field.TypeString, Size: 100, Default: "", SchemaType: map[string]string{"postgres": "varchar(100)"}},
+		{Name: "created_at", Type: field.TypeTime, Default: schema.Expr("now()")},
+		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
+		{Name: "last_used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+		{Name: "tenant_id", Type: field.TypeString, Size: 48, SchemaType: map[string]string{"postgres": "varchar(48)"}},
+	}
+	// APIKeysTable holds the schema information for the "api_keys" table.
+	APIKeysTable = &schema.Table{
+		Name:       "api_keys",
+		Columns:    APIKeysColumns,
+		PrimaryKey: []*schema.Column{APIKeysColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "api_keys_tenants_tenant",
+				Columns:    []*schema.Column{APIKeysColumns[8]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "apikey_tenant_id",
+				Unique:  false,
+				Columns: []*schema.Column{APIKeysColumns[8]},
+			},
+		},
+	}
 	// PlansColumns holds the columns for the "plans" table.
 	PlansColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID, Default: schema.Expr("gen_random_uuid()")},
@@ -99,6 +132,7 @@ var (
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		APIKeysTable,
 		PlansTable,
 		PostsTable,
 		TenantsTable,
@@ -107,6 +141,10 @@ var (
 )
 
 func init() {
+	APIKeysTable.ForeignKeys[0].RefTable = TenantsTable
+	APIKeysTable.Annotation = &entsql.Annotation{
+		Table: "api_keys",
+	}
 	PostsTable.ForeignKeys[0].RefTable = UsersTable
 	TenantsTable.ForeignKeys[0].RefTable = PlansTable
 	UsersTable.Annotation = &entsql.Annotation{}

@@ -528,7 +528,7 @@ func TestAnyPoolSearchPath(t *testing.T) {
 			wg.Wait()
 			got := rowsText(t, db, `SELECT schemaname || '.' || tablename FROM pg_tables
 WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`)
-			want := "public.plans\npublic.schema_migrations\npublic.tenants\ntenant_acme.posts\ntenant_acme.schema_migrations\ntenant_acme.users"
+			want := "public.api_keys\npublic.plans\npublic.schema_migrations\npublic.tenants\ntenant_acme.posts\ntenant_acme.schema_migrations\ntenant_acme.users"
 			if got != want {
 				t.Errorf("tables:\n%s\nwant\n%s", got, want)
 			}

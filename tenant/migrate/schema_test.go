@@ -34,6 +34,15 @@ func TestSchemaDDL(t *testing.T) {
 	coalesce(character_maximum_length::text, ''), is_nullable, coalesce(column_default, '')
 FROM information_schema.columns WHERE ` + others + ` ORDER BY 1, 2, ordinal_position`,
 			want: `
+public|api_keys|id|uuid||NO|gen_random_uuid()
+public|api_keys|prefix|character varying|16|NO|
+public|api_keys|hash|bytea||NO|
+public|api_keys|name|character varying|100|NO|''::character varying
+public|api_keys|created_at|timestamp with time zone||NO|now()
+public|api_keys|expires_at|timestamp with time zone||YES|
+public|api_keys|last_used_at|timestamp with time zone||YES|
+public|api_keys|revoked_at|timestamp with time zone||YES|
+public|api_keys|tenant_id|character varying|48|NO|
 public|plans|id|uuid||NO|gen_random_uuid()
 public|plans|name|character varying|100|NO|
 public|plans|max_users|character varying|50|YES|
@@ -68,6 +77,9 @@ tenant_acme|users|created_at|timestamp with time zone||NO|now()`,
 			query: `SELECT schemaname, tablename, indexdef FROM pg_indexes
 WHERE schemaname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') ORDER BY 1, 2, 3`,
 			want: `
+public|api_keys|CREATE INDEX apikey_tenant_id ON public.api_keys USING btree (tenant_id)
+public|api_keys|CREATE UNIQUE INDEX api_keys_pkey ON public.api_keys USING btree (id)
+public|api_keys|CREATE UNIQUE INDEX api_keys_prefix_key ON public.api_keys USING btree (prefix)
 public|plans|CREATE UNIQUE INDEX plans_pkey ON public.plans USING btree (id)
 public|schema_migrations|CREATE UNIQUE INDEX schema_migrations_pkey ON public.schema_migrations USING btree (version)
 public|tenants|CREATE INDEX tenant_status ON public.tenants USING btree (status)
@@ -87,6 +99,8 @@ tenant_acme|users|CREATE UNIQUE INDEX users_pkey ON tenant_acme.users USING btre
 FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace JOIN pg_class cl ON cl.oid = c.conrelid
 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') ORDER BY 1, 2, 3`,
 			want: `
+public|api_keys|api_keys_pkey|PRIMARY KEY (id)
+public|api_keys|api_keys_tenants_tenant|FOREIGN KEY (tenant_id) REFERENCES tenants(id) ON DELETE CASCADE
 public|plans|plans_pkey|PRIMARY KEY (id)
 public|schema_migrations|schema_migrations_pkey|PRIMARY KEY (version)
 public|tenants|tenants_pkey|PRIMARY KEY (id)
