@@ -97,7 +97,7 @@ type applyOptions struct {
 // each pending file followed by its revision row. Nothing is committed unless
 // every pending file succeeds. It returns the versions it applied.
 func (m *Migrator) apply(ctx context.Context, schema string, files []migration, o applyOptions) (applied []string, err error) {
-	tx, err := m.db.BeginTx(ctx, nil)
+	tx, err := m.begin(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -43,10 +43,32 @@ func tenantTrack(t *testing.T, extra bool) fs.FS {
 
 func newDB(t *testing.T) (pq.Config, *sql.DB) {
 	t.Helper()
-	cfg := tenanttest.NewMigratedDatabase(t)
+	return newDBAt(t, sql.LevelDefault)
+}
+
+// newDBAt is newDB with a database whose default transaction isolation is
+// level.
+func newDBAt(t *testing.T, level sql.IsolationLevel) (pq.Config, *sql.DB) {
+	t.Helper()
+	cfg := tenanttest.NewMigratedDatabase(t, tenanttest.DefaultIsolation(level))
 	db := tenanttest.Open(t, cfg)
 	db.SetMaxOpenConns(20)
 	return cfg, db
+}
+
+// levels are the defaults of default_transaction_isolation under which every
+// test of the migrator runs: a server configured for repeatable read or
+// serializable must not change what the migrator does.
+var levels = []sql.IsolationLevel{sql.LevelDefault, sql.LevelRepeatableRead, sql.LevelSerializable}
+
+// forEachLevel runs test as a subtest per default isolation level of the
+// database, named after the level; test calls t.Parallel itself.
+func forEachLevel(t *testing.T, test func(t *testing.T, level sql.IsolationLevel)) {
+	t.Helper()
+	t.Parallel()
+	for _, level := range levels {
+		t.Run(strings.ReplaceAll(strings.ToLower(level.String()), " ", "_"), func(t *testing.T) { test(t, level) })
+	}
 }
 
 // addToDirectory inserts directory rows without creating schemas.
@@ -94,8 +116,12 @@ func byID(rep *migrate.Report) map[string]migrate.Result {
 }
 
 func TestMigrateAllFreshPartialAndUpToDate(t *testing.T) {
+	forEachLevel(t, testMigrateAllFreshPartialAndUpToDate)
+}
+
+func testMigrateAllFreshPartialAndUpToDate(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	v1 := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, false)})
 	v2 := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true)})
 	_, all := v2.Versions()
@@ -141,8 +167,12 @@ func TestMigrateAllFreshPartialAndUpToDate(t *testing.T) {
 }
 
 func TestMigrateAllContinuesPastAFailingTenant(t *testing.T) {
+	forEachLevel(t, testMigrateAllContinuesPastAFailingTenant)
+}
+
+func testMigrateAllContinuesPastAFailingTenant(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	m := migrate.New(db, migrate.Options{})
 	addToDirectory(t, db, "a", "broken", "c")
 	// A conflicting object makes the first tenant migration fail.
@@ -174,8 +204,12 @@ func TestMigrateAllContinuesPastAFailingTenant(t *testing.T) {
 }
 
 func TestConcurrentMigrateAllNeverFailsNorDoubleApplies(t *testing.T) {
+	forEachLevel(t, testConcurrentMigrateAllNeverFailsNorDoubleApplies)
+}
+
+func testConcurrentMigrateAllNeverFailsNorDoubleApplies(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	cfg, db := newDB(t)
+	cfg, db := newDBAt(t, level)
 	var ids []string
 	for i := range 20 {
 		ids = append(ids, "t"+strconv.Itoa(i))
@@ -211,8 +245,12 @@ func TestConcurrentMigrateAllNeverFailsNorDoubleApplies(t *testing.T) {
 }
 
 func TestConcurrentCreateTenantOfOneID(t *testing.T) {
+	forEachLevel(t, testConcurrentCreateTenantOfOneID)
+}
+
+func testConcurrentCreateTenantOfOneID(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	cfg, db := newDB(t)
+	cfg, db := newDBAt(t, level)
 	var wg sync.WaitGroup
 	for range 6 {
 		wg.Go(func() {
@@ -240,8 +278,12 @@ func TestConcurrentCreateTenantOfOneID(t *testing.T) {
 }
 
 func TestCreateTenantFailureIsReportedAndRepairedByRerun(t *testing.T) {
+	forEachLevel(t, testCreateTenantFailureIsReportedAndRepairedByRerun)
+}
+
+func testCreateTenantFailureIsReportedAndRepairedByRerun(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	m := migrate.New(db, migrate.Options{})
 	if _, err := db.ExecContext(t.Context(), "CREATE SCHEMA tenant_acme; CREATE TABLE tenant_acme.posts (x int)"); err != nil {
 		t.Fatal(err)
@@ -263,9 +305,11 @@ func TestCreateTenantFailureIsReportedAndRepairedByRerun(t *testing.T) {
 	}
 }
 
-func TestCreateTenantPlan(t *testing.T) {
+func TestCreateTenantPlan(t *testing.T) { forEachLevel(t, testCreateTenantPlan) }
+
+func testCreateTenantPlan(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	m := migrate.New(db, migrate.Options{})
 	var pro string
 	if err := db.QueryRowContext(t.Context(), "INSERT INTO public.plans (name) VALUES ('pro') RETURNING id").Scan(&pro); err != nil {
@@ -286,9 +330,11 @@ func TestCreateTenantPlan(t *testing.T) {
 	}
 }
 
-func TestDriftIsReportedNotRerun(t *testing.T) {
+func TestDriftIsReportedNotRerun(t *testing.T) { forEachLevel(t, testDriftIsReportedNotRerun) }
+
+func testDriftIsReportedNotRerun(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	m := migrate.New(db, migrate.Options{})
 	tenanttest.NewTenant(t, pqCfg(t, db), "acme")
 	tenanttest.NewTenant(t, pqCfg(t, db), "fine")
@@ -332,9 +378,11 @@ func pqCfg(t *testing.T, db *sql.DB) pq.Config {
 	return cfg
 }
 
-func TestDryRunChangesNothing(t *testing.T) {
+func TestDryRunChangesNothing(t *testing.T) { forEachLevel(t, testDryRunChangesNothing) }
+
+func testDryRunChangesNothing(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	m := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true)})
 	addToDirectory(t, db, "fresh", "partial")
 	if _, err := migrate.New(db, migrate.Options{}).MigrateTenant(t.Context(), "partial"); err != nil {
@@ -388,8 +436,12 @@ func nextNotification(t *testing.T, l *pq.Listener) string {
 // arrive in commit order: after the repeat, the next one must be the
 // marker tenant's.
 func TestCreateTenantAnnouncesActivationOnce(t *testing.T) {
+	forEachLevel(t, testCreateTenantAnnouncesActivationOnce)
+}
+
+func testCreateTenantAnnouncesActivationOnce(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	cfg, db := newDB(t)
+	cfg, db := newDBAt(t, level)
 	m := migrate.New(db, migrate.Options{})
 	l := listenDirectory(t, cfg)
 	ctx := t.Context()
@@ -411,9 +463,11 @@ func TestCreateTenantAnnouncesActivationOnce(t *testing.T) {
 	}
 }
 
-func TestDropTenant(t *testing.T) {
+func TestDropTenant(t *testing.T) { forEachLevel(t, testDropTenant) }
+
+func testDropTenant(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	cfg, db := newDB(t)
+	cfg, db := newDBAt(t, level)
 	m := migrate.New(db, migrate.Options{})
 	tenanttest.NewTenant(t, cfg, "acme")
 	tenanttest.NewTenant(t, cfg, "keep")
@@ -473,9 +527,11 @@ func TestHostileIDsAreRejectedBeforeSQL(t *testing.T) {
 	}
 }
 
-func TestStatusReadsInBulk(t *testing.T) {
+func TestStatusReadsInBulk(t *testing.T) { forEachLevel(t, testStatusReadsInBulk) }
+
+func testStatusReadsInBulk(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	cfg, db := newDB(t)
+	cfg, db := newDBAt(t, level)
 	tenanttest.NewTenant(t, cfg, "current")
 	addToDirectory(t, db, "fresh")
 	m := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true)})
@@ -505,12 +561,14 @@ func TestStatusReadsInBulk(t *testing.T) {
 // a pool whose search_path names nothing (as the Qualified mode's does) and
 // through one that names the tenant's schema before it exists, from several
 // goroutines at once.
-func TestAnyPoolSearchPath(t *testing.T) {
+func TestAnyPoolSearchPath(t *testing.T) { forEachLevel(t, testAnyPoolSearchPath) }
+
+func testAnyPoolSearchPath(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	for _, sp := range []string{"nothing_here", "tenant_acme"} {
 		t.Run(sp, func(t *testing.T) {
 			t.Parallel()
-			cfg := tenanttest.NewDatabase(t)
+			cfg := tenanttest.NewDatabase(t, tenanttest.DefaultIsolation(level))
 			cfg.Runtime = map[string]string{"search_path": sp}
 			db := tenanttest.Open(t, cfg)
 			m := migrate.New(db, migrate.Options{})
@@ -537,8 +595,12 @@ WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`)
 }
 
 func TestStatusOfAnUnmigratedDatabase(t *testing.T) {
+	forEachLevel(t, testStatusOfAnUnmigratedDatabase)
+}
+
+func testStatusOfAnUnmigratedDatabase(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	db := tenanttest.Open(t, tenanttest.NewDatabase(t))
+	db := tenanttest.Open(t, tenanttest.NewDatabase(t, tenanttest.DefaultIsolation(level)))
 	m := migrate.New(db, migrate.Options{})
 	pub, _ := m.Versions()
 	st, err := m.Status(t.Context(), nil)
@@ -554,8 +616,12 @@ func TestStatusOfAnUnmigratedDatabase(t *testing.T) {
 // past it. (Under batches the others would wait too and the lock, released
 // only once they are all done, would never be released.)
 func TestMigrateAllSlidesPastASlowTenant(t *testing.T) {
+	forEachLevel(t, testMigrateAllSlidesPastASlowTenant)
+}
+
+func testMigrateAllSlidesPastASlowTenant(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	v1 := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, false)})
 	v2 := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true)})
 	ids := []string{"aaa"}
@@ -594,9 +660,11 @@ func TestMigrateAllSlidesPastASlowTenant(t *testing.T) {
 	}
 }
 
-func TestMigrateAllStopsWhenCanceled(t *testing.T) {
+func TestMigrateAllStopsWhenCanceled(t *testing.T) { forEachLevel(t, testMigrateAllStopsWhenCanceled) }
+
+func testMigrateAllStopsWhenCanceled(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	var ids []string
 	for i := range 20 {
 		ids = append(ids, "t"+strconv.Itoa(i))
@@ -625,8 +693,12 @@ func TestMigrateAllStopsWhenCanceled(t *testing.T) {
 // A schema built before versioned migrations (here by running the DDL by
 // hand) is baselined: its files are recorded, not re-run.
 func TestMarkAppliedBaselinesExistingSchemas(t *testing.T) {
+	forEachLevel(t, testMarkAppliedBaselinesExistingSchemas)
+}
+
+func testMarkAppliedBaselinesExistingSchemas(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	addToDirectory(t, db, "old")
 	files, _ := fs.Glob(migrations.Tenant(), "*.sql")
 	for _, f := range files {

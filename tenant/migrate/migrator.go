@@ -11,6 +11,12 @@
 // a checksum; an applied file whose contents changed is reported as drift
 // ([ErrDrift]) and is never re-run.
 //
+// Every transaction of the migrator begins at READ COMMITTED, whatever the
+// server's default_transaction_isolation: under REPEATABLE READ or
+// SERIALIZABLE the snapshot would be taken by the statement that waits for
+// the advisory lock, the revisions committed by the previous holder would be
+// invisible, and files would run twice.
+//
 // Tenant ids become schema names only through [tenant.Namer.Schema], so a
 // hostile id is rejected with [tenant.ErrInvalidID] before any SQL.
 package migrate
@@ -286,7 +292,9 @@ RETURNING status, schema_name`
 // row committed.
 func (m *Migrator) upsertDirectory(ctx context.Context, id, schema string, plan *uuid.UUID) (status, have string, err error) {
 	for range 3 {
-		err = m.db.QueryRowContext(ctx, upsertDirectoryRow, id, schema, plan).Scan(&status, &have)
+		err = m.inTx(ctx, func(tx *sql.Tx) error {
+			return tx.QueryRowContext(ctx, upsertDirectoryRow, id, schema, plan).Scan(&status, &have)
+		})
 		var pqErr *pq.Error
 		if !errors.As(err, &pqErr) || pqErr.Code != "23505" || pqErr.Constraint != "tenants_schema_name_key" {
 			break
@@ -354,12 +362,14 @@ func (m *Migrator) dropTenant(ctx context.Context, id string) error {
 		return err
 	}
 	var have string
-	err = m.db.QueryRowContext(ctx, `
+	err = m.inTx(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `
 WITH up AS (
 	UPDATE public.tenants SET status = 'dropping', updated_at = now() WHERE id = $1
 	RETURNING schema_name
 )
 SELECT schema_name, pg_notify($2, $1)::text FROM up`, id, tenant.DirectoryChannel).Scan(&have, new(string))
+	})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return tenant.ErrNotFound
@@ -368,7 +378,7 @@ SELECT schema_name, pg_notify($2, $1)::text FROM up`, id, tenant.DirectoryChanne
 	case have != schema:
 		return fmt.Errorf("directory names schema %s, the Namer %s: refusing to drop either", have, schema)
 	}
-	tx, err := m.db.BeginTx(ctx, nil)
+	tx, err := m.begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -392,6 +402,30 @@ SELECT pg_notify($2, $1)`, id, tenant.DirectoryChannel); err != nil {
 	}
 	m.log.InfoContext(ctx, "tenant dropped", "tenant", id, "schema", schema)
 	return nil
+}
+
+// begin starts a transaction of the migrator at READ COMMITTED, whatever the
+// server's default_transaction_isolation: the statements that follow the
+// wait for a schema's advisory lock must see what the previous holder
+// committed (under REPEATABLE READ the snapshot is the one taken by the
+// statement that waited, and files would run twice), and the directory
+// statements must see rows committed by concurrent calls instead of failing
+// with serialization errors.
+func (m *Migrator) begin(ctx context.Context) (*sql.Tx, error) {
+	return m.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+}
+
+// inTx runs f in a transaction of begin and commits it if f succeeds.
+func (m *Migrator) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := m.begin(ctx)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }
 
 // ListTenants returns every row of the tenant directory, in any status,

@@ -2,6 +2,7 @@ package migrate_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"testing"
 
@@ -13,12 +14,14 @@ import (
 // DropTenant reaches a running registry through the directory notification:
 // the tenant's live pool is evicted and the tenant is no longer served, in
 // both isolation modes, while other tenants are.
-func TestDropTenantEvictsLivePools(t *testing.T) {
+func TestDropTenantEvictsLivePools(t *testing.T) { forEachLevel(t, testDropTenantEvictsLivePools) }
+
+func testDropTenantEvictsLivePools(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	for _, mode := range []tenant.Mode{tenant.SearchPath, tenant.Qualified} {
 		t.Run(mode.String(), func(t *testing.T) {
 			t.Parallel()
-			cfg := tenanttest.NewMigratedDatabase(t)
+			cfg := tenanttest.NewMigratedDatabase(t, tenanttest.DefaultIsolation(level))
 			evicted := make(chan string, 8)
 			reg, err := tenant.New(t.Context(), tenanttest.URL(cfg), tenant.Options{
 				Mode:  mode,
