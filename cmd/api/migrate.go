@@ -26,9 +26,10 @@ const migrationDatabaseURL = "postgresql://postgres:postgres@localhost:5432/mult
 const migrateHelp = `usage: api migrate (--all | --tenant ID | --tenants a,b) [flags]
 
 Applies the public migrations, then the tenant migrations to the selected
-tenants of the directory (--all: every tenant not being dropped), several at
-once. A failing tenant does not stop the others; the exit status is 1 if any
-failed. Progress goes to stderr when it is a terminal.
+tenants of the directory (--all: every tenant), several at once. A tenant
+dropped or being dropped is skipped (status "skipped"). A failing tenant does
+not stop the others; the exit status is 1 if any failed. Progress goes to
+stderr when it is a terminal.
 
 Flags:
 `
@@ -140,17 +141,25 @@ func writeMigrateTable(w io.Writer, rep *migrate.Report) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "TENANT\tSCHEMA\t%s\tDURATION\tERROR\n", strings.ToUpper(verb))
+	fmt.Fprintf(tw, "TENANT\tSCHEMA\t%s\tDURATION\tSTATUS\n", strings.ToUpper(verb))
 	for _, r := range rep.Tenants {
-		msg := ""
-		if r.Err != nil {
-			msg = r.Err.Error()
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Schema, versionList(list(r)), r.Duration.Round(time.Millisecond), msg)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Schema, versionList(list(r)), r.Duration.Round(time.Millisecond), resultStatus(r))
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "%d tenants: %d succeeded, %d failed in %s\n",
-		len(rep.Tenants), len(rep.Tenants)-rep.Failed(), rep.Failed(), rep.Duration.Round(time.Millisecond))
+	fmt.Fprintf(w, "%d tenants: %d succeeded, %d skipped, %d failed in %s\n",
+		len(rep.Tenants), len(rep.Tenants)-rep.Failed()-rep.Skipped(), rep.Skipped(), rep.Failed(), rep.Duration.Round(time.Millisecond))
+}
+
+// resultStatus is the STATUS column of r: its outcome, and why for a
+// skipped or failed tenant.
+func resultStatus(r migrate.Result) string {
+	switch r.Outcome() {
+	case migrate.OutcomeFailed:
+		return "failed: " + r.Err.Error()
+	case migrate.OutcomeSkipped:
+		return "skipped: tenant " + r.Skipped
+	}
+	return string(r.Outcome())
 }
 
 func versionList(vs []string) string {
@@ -167,6 +176,7 @@ type migrateJSON struct {
 	Summary struct {
 		Total      int   `json:"total"`
 		Succeeded  int   `json:"succeeded"`
+		Skipped    int   `json:"skipped"`
 		Failed     int   `json:"failed"`
 		DurationMs int64 `json:"durationMs"`
 	} `json:"summary"`
@@ -175,6 +185,8 @@ type migrateJSON struct {
 type migrateResultJSON struct {
 	ID         string   `json:"id,omitempty"`
 	Schema     string   `json:"schema"`
+	Status     string   `json:"status"`            // ok, skipped or failed
+	Skipped    string   `json:"skipped,omitempty"` // why: dropped, being dropped
 	Applied    []string `json:"applied"`
 	Pending    []string `json:"pending,omitempty"`
 	DurationMs int64    `json:"durationMs"`
@@ -182,7 +194,8 @@ type migrateResultJSON struct {
 }
 
 func resultJSON(r migrate.Result) migrateResultJSON {
-	j := migrateResultJSON{ID: r.ID, Schema: r.Schema, Applied: r.Applied, Pending: r.Pending, DurationMs: r.Duration.Milliseconds()}
+	j := migrateResultJSON{ID: r.ID, Schema: r.Schema, Status: string(r.Outcome()), Skipped: r.Skipped,
+		Applied: r.Applied, Pending: r.Pending, DurationMs: r.Duration.Milliseconds()}
 	if j.Applied == nil {
 		j.Applied = []string{}
 	}
@@ -199,7 +212,8 @@ func writeMigrateJSON(w io.Writer, rep *migrate.Report) error {
 	}
 	out.Summary.Total = len(rep.Tenants)
 	out.Summary.Failed = rep.Failed()
-	out.Summary.Succeeded = out.Summary.Total - out.Summary.Failed
+	out.Summary.Skipped = rep.Skipped()
+	out.Summary.Succeeded = out.Summary.Total - out.Summary.Failed - out.Summary.Skipped
 	out.Summary.DurationMs = rep.Duration.Milliseconds()
 	return writeJSON(w, out)
 }

@@ -207,3 +207,41 @@ func TestAdminCommandsHelp(t *testing.T) {
 		}
 	}
 }
+
+// A tenant being dropped is reported skipped, in the JSON report and the
+// summary line, and does not fail the run.
+func TestMigrateCommandReportsASkippedTenant(t *testing.T) {
+	t.Parallel()
+	cfg := tenanttest.NewMigratedDatabase(t)
+	tenanttest.NewTenant(t, cfg, "a")
+	tenanttest.NewTenant(t, cfg, "leaving")
+	db := tenanttest.Open(t, cfg)
+	if _, err := db.ExecContext(t.Context(), "UPDATE public.tenants SET status = 'dropping' WHERE id = 'leaving'"); err != nil {
+		t.Fatal(err)
+	}
+	cli := newAdminCLI(t, cfg)
+	out, _, err := cli.run("migrate", "--all", "--json")
+	if err != nil {
+		t.Fatalf("migrate --all --json: %v\n%s", err, out)
+	}
+	var rep struct {
+		Tenants []struct{ ID, Status, Skipped string }
+		Summary struct{ Total, Succeeded, Skipped, Failed int }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("report: %v\n%s", err, out)
+	}
+	want := map[string]string{"a": "ok/", "leaving": "skipped/being dropped"}
+	for _, r := range rep.Tenants {
+		if got := r.Status + "/" + r.Skipped; got != want[r.ID] {
+			t.Errorf("tenant %s: status/skipped = %q; want %q", r.ID, got, want[r.ID])
+		}
+	}
+	if s := rep.Summary; s.Total != 2 || s.Succeeded != 1 || s.Skipped != 1 || s.Failed != 0 {
+		t.Errorf("summary = %+v; want 2 in all, 1 succeeded, 1 skipped", s)
+	}
+	out, _, err = cli.run("migrate", "--all")
+	if err != nil || !strings.Contains(out, "skipped: tenant being dropped") || !strings.Contains(out, "1 succeeded, 1 skipped, 0 failed") {
+		t.Errorf("migrate --all = %v\n%s", err, out)
+	}
+}

@@ -724,3 +724,84 @@ func testMarkAppliedBaselinesExistingSchemas(t *testing.T, level sql.IsolationLe
 		t.Errorf("MigrateAll after baseline: %v", err)
 	}
 }
+
+// A tenant dropped after MigrateAll read the directory, before its turn,
+// is reported skipped and its schema is not created again; one that a drop
+// has marked but not dropped yet is skipped too; the others are migrated.
+func TestMigrateAllSkipsTenantsDroppedDuringTheRun(t *testing.T) {
+	forEachLevel(t, testMigrateAllSkipsTenantsDroppedDuringTheRun)
+}
+
+func testMigrateAllSkipsTenantsDroppedDuringTheRun(t *testing.T, level sql.IsolationLevel) {
+	t.Parallel()
+	cfg, db := newDBAt(t, level)
+	ctx := t.Context()
+	for _, id := range []string{"gone", "halfway", "kept"} {
+		tenanttest.NewTenant(t, cfg, id)
+	}
+	other := migrate.New(tenanttest.Open(t, cfg), migrate.Options{})
+	m := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true)})
+	migrate.SetBeforeLock(m, func(id string) {
+		switch id {
+		case "gone":
+			if err := other.DropTenant(ctx, "gone"); err != nil {
+				t.Errorf("DropTenant(gone): %v", err)
+			}
+		case "halfway":
+			// The first step of a drop: the row says dropping, the schema
+			// is still there.
+			if _, err := db.ExecContext(ctx, "UPDATE public.tenants SET status = 'dropping' WHERE id = 'halfway'"); err != nil {
+				t.Errorf("mark halfway dropping: %v", err)
+			}
+		}
+	})
+	rep, err := m.MigrateAll(ctx, migrate.RunOptions{Concurrency: 1})
+	if err != nil {
+		t.Fatalf("MigrateAll: %v", err)
+	}
+	got := byID(rep)
+	for id, want := range map[string]string{"gone": "dropped", "halfway": "being dropped"} {
+		r := got[id]
+		if r.Outcome() != migrate.OutcomeSkipped || r.Skipped != want || len(r.Applied) != 0 {
+			t.Errorf("tenant %s: outcome %s (%q), applied %v, err %v; want skipped (%q), nothing applied", id, r.Outcome(), r.Skipped, r.Applied, r.Err, want)
+		}
+	}
+	if r := got["kept"]; r.Outcome() != migrate.OutcomeOK || len(r.Applied) != 1 {
+		t.Errorf("tenant kept: outcome %s, applied %v, err %v; want ok with the new migration", r.Outcome(), r.Applied, r.Err)
+	}
+	if rep.Skipped() != 2 || rep.Failed() != 0 {
+		t.Errorf("Skipped() = %d, Failed() = %d; want 2, 0", rep.Skipped(), rep.Failed())
+	}
+	if schemaExists(t, db, "tenant_gone") {
+		t.Error("MigrateAll created the schema of a dropped tenant again")
+	}
+	if rev := revisions(t, db, "tenant_halfway"); len(rev) != 1 {
+		t.Errorf("tenant being dropped has revisions %v; want the first one only (untouched)", rev)
+	}
+}
+
+// A drop that completes while CreateTenant waits for the schema's lock
+// leaves neither schema nor row, and CreateTenant says what happened.
+func TestCreateTenantDroppedMeanwhile(t *testing.T) {
+	forEachLevel(t, testCreateTenantDroppedMeanwhile)
+}
+
+func testCreateTenantDroppedMeanwhile(t *testing.T, level sql.IsolationLevel) {
+	t.Parallel()
+	cfg, db := newDBAt(t, level)
+	ctx := t.Context()
+	other := migrate.New(tenanttest.Open(t, cfg), migrate.Options{})
+	m := migrate.New(db, migrate.Options{})
+	migrate.SetBeforeLock(m, func(id string) {
+		if err := other.DropTenant(ctx, id); err != nil {
+			t.Errorf("DropTenant(%s): %v", id, err)
+		}
+	})
+	_, err := m.CreateTenant(ctx, "acme", migrate.CreateOptions{})
+	if err == nil || !strings.Contains(err.Error(), "dropped") {
+		t.Errorf("CreateTenant = %v; want an error saying the tenant was dropped", err)
+	}
+	if schemaExists(t, db, "tenant_acme") {
+		t.Error("CreateTenant left schema tenant_acme with no directory row")
+	}
+}

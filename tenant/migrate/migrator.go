@@ -88,6 +88,10 @@ type Migrator struct {
 	public  []migration
 	tenant  []migration
 	loadErr error
+
+	// beforeLock, if not nil, is called with the tenant's id before the
+	// transaction of a tenant whose directory row apply checks (tests).
+	beforeLock func(id string)
 }
 
 // New returns a Migrator working through db, which may be any pool of the
@@ -263,7 +267,14 @@ SELECT pg_notify($2, id) FROM up`, id, tenant.DirectoryChannel)
 		}
 		return nil
 	}
-	if _, err := m.migrateSchema(ctx, id, schema, applyOptions{then: activate}); err != nil {
+	_, err = m.migrateSchema(ctx, id, schema, applyOptions{id: id, then: activate})
+	var skip *skipError
+	switch {
+	case errors.As(err, &skip) && skip.reason == skipDropped:
+		return nil, errors.New("tenant was dropped while it was being created")
+	case errors.As(err, &skip):
+		return nil, errors.New("tenant is being dropped: finish the drop first")
+	case err != nil:
 		return nil, err
 	}
 	t, err := m.client.Tenant.Get(ctx, id)
