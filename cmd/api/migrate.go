@@ -43,6 +43,7 @@ func migrateCmd(ctx context.Context, e env, args []string) error {
 	one := fs.String("tenant", "", "migrate only tenant `ID`")
 	some := fs.String("tenants", "", "migrate only these comma-separated tenant `ids`")
 	concurrency := fs.Int("concurrency", migrate.DefaultConcurrency, "tenants migrated at once")
+	lockTimeout := lockTimeoutFlag(fs, "")
 	dryRun := fs.Bool("dry-run", false, "list pending migrations without applying anything")
 	markApplied := fs.Bool("mark-applied", false, "record pending migrations as applied without running them (baseline schemas built by other means)")
 	asJSON := fs.Bool("json", false, "print a JSON report instead of a table")
@@ -61,6 +62,10 @@ func migrateCmd(ctx context.Context, e env, args []string) error {
 	if *concurrency < 1 {
 		return errors.New("migrate: -concurrency must be at least 1")
 	}
+	lt, err := lockTimeoutOption(*lockTimeout)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
 	db, err := openAdminDB(*dbURL, *concurrency+1)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -75,7 +80,7 @@ func migrateCmd(ctx context.Context, e env, args []string) error {
 				p.Done, p.Total, p.Failed, p.Rate, p.ETA.Round(time.Second))
 		}
 	}
-	rep, err := migrate.New(db, migrate.Options{Concurrency: *concurrency}).MigrateAll(ctx, opts)
+	rep, err := migrate.New(db, migrate.Options{Concurrency: *concurrency, LockTimeout: lt}).MigrateAll(ctx, opts)
 	if progress && len(rep.Tenants) > 0 {
 		fmt.Fprintln(e.stderr)
 	}
@@ -222,6 +227,28 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// lockTimeoutFlag registers --lock-timeout; which, if not empty, names the
+// subcommands it applies to.
+func lockTimeoutFlag(fs *flag.FlagSet, which string) *time.Duration {
+	if which != "" {
+		which += ": "
+	}
+	return fs.Duration("lock-timeout", migrate.DefaultLockTimeout, which+
+		"longest wait for a lock that another transaction holds (PostgreSQL lock_timeout); a tenant that waits longer fails, changes nothing, and is retried by the next run; 0 means no limit")
+}
+
+// lockTimeoutOption turns the value of --lock-timeout into
+// migrate.Options.LockTimeout, where no limit is negative.
+func lockTimeoutOption(d time.Duration) (time.Duration, error) {
+	switch {
+	case d < 0:
+		return 0, fmt.Errorf("--lock-timeout %s: must not be negative (0 means no limit)", d)
+	case d == 0:
+		return -1, nil
+	}
+	return d, nil
 }
 
 // databaseURLFlag registers -database-url with DATABASE_URL as its default.

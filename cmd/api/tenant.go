@@ -13,8 +13,8 @@ import (
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
 
-const tenantHelp = `usage: api tenant create ID [--plan P] [--json]
-       api tenant drop ID --force
+const tenantHelp = `usage: api tenant create ID [--plan P] [--json] [--lock-timeout D]
+       api tenant drop ID --force [--lock-timeout D]
        api tenant list [--json]
 
 create  adds tenant ID to the directory, creates and migrates its schema and
@@ -34,6 +34,7 @@ func tenantCmd(ctx context.Context, e env, args []string) error {
 	plan := fs.String("plan", "", "create: the plan's `name or id`")
 	force := fs.Bool("force", false, "drop: confirm that the tenant's data is to be destroyed")
 	asJSON := fs.Bool("json", false, "create, list: print JSON")
+	lockTimeout := lockTimeoutFlag(fs, "create, drop")
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -67,12 +68,16 @@ func tenantCmd(ctx context.Context, e env, args []string) error {
 		fs.Usage()
 		return fmt.Errorf("tenant: unknown subcommand %q", sub)
 	}
+	lt, err := lockTimeoutOption(*lockTimeout)
+	if err != nil {
+		return fmt.Errorf("tenant %s: %w", sub, err)
+	}
 	db, err := openAdminDB(*dbURL, 2)
 	if err != nil {
 		return fmt.Errorf("tenant %s: %w", sub, err)
 	}
 	defer db.Close()
-	m := migrate.New(db, migrate.Options{})
+	m := migrate.New(db, migrate.Options{LockTimeout: lt})
 	switch sub {
 	case "create":
 		t, err := m.CreateTenant(ctx, id, migrate.CreateOptions{Plan: *plan})

@@ -148,6 +148,7 @@ func (m *Migrator) apply(ctx context.Context, schema string, files []migration, 
 	defer func() {
 		if err != nil {
 			tx.Rollback()
+			err = m.lockErr(err)
 		}
 	}()
 	q := pq.QuoteIdentifier(schema)
@@ -159,7 +160,10 @@ func (m *Migrator) apply(ctx context.Context, schema string, files []migration, 
 	// read the catalog changes committed meanwhile; opening a catalog table
 	// does, so the one after the lock makes the previous holder's schema
 	// visible.
-	lock := "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(lockKey(schema), 10) + ");\n" + seeCatalog
+	// The lock timeout is set after the advisory lock, which another
+	// migrator of this schema may hold for as long as its migration takes.
+	lock := "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(lockKey(schema), 10) + ");\n" +
+		seeCatalog + ";\n" + m.setLockTimeout
 	if _, err := tx.ExecContext(ctx, lock); err != nil {
 		return nil, err
 	}

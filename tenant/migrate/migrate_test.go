@@ -623,7 +623,8 @@ func testMigrateAllSlidesPastASlowTenant(t *testing.T, level sql.IsolationLevel)
 	t.Parallel()
 	_, db := newDBAt(t, level)
 	v1 := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, false)})
-	v2 := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true)})
+	// No lock timeout: this test is about the window, not the timeout.
+	v2 := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true), LockTimeout: -1})
 	ids := []string{"aaa"}
 	for i := range 10 {
 		ids = append(ids, "b"+strconv.Itoa(i))
@@ -803,5 +804,93 @@ func testCreateTenantDroppedMeanwhile(t *testing.T, level sql.IsolationLevel) {
 	}
 	if schemaExists(t, db, "tenant_acme") {
 		t.Error("CreateTenant left schema tenant_acme with no directory row")
+	}
+}
+
+// A tenant whose table another transaction keeps locked fails with
+// ErrLockTimeout once the lock timeout passes, instead of queueing its DDL
+// behind that transaction; the others are migrated, and the next run, once
+// the lock is gone, migrates it.
+func TestMigrateAllLockTimeout(t *testing.T) { forEachLevel(t, testMigrateAllLockTimeout) }
+
+func testMigrateAllLockTimeout(t *testing.T, level sql.IsolationLevel) {
+	t.Parallel()
+	cfg, db := newDBAt(t, level)
+	for _, id := range []string{"a", "busy", "c"} {
+		tenanttest.NewTenant(t, cfg, id)
+	}
+	blocker, err := db.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blocker.Rollback()
+	// What any reader of the table holds until its transaction ends; the
+	// new migration's ALTER TABLE conflicts with it.
+	if _, err := blocker.ExecContext(t.Context(), "LOCK TABLE tenant_busy.users IN ACCESS SHARE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	m := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true), LockTimeout: 50 * time.Millisecond})
+	// Without a lock timeout the run would wait for the blocker, which is
+	// released only after the run: this deadline only turns that hang into
+	// a failure.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	rep, err := m.MigrateAll(ctx, migrate.RunOptions{Concurrency: 1})
+	if !errors.Is(err, migrate.ErrLockTimeout) {
+		t.Errorf("MigrateAll error = %v; want ErrLockTimeout", err)
+	}
+	got := byID(rep)
+	if r := got["busy"]; !errors.Is(r.Err, migrate.ErrLockTimeout) || !strings.Contains(r.Err.Error(), `"busy"`) || len(r.Applied) != 0 {
+		t.Errorf("busy: applied %v, err %v; want ErrLockTimeout naming busy, nothing applied", r.Applied, r.Err)
+	}
+	for _, id := range []string{"a", "c"} {
+		if r := got[id]; r.Err != nil || len(r.Applied) != 1 {
+			t.Errorf("%s: applied %v, err %v; want the new migration", id, r.Applied, r.Err)
+		}
+	}
+	if err := blocker.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = m.MigrateAll(ctx, migrate.RunOptions{})
+	if err != nil {
+		t.Fatalf("MigrateAll after the lock was released: %v", err)
+	}
+	if r := byID(rep)["busy"]; len(r.Applied) != 1 {
+		t.Errorf("busy applied %v on the next run; want the new migration", r.Applied)
+	}
+}
+
+// The directory statements of CreateTenant and DropTenant are bounded by
+// the lock timeout too: a transaction holding the tenant's directory row
+// makes them fail with ErrLockTimeout, not wait.
+func TestCreateAndDropLockTimeout(t *testing.T) { forEachLevel(t, testCreateAndDropLockTimeout) }
+
+func testCreateAndDropLockTimeout(t *testing.T, level sql.IsolationLevel) {
+	t.Parallel()
+	cfg, db := newDBAt(t, level)
+	tenanttest.NewTenant(t, cfg, "acme")
+	m := migrate.New(db, migrate.Options{LockTimeout: 50 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	blocker, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blocker.Rollback()
+	if _, err := blocker.ExecContext(ctx, "SELECT FROM public.tenants WHERE id = 'acme' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.CreateTenant(ctx, "acme", migrate.CreateOptions{}); !errors.Is(err, migrate.ErrLockTimeout) {
+		t.Errorf("CreateTenant with its row locked = %v; want ErrLockTimeout", err)
+	}
+	if err := m.DropTenant(ctx, "acme"); !errors.Is(err, migrate.ErrLockTimeout) {
+		t.Errorf("DropTenant with its row locked = %v; want ErrLockTimeout", err)
+	}
+	blocker.Rollback()
+	if !schemaExists(t, db, "tenant_acme") {
+		t.Error("a failed drop dropped the schema")
+	}
+	if err := m.DropTenant(ctx, "acme"); err != nil {
+		t.Errorf("DropTenant once the row is free: %v", err)
 	}
 }

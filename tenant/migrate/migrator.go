@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -49,11 +50,21 @@ var (
 	// ErrUnknownPlan is returned by CreateTenant when the requested plan is
 	// neither the id nor the name of a plan.
 	ErrUnknownPlan = errors.New("migrate: unknown plan")
+
+	// ErrLockTimeout is wrapped by the error of a transaction that waited
+	// longer than Options.LockTimeout for a lock held by another
+	// transaction. Nothing of that transaction was committed; running the
+	// same call again retries it.
+	ErrLockTimeout = errors.New("migrate: lock not granted within the lock timeout")
 )
 
 // DefaultConcurrency is the number of tenants migrated at once when
 // Options.Concurrency is zero.
 const DefaultConcurrency = 8
+
+// DefaultLockTimeout is the lock timeout of the migrator's transactions when
+// Options.LockTimeout is zero.
+const DefaultLockTimeout = 5 * time.Second
 
 // Options configure a Migrator. The zero value is usable.
 type Options struct {
@@ -70,6 +81,18 @@ type Options struct {
 	// least this many open connections.
 	Concurrency int
 
+	// LockTimeout bounds every wait of a migrator transaction for a lock on
+	// a table or a row (PostgreSQL's lock_timeout, set for the transaction
+	// only), so that DDL never queues for long behind another transaction,
+	// blocking the tenant's queries while it waits. A transaction that
+	// times out fails with an error wrapping ErrLockTimeout and commits
+	// nothing; MigrateAll reports that tenant failed and goes on with the
+	// others, and the next run retries it. The wait for a schema's
+	// migration lock, held by another migrator working on the same schema,
+	// is not bounded. Zero means DefaultLockTimeout; negative means no
+	// limit.
+	LockTimeout time.Duration
+
 	// Public and Tenant are the migration files of the two tracks
 	// (<version>_<name>.sql at the root, applied in lexical order); nil means
 	// the embedded ent/migrate/migrations tracks.
@@ -85,9 +108,13 @@ type Migrator struct {
 	namer   tenant.Namer
 	log     *slog.Logger
 	workers int
-	public  []migration
-	tenant  []migration
-	loadErr error
+	// lockTimeout is Options.LockTimeout resolved (0: no limit), and
+	// setLockTimeout the statement that sets it for a transaction.
+	lockTimeout    time.Duration
+	setLockTimeout string
+	public         []migration
+	tenant         []migration
+	loadErr        error
 
 	// beforeLock, if not nil, is called with the tenant's id before the
 	// transaction of a tenant whose directory row apply checks (tests).
@@ -116,6 +143,16 @@ func New(db *sql.DB, opts Options) *Migrator {
 	if m.workers <= 0 {
 		m.workers = DefaultConcurrency
 	}
+	switch m.lockTimeout = opts.LockTimeout; {
+	case m.lockTimeout == 0:
+		m.lockTimeout = DefaultLockTimeout
+	case m.lockTimeout < 0:
+		m.lockTimeout = 0
+	}
+	// In whole milliseconds, rounded up: a positive timeout must not become
+	// 0, which is no limit.
+	ms := (m.lockTimeout + time.Millisecond - 1) / time.Millisecond
+	m.setLockTimeout = "SET LOCAL lock_timeout = " + strconv.FormatInt(int64(ms), 10)
 	pub, ten := opts.Public, opts.Tenant
 	if pub == nil {
 		pub = migrations.Public()
@@ -397,16 +434,16 @@ SELECT schema_name, pg_notify($2, $1)::text FROM up`, id, tenant.DirectoryChanne
 	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey(schema)); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, seeCatalog); err != nil {
+	if _, err := tx.ExecContext(ctx, seeCatalog+";\n"+m.setLockTimeout); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+pq.QuoteIdentifier(schema)+" CASCADE"); err != nil {
-		return fmt.Errorf("drop schema %s: %w", schema, err)
+		return fmt.Errorf("drop schema %s: %w", schema, m.lockErr(err))
 	}
 	if _, err := tx.ExecContext(ctx, `
 WITH del AS (DELETE FROM public.tenants WHERE id = $1)
 SELECT pg_notify($2, $1)`, id, tenant.DirectoryChannel); err != nil {
-		return fmt.Errorf("directory: %w", err)
+		return fmt.Errorf("directory: %w", m.lockErr(err))
 	}
 	if err := tx.Commit(); err != nil {
 		return err
@@ -426,17 +463,32 @@ func (m *Migrator) begin(ctx context.Context) (*sql.Tx, error) {
 	return m.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 }
 
-// inTx runs f in a transaction of begin and commits it if f succeeds.
+// inTx runs f in a transaction of begin, with the lock timeout set, and
+// commits it if f succeeds.
 func (m *Migrator) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 	tx, err := m.begin(ctx)
 	if err != nil {
 		return err
 	}
-	if err := f(tx); err != nil {
+	if _, err := tx.ExecContext(ctx, m.setLockTimeout); err != nil {
 		tx.Rollback()
 		return err
 	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return m.lockErr(err)
+	}
 	return tx.Commit()
+}
+
+// lockErr wraps ErrLockTimeout around err when err is PostgreSQL's
+// lock_not_available (55P03), which lock_timeout raises.
+func (m *Migrator) lockErr(err error) error {
+	var pqErr *pq.Error
+	if !errors.As(err, &pqErr) || pqErr.Code != "55P03" {
+		return err
+	}
+	return fmt.Errorf("%w (%s; another transaction holds it, and nothing was committed): %w", ErrLockTimeout, m.lockTimeout, err)
 }
 
 // ListTenants returns every row of the tenant directory, in any status,
