@@ -25,7 +25,10 @@ import (
 // DirectoryChannel is the PostgreSQL NOTIFY channel on which a change to the
 // tenant directory is announced, with the tenant id as payload. Registries
 // LISTEN on it and forget what they cached about that tenant, so a dropped or
-// suspended tenant stops being served by every process.
+// suspended tenant stops being served by every process. The public
+// migrations' trigger on public.tenants announces every insert, delete and
+// change of status or schema_name; code that changes the directory has
+// nothing to send.
 const DirectoryChannel = "tenant_directory"
 
 // A Registry hands out one *ent.Client per tenant. It is safe for concurrent

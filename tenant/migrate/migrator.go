@@ -17,6 +17,19 @@
 // the advisory lock, the revisions committed by the previous holder would be
 // invisible, and files would run twice.
 //
+// The public migrations put a trigger on the tenant directory
+// (public.tenants) that announces on [tenant.DirectoryChannel] every row
+// inserted or deleted and every change of a tenant's status or schema, on
+// commit, whoever makes it: the migrator itself, the API, or a manual
+// UPDATE. Running registries so stop serving a suspended or dropped tenant
+// at once. The migrator relies on it and sends no notification of its own,
+// so the public migrations must be applied (MigrateAll, MigratePublic)
+// before tenants are created or dropped.
+//
+// Every transaction of the migrator also sets a lock_timeout
+// (Options.LockTimeout): DDL that would queue behind a long transaction
+// fails with [ErrLockTimeout] instead, and is retried by the next run.
+//
 // Tenant ids become schema names only through [tenant.Namer.Schema], so a
 // hostile id is rejected with [tenant.ErrInvalidID] before any SQL.
 package migrate
@@ -239,8 +252,8 @@ type CreateOptions struct {
 
 // CreateTenant provisions tenant id: it inserts (or keeps) its directory row
 // with status provisioning, creates its schema, applies the tenant
-// migrations, marks the row active and announces the change on
-// tenant.DirectoryChannel. It returns the directory row.
+// migrations and marks the row active, which the directory's trigger
+// announces on tenant.DirectoryChannel. It returns the directory row.
 //
 // It is idempotent and safe to call concurrently for the same id (one schema
 // results and every caller succeeds). On failure the row stays provisioning,
@@ -288,17 +301,13 @@ func (m *Migrator) createTenant(ctx context.Context, id string, opts CreateOptio
 		return nil, errors.New("tenant is being dropped: finish the drop first")
 	}
 	// Activation commits with the migrations: the tenant is served exactly
-	// when its schema is complete. The notification is sent on commit, and
-	// only when the status changed: re-creating an active tenant must not
-	// make every registry drop its pool.
+	// when its schema is complete. The directory's trigger announces it on
+	// commit, and only when the status changed: re-creating an active
+	// tenant must not make every registry drop its pool.
 	activate := func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `
-WITH up AS (
-	UPDATE public.tenants SET status = 'active', updated_at = now()
-	WHERE id = $1 AND status = 'provisioning'
-	RETURNING id
-)
-SELECT pg_notify($2, id) FROM up`, id, tenant.DirectoryChannel)
+UPDATE public.tenants SET status = 'active', updated_at = now()
+WHERE id = $1 AND status = 'provisioning'`, id)
 		if err != nil {
 			return fmt.Errorf("activate: %w", err)
 		}
@@ -389,14 +398,14 @@ func (m *Migrator) resolvePlan(ctx context.Context, p string) (uuid.UUID, error)
 	return uuid.Nil, fmt.Errorf("%w: several plans are named %q; give its id", ErrUnknownPlan, p)
 }
 
-// DropTenant removes tenant id: it marks the directory row dropping and
-// announces it on tenant.DirectoryChannel (so registries stop serving the
-// tenant and evict its pool), then, in one transaction under the schema's
-// migration lock, drops the schema with everything in it and deletes the
-// row, announcing again on commit. It returns an error wrapping
-// tenant.ErrNotFound when the directory has no such tenant, and
-// tenant.ErrInvalidID for a bad id. A failed drop leaves the row dropping
-// (not served); calling DropTenant again finishes it.
+// DropTenant removes tenant id: it marks the directory row dropping (which
+// the directory's trigger announces on tenant.DirectoryChannel, so
+// registries stop serving the tenant and evict its pool), then, in one
+// transaction under the schema's migration lock, drops the schema with
+// everything in it and deletes the row (announced again). It returns an
+// error wrapping tenant.ErrNotFound when the directory has no such tenant,
+// and tenant.ErrInvalidID for a bad id. A failed drop leaves the row
+// dropping (not served); calling DropTenant again finishes it.
 func (m *Migrator) DropTenant(ctx context.Context, id string) error {
 	if err := m.dropTenant(ctx, id); err != nil {
 		return fmt.Errorf("drop tenant %q: %w", id, err)
@@ -412,11 +421,8 @@ func (m *Migrator) dropTenant(ctx context.Context, id string) error {
 	var have string
 	err = m.inTx(ctx, func(tx *sql.Tx) error {
 		return tx.QueryRowContext(ctx, `
-WITH up AS (
-	UPDATE public.tenants SET status = 'dropping', updated_at = now() WHERE id = $1
-	RETURNING schema_name
-)
-SELECT schema_name, pg_notify($2, $1)::text FROM up`, id, tenant.DirectoryChannel).Scan(&have, new(string))
+UPDATE public.tenants SET status = 'dropping', updated_at = now() WHERE id = $1
+RETURNING schema_name`, id).Scan(&have)
 	})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -440,9 +446,7 @@ SELECT schema_name, pg_notify($2, $1)::text FROM up`, id, tenant.DirectoryChanne
 	if _, err := tx.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+pq.QuoteIdentifier(schema)+" CASCADE"); err != nil {
 		return fmt.Errorf("drop schema %s: %w", schema, m.lockErr(err))
 	}
-	if _, err := tx.ExecContext(ctx, `
-WITH del AS (DELETE FROM public.tenants WHERE id = $1)
-SELECT pg_notify($2, $1)`, id, tenant.DirectoryChannel); err != nil {
+	if _, err := tx.ExecContext(ctx, "DELETE FROM public.tenants WHERE id = $1", id); err != nil {
 		return fmt.Errorf("directory: %w", m.lockErr(err))
 	}
 	if err := tx.Commit(); err != nil {

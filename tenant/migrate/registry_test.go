@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
@@ -67,6 +68,72 @@ func testDropTenantEvictsLivePools(t *testing.T, level sql.IsolationLevel) {
 			defer release()
 			if n, err := client.User.Query().Count(t.Context()); err != nil || n != 0 {
 				t.Errorf("keep's users = %d, %v; want 0, nil", n, err)
+			}
+		})
+	}
+}
+
+// A change to the directory made by hand, outside the migrator, reaches a
+// running registry through the directory's trigger: a tenant suspended with
+// a plain UPDATE, or deleted with a plain DELETE, is evicted and no longer
+// served, in both isolation modes.
+func TestManualDirectoryChangesReachRegistries(t *testing.T) {
+	forEachLevel(t, testManualDirectoryChangesReachRegistries)
+}
+
+func testManualDirectoryChangesReachRegistries(t *testing.T, level sql.IsolationLevel) {
+	t.Parallel()
+	for _, mode := range []tenant.Mode{tenant.SearchPath, tenant.Qualified} {
+		t.Run(mode.String(), func(t *testing.T) {
+			t.Parallel()
+			cfg := tenanttest.NewMigratedDatabase(t, tenanttest.DefaultIsolation(level))
+			for _, id := range []string{"acme", "globex", "keep"} {
+				tenanttest.NewTenant(t, cfg, id)
+			}
+			evicted := make(chan string, 8)
+			reg, err := tenant.New(t.Context(), tenanttest.URL(cfg), tenant.Options{
+				Mode:  mode,
+				Hooks: tenant.Hooks{OnPoolEvicted: func(id string, _ tenant.EvictReason) { evicted <- id }},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer reg.Close(context.Background())
+			for _, id := range []string{"acme", "globex", "keep"} {
+				_, release, err := reg.Acquire(t.Context(), id)
+				if err != nil {
+					t.Fatalf("Acquire(%s): %v", id, err)
+				}
+				release()
+			}
+			admin := tenanttest.Open(t, cfg)
+			for _, c := range []struct{ id, stmt string }{
+				{"acme", "UPDATE public.tenants SET status = 'suspended' WHERE id = 'acme'"},
+				{"globex", "DELETE FROM public.tenants WHERE id = 'globex'"},
+			} {
+				if _, err := admin.ExecContext(t.Context(), c.stmt); err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+				select {
+				case id := <-evicted:
+					if id != c.id {
+						t.Errorf("after %q the registry evicted %q; want %q", c.stmt, id, c.id)
+					}
+				case <-ctx.Done():
+					t.Errorf("no eviction within 5 s of %q", c.stmt)
+				}
+				cancel()
+				_, release, err := reg.Acquire(t.Context(), c.id)
+				if err == nil {
+					release()
+				}
+				if !errors.Is(err, tenant.ErrNotFound) {
+					t.Errorf("Acquire(%s) after %q = %v; want ErrNotFound", c.id, c.stmt, err)
+				}
+			}
+			if !reg.HasPool("keep") {
+				t.Error("an unchanged tenant was evicted")
 			}
 		})
 	}
