@@ -705,9 +705,11 @@ func TestEvictDuringOpenKeepsOneClient(t *testing.T) {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		closed = true
+		began := time.Now()
 		if err := reg.Close(closeCtx); err != nil {
 			t.Errorf("Close with no lease held: %v", err)
 		}
+		t.Logf("Close returned after %s", time.Since(began))
 		if n := hooks.evictedCount("acme", tenant.EvictManual) + hooks.evictedCount("acme", tenant.EvictClose); n != 2 {
 			t.Errorf("clients closed = %d; want both that were opened", n)
 		}

@@ -111,6 +111,7 @@ func testManualDirectoryChangesReachRegistries(t *testing.T, level sql.Isolation
 				{"acme", "UPDATE public.tenants SET status = 'suspended' WHERE id = 'acme'"},
 				{"globex", "DELETE FROM public.tenants WHERE id = 'globex'"},
 			} {
+				began := time.Now()
 				if _, err := admin.ExecContext(t.Context(), c.stmt); err != nil {
 					t.Fatal(err)
 				}
@@ -120,6 +121,7 @@ func testManualDirectoryChangesReachRegistries(t *testing.T, level sql.Isolation
 					if id != c.id {
 						t.Errorf("after %q the registry evicted %q; want %q", c.stmt, id, c.id)
 					}
+					t.Logf("%q: evicted %s after %s", c.stmt, id, time.Since(began))
 				case <-ctx.Done():
 					t.Errorf("no eviction within 5 s of %q", c.stmt)
 				}
