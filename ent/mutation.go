@@ -1205,6 +1205,7 @@ type TenantMutation struct {
 	id            *string
 	schema_name   *string
 	status        *tenant.Status
+	revision      *string
 	created_at    *time.Time
 	updated_at    *time.Time
 	clearedFields map[string]struct{}
@@ -1440,6 +1441,55 @@ func (m *TenantMutation) ResetStatus() {
 	m.status = nil
 }
 
+// SetRevision sets the "revision" field.
+func (m *TenantMutation) SetRevision(s string) {
+	m.revision = &s
+}
+
+// Revision returns the value of the "revision" field in the mutation.
+func (m *TenantMutation) Revision() (r string, exists bool) {
+	v := m.revision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevision returns the old "revision" field's value of the Tenant entity.
+// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantMutation) OldRevision(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevision is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevision requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevision: %w", err)
+	}
+	return oldValue.Revision, nil
+}
+
+// ClearRevision clears the value of the "revision" field.
+func (m *TenantMutation) ClearRevision() {
+	m.revision = nil
+	m.clearedFields[tenant.FieldRevision] = struct{}{}
+}
+
+// RevisionCleared returns if the "revision" field was cleared in this mutation.
+func (m *TenantMutation) RevisionCleared() bool {
+	_, ok := m.clearedFields[tenant.FieldRevision]
+	return ok
+}
+
+// ResetRevision resets all changes to the "revision" field.
+func (m *TenantMutation) ResetRevision() {
+	m.revision = nil
+	delete(m.clearedFields, tenant.FieldRevision)
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (m *TenantMutation) SetCreatedAt(t time.Time) {
 	m.created_at = &t
@@ -1573,7 +1623,7 @@ func (m *TenantMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *TenantMutation) Fields() []string {
-	fields := make([]string, 0, 5)
+	fields := make([]string, 0, 6)
 	if m.schema_name != nil {
 		fields = append(fields, tenant.FieldSchemaName)
 	}
@@ -1582,6 +1632,9 @@ func (m *TenantMutation) Fields() []string {
 	}
 	if m.status != nil {
 		fields = append(fields, tenant.FieldStatus)
+	}
+	if m.revision != nil {
+		fields = append(fields, tenant.FieldRevision)
 	}
 	if m.created_at != nil {
 		fields = append(fields, tenant.FieldCreatedAt)
@@ -1603,6 +1656,8 @@ func (m *TenantMutation) Field(name string) (ent.Value, bool) {
 		return m.PlanID()
 	case tenant.FieldStatus:
 		return m.Status()
+	case tenant.FieldRevision:
+		return m.Revision()
 	case tenant.FieldCreatedAt:
 		return m.CreatedAt()
 	case tenant.FieldUpdatedAt:
@@ -1622,6 +1677,8 @@ func (m *TenantMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldPlanID(ctx)
 	case tenant.FieldStatus:
 		return m.OldStatus(ctx)
+	case tenant.FieldRevision:
+		return m.OldRevision(ctx)
 	case tenant.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
 	case tenant.FieldUpdatedAt:
@@ -1655,6 +1712,13 @@ func (m *TenantMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetStatus(v)
+		return nil
+	case tenant.FieldRevision:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevision(v)
 		return nil
 	case tenant.FieldCreatedAt:
 		v, ok := value.(time.Time)
@@ -1703,6 +1767,9 @@ func (m *TenantMutation) ClearedFields() []string {
 	if m.FieldCleared(tenant.FieldPlanID) {
 		fields = append(fields, tenant.FieldPlanID)
 	}
+	if m.FieldCleared(tenant.FieldRevision) {
+		fields = append(fields, tenant.FieldRevision)
+	}
 	return fields
 }
 
@@ -1720,6 +1787,9 @@ func (m *TenantMutation) ClearField(name string) error {
 	case tenant.FieldPlanID:
 		m.ClearPlanID()
 		return nil
+	case tenant.FieldRevision:
+		m.ClearRevision()
+		return nil
 	}
 	return fmt.Errorf("unknown Tenant nullable field %s", name)
 }
@@ -1736,6 +1806,9 @@ func (m *TenantMutation) ResetField(name string) error {
 		return nil
 	case tenant.FieldStatus:
 		m.ResetStatus()
+		return nil
+	case tenant.FieldRevision:
+		m.ResetRevision()
 		return nil
 	case tenant.FieldCreatedAt:
 		m.ResetCreatedAt()

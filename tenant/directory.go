@@ -19,7 +19,7 @@ func (reg *Registry) lookup(ctx context.Context, id, schema string) error {
 	reg.lookups.Add(1)
 	t, err := reg.sharedClient.Tenant.Query().
 		Where(enttenant.ID(id), enttenant.StatusEQ(enttenant.StatusActive)).
-		Select(enttenant.FieldSchemaName).
+		Select(enttenant.FieldSchemaName, enttenant.FieldRevision).
 		Only(ctx)
 	switch {
 	case ent.IsNotFound(err):
@@ -36,6 +36,14 @@ func (reg *Registry) lookup(ctx context.Context, id, schema string) error {
 		reg.log.WarnContext(ctx, "tenant schema mismatch", "tenant", id, "schema", schema, "directory_schema", t.SchemaName)
 		reg.rememberNotFound(id)
 		return fmt.Errorf("%w: tenant %q: directory names schema %q, expected %q", ErrNotFound, id, t.SchemaName, schema)
+	case reg.opts.Revision != "" && (t.Revision == nil || *t.Revision < reg.opts.Revision):
+		// Versions are timestamp-prefixed file names: they sort in the
+		// order they apply.
+		have := "none"
+		if t.Revision != nil {
+			have = *t.Revision
+		}
+		return fmt.Errorf("%w: tenant %q is at migration %s, this release needs %s", ErrSchemaBehind, id, have, reg.opts.Revision)
 	}
 	return nil
 }

@@ -1,6 +1,9 @@
 package tenant
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors returned by this package. Callers test them with errors.Is;
 // the returned errors wrap them with the operation and the (quoted) tenant id.
@@ -20,4 +23,10 @@ var (
 
 	// ErrClosed is returned by a Registry after Close.
 	ErrClosed = errors.New("tenant: registry closed")
+
+	// ErrSchemaBehind is returned for a tenant whose schema has not been
+	// migrated to Options.Revision: the directory row's revision is older or
+	// missing. It wraps ErrUnavailable: the tenant is served again, without
+	// a restart, as soon as its schema is migrated.
+	ErrSchemaBehind = fmt.Errorf("%w: tenant schema not migrated to this release", ErrUnavailable)
 )

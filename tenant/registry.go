@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/pgtenant/pgtenant/ent"
+	"github.com/pgtenant/pgtenant/internal/redact"
 )
 
 // DirectoryChannel is the PostgreSQL NOTIFY channel on which a change to the
@@ -116,7 +117,7 @@ func New(ctx context.Context, dsn string, opts Options) (*Registry, error) {
 	opts = opts.withDefaults()
 	base, err := pq.NewConfig(dsn)
 	if err != nil {
-		return nil, errorf("parse dsn: %w", err)
+		return nil, errorf("parse dsn: %w", redact.Error(dsn, err))
 	}
 	for k := range base.Runtime {
 		// PostgreSQL's parameter names are case-insensitive.
@@ -132,7 +133,7 @@ func New(ctx context.Context, dsn string, opts Options) (*Registry, error) {
 	base.Runtime["search_path"] = ""
 	connector, err := pq.NewConnectorConfig(base)
 	if err != nil {
-		return nil, errorf("parse dsn: %w", err)
+		return nil, errorf("parse dsn: %w", redact.Error(dsn, err))
 	}
 	connector.Dialer(drainDialer{})
 	reg := &Registry{
@@ -437,8 +438,15 @@ func (reg *Registry) takePendingLocked() []eviction {
 // no lease. It must be called without mu held.
 func (reg *Registry) finish(ctx context.Context, evs []eviction) {
 	for _, ev := range evs {
-		if ev.close {
+		switch {
+		case ev.close:
 			reg.closeEntry(ev.e)
+		case ev.e.db != nil:
+			// Leased: the pool stays open until its last release, but keeps
+			// no idle connection meanwhile. Idle connections of an evicted
+			// pool are invisible to shedding, and their budget tokens would
+			// be held for as long as the lease lasts.
+			ev.e.db.SetMaxIdleConns(0)
 		}
 		reg.evictions[reasonIndex(ev.reason)].Add(1)
 		reg.log.InfoContext(ctx, "tenant pool evicted", "tenant", ev.e.id, "schema", ev.e.schema, "reason", string(ev.reason))

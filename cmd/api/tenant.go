@@ -29,7 +29,7 @@ Flags:
 func tenantCmd(ctx context.Context, e env, args []string) error {
 	fs := flag.NewFlagSet("tenant", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), tenantHelp); fs.PrintDefaults() }
+	fs.Usage = func() { fmt.Fprint(fs.Output(), tenantHelp); printFlags(fs) }
 	dbURL := databaseURLFlag(fs, e)
 	plan := fs.String("plan", "", "create: the plan's `name or id`")
 	force := fs.Bool("force", false, "drop: confirm that the tenant's data is to be destroyed")
@@ -43,14 +43,14 @@ func tenantCmd(ctx context.Context, e env, args []string) error {
 	}
 	if len(pos) == 0 {
 		fs.Usage()
-		return errors.New("tenant: missing subcommand (create, drop or list)")
+		return usagef("tenant: missing subcommand (create, drop or list)")
 	}
 	sub, pos := pos[0], pos[1:]
 	var id string
 	switch sub {
 	case "create", "drop":
 		if len(pos) != 1 {
-			return fmt.Errorf("tenant %s: want exactly one tenant ID", sub)
+			return usagef("tenant %s: want exactly one tenant ID", sub)
 		}
 		id = pos[0]
 		// Reject a hostile id before anything else, --force included.
@@ -58,15 +58,15 @@ func tenantCmd(ctx context.Context, e env, args []string) error {
 			return fmt.Errorf("tenant %s: %w", sub, err)
 		}
 		if sub == "drop" && !*force {
-			return fmt.Errorf("tenant drop: refusing to destroy tenant %q and all its data without --force", id)
+			return usagef("tenant drop: refusing to destroy tenant %q and all its data without --force", id)
 		}
 	case "list":
 		if len(pos) != 0 {
-			return fmt.Errorf("tenant list: unexpected argument %q", pos[0])
+			return usagef("tenant list: unexpected argument %q", pos[0])
 		}
 	default:
 		fs.Usage()
-		return fmt.Errorf("tenant: unknown subcommand %q", sub)
+		return usagef("tenant: unknown subcommand %q", sub)
 	}
 	lt, err := lockTimeoutOption(*lockTimeout)
 	if err != nil {

@@ -21,12 +21,14 @@ type Tenant struct {
 // Fields of the Tenant.
 func (Tenant) Fields() []ent.Field {
 	return []ent.Field{
-		// The tenant id as validated by tenant.ValidateID.
+		// The tenant id as validated by tenant.ValidateID (ASCII only, so
+		// bytes and characters agree).
 		field.String("id").
 			MaxLen(48).
 			SchemaType(varchar(48)).
 			NotEmpty().
 			Immutable(),
+		// PostgreSQL limits identifiers to 63 bytes, not characters.
 		field.String("schema_name").
 			MaxLen(63).
 			SchemaType(varchar(63)).
@@ -40,6 +42,16 @@ func (Tenant) Fields() []ent.Field {
 		field.Enum("status").
 			Values("provisioning", "active", "suspended", "dropping").
 			Default("provisioning"),
+		// The latest tenant migration applied to the tenant's schema,
+		// recorded by the migrator in the transaction that applied it;
+		// NULL until the schema is first migrated. A registry compares it
+		// with the latest migration of its binary (tenant.Options.Revision)
+		// with one read of the directory row it makes anyway.
+		field.String("revision").
+			MaxLen(255).
+			SchemaType(varchar(255)).
+			Optional().
+			Nillable(),
 		field.Time("created_at").
 			Default(time.Now).
 			Immutable().
