@@ -839,7 +839,7 @@ func testMigrateAllLockTimeout(t *testing.T, level sql.IsolationLevel) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	rep, err := m.MigrateAll(ctx, migrate.RunOptions{Concurrency: 1})
-	t.Logf("run with busy locked: %s; busy failed after %s", rep.Duration, byID(rep)["busy"].Duration)
+	t.Logf("run with busy locked: %s; busy failed after %s: %v", rep.Duration, byID(rep)["busy"].Duration, byID(rep)["busy"].Err)
 	if !errors.Is(err, migrate.ErrLockTimeout) {
 		t.Errorf("MigrateAll error = %v; want ErrLockTimeout", err)
 	}

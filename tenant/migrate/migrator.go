@@ -74,7 +74,7 @@ var (
 	// longer than Options.LockTimeout for a lock held by another
 	// transaction. Nothing of that transaction was committed; running the
 	// same call again retries it.
-	ErrLockTimeout = errors.New("migrate: lock not granted within the lock timeout")
+	ErrLockTimeout = errors.New("migrate: lock timeout")
 )
 
 // DefaultConcurrency is the number of tenants migrated at once when
@@ -543,7 +543,7 @@ func (m *Migrator) lockErr(err error) error {
 	if !errors.As(err, &pqErr) || pqErr.Code != "55P03" {
 		return err
 	}
-	return fmt.Errorf("%w (%s; another transaction holds it, and nothing was committed): %w", ErrLockTimeout, m.lockTimeout, err)
+	return fmt.Errorf("%w: a lock was not granted within %s because another transaction holds it; nothing was committed, and running it again retries: %w", ErrLockTimeout, m.lockTimeout, err)
 }
 
 // TenantsBehind returns how many tenants of the directory, other than those
