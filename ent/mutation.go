@@ -1205,6 +1205,7 @@ type TenantMutation struct {
 	id            *string
 	schema_name   *string
 	status        *tenant.Status
+	status_reason *string
 	revision      *string
 	created_at    *time.Time
 	updated_at    *time.Time
@@ -1441,6 +1442,55 @@ func (m *TenantMutation) ResetStatus() {
 	m.status = nil
 }
 
+// SetStatusReason sets the "status_reason" field.
+func (m *TenantMutation) SetStatusReason(s string) {
+	m.status_reason = &s
+}
+
+// StatusReason returns the value of the "status_reason" field in the mutation.
+func (m *TenantMutation) StatusReason() (r string, exists bool) {
+	v := m.status_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatusReason returns the old "status_reason" field's value of the Tenant entity.
+// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantMutation) OldStatusReason(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatusReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatusReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatusReason: %w", err)
+	}
+	return oldValue.StatusReason, nil
+}
+
+// ClearStatusReason clears the value of the "status_reason" field.
+func (m *TenantMutation) ClearStatusReason() {
+	m.status_reason = nil
+	m.clearedFields[tenant.FieldStatusReason] = struct{}{}
+}
+
+// StatusReasonCleared returns if the "status_reason" field was cleared in this mutation.
+func (m *TenantMutation) StatusReasonCleared() bool {
+	_, ok := m.clearedFields[tenant.FieldStatusReason]
+	return ok
+}
+
+// ResetStatusReason resets all changes to the "status_reason" field.
+func (m *TenantMutation) ResetStatusReason() {
+	m.status_reason = nil
+	delete(m.clearedFields, tenant.FieldStatusReason)
+}
+
 // SetRevision sets the "revision" field.
 func (m *TenantMutation) SetRevision(s string) {
 	m.revision = &s
@@ -1623,7 +1673,7 @@ func (m *TenantMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *TenantMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 7)
 	if m.schema_name != nil {
 		fields = append(fields, tenant.FieldSchemaName)
 	}
@@ -1632,6 +1682,9 @@ func (m *TenantMutation) Fields() []string {
 	}
 	if m.status != nil {
 		fields = append(fields, tenant.FieldStatus)
+	}
+	if m.status_reason != nil {
+		fields = append(fields, tenant.FieldStatusReason)
 	}
 	if m.revision != nil {
 		fields = append(fields, tenant.FieldRevision)
@@ -1656,6 +1709,8 @@ func (m *TenantMutation) Field(name string) (ent.Value, bool) {
 		return m.PlanID()
 	case tenant.FieldStatus:
 		return m.Status()
+	case tenant.FieldStatusReason:
+		return m.StatusReason()
 	case tenant.FieldRevision:
 		return m.Revision()
 	case tenant.FieldCreatedAt:
@@ -1677,6 +1732,8 @@ func (m *TenantMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldPlanID(ctx)
 	case tenant.FieldStatus:
 		return m.OldStatus(ctx)
+	case tenant.FieldStatusReason:
+		return m.OldStatusReason(ctx)
 	case tenant.FieldRevision:
 		return m.OldRevision(ctx)
 	case tenant.FieldCreatedAt:
@@ -1712,6 +1769,13 @@ func (m *TenantMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetStatus(v)
+		return nil
+	case tenant.FieldStatusReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatusReason(v)
 		return nil
 	case tenant.FieldRevision:
 		v, ok := value.(string)
@@ -1767,6 +1831,9 @@ func (m *TenantMutation) ClearedFields() []string {
 	if m.FieldCleared(tenant.FieldPlanID) {
 		fields = append(fields, tenant.FieldPlanID)
 	}
+	if m.FieldCleared(tenant.FieldStatusReason) {
+		fields = append(fields, tenant.FieldStatusReason)
+	}
 	if m.FieldCleared(tenant.FieldRevision) {
 		fields = append(fields, tenant.FieldRevision)
 	}
@@ -1787,6 +1854,9 @@ func (m *TenantMutation) ClearField(name string) error {
 	case tenant.FieldPlanID:
 		m.ClearPlanID()
 		return nil
+	case tenant.FieldStatusReason:
+		m.ClearStatusReason()
+		return nil
 	case tenant.FieldRevision:
 		m.ClearRevision()
 		return nil
@@ -1806,6 +1876,9 @@ func (m *TenantMutation) ResetField(name string) error {
 		return nil
 	case tenant.FieldStatus:
 		m.ResetStatus()
+		return nil
+	case tenant.FieldStatusReason:
+		m.ResetStatusReason()
 		return nil
 	case tenant.FieldRevision:
 		m.ResetRevision()

@@ -65,6 +65,26 @@ func (_u *TenantUpdate) SetNillableStatus(v *tenant.Status) *TenantUpdate {
 	return _u
 }
 
+// SetStatusReason sets the "status_reason" field.
+func (_u *TenantUpdate) SetStatusReason(v string) *TenantUpdate {
+	_u.mutation.SetStatusReason(v)
+	return _u
+}
+
+// SetNillableStatusReason sets the "status_reason" field if the given value is not nil.
+func (_u *TenantUpdate) SetNillableStatusReason(v *string) *TenantUpdate {
+	if v != nil {
+		_u.SetStatusReason(*v)
+	}
+	return _u
+}
+
+// ClearStatusReason clears the value of the "status_reason" field.
+func (_u *TenantUpdate) ClearStatusReason() *TenantUpdate {
+	_u.mutation.ClearStatusReason()
+	return _u
+}
+
 // SetRevision sets the "revision" field.
 func (_u *TenantUpdate) SetRevision(v string) *TenantUpdate {
 	_u.mutation.SetRevision(v)
@@ -150,6 +170,11 @@ func (_u *TenantUpdate) check() error {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "Tenant.status": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.StatusReason(); ok {
+		if err := tenant.StatusReasonValidator(v); err != nil {
+			return &ValidationError{Name: "status_reason", err: fmt.Errorf(`ent: validator failed for field "Tenant.status_reason": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Revision(); ok {
 		if err := tenant.RevisionValidator(v); err != nil {
 			return &ValidationError{Name: "revision", err: fmt.Errorf(`ent: validator failed for field "Tenant.revision": %w`, err)}
@@ -172,6 +197,12 @@ func (_u *TenantUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(tenant.FieldStatus, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.StatusReason(); ok {
+		_spec.SetField(tenant.FieldStatusReason, field.TypeString, value)
+	}
+	if _u.mutation.StatusReasonCleared() {
+		_spec.ClearField(tenant.FieldStatusReason, field.TypeString)
 	}
 	if value, ok := _u.mutation.Revision(); ok {
 		_spec.SetField(tenant.FieldRevision, field.TypeString, value)
@@ -266,6 +297,26 @@ func (_u *TenantUpdateOne) SetNillableStatus(v *tenant.Status) *TenantUpdateOne 
 	if v != nil {
 		_u.SetStatus(*v)
 	}
+	return _u
+}
+
+// SetStatusReason sets the "status_reason" field.
+func (_u *TenantUpdateOne) SetStatusReason(v string) *TenantUpdateOne {
+	_u.mutation.SetStatusReason(v)
+	return _u
+}
+
+// SetNillableStatusReason sets the "status_reason" field if the given value is not nil.
+func (_u *TenantUpdateOne) SetNillableStatusReason(v *string) *TenantUpdateOne {
+	if v != nil {
+		_u.SetStatusReason(*v)
+	}
+	return _u
+}
+
+// ClearStatusReason clears the value of the "status_reason" field.
+func (_u *TenantUpdateOne) ClearStatusReason() *TenantUpdateOne {
+	_u.mutation.ClearStatusReason()
 	return _u
 }
 
@@ -367,6 +418,11 @@ func (_u *TenantUpdateOne) check() error {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "Tenant.status": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.StatusReason(); ok {
+		if err := tenant.StatusReasonValidator(v); err != nil {
+			return &ValidationError{Name: "status_reason", err: fmt.Errorf(`ent: validator failed for field "Tenant.status_reason": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Revision(); ok {
 		if err := tenant.RevisionValidator(v); err != nil {
 			return &ValidationError{Name: "revision", err: fmt.Errorf(`ent: validator failed for field "Tenant.revision": %w`, err)}
@@ -406,6 +462,12 @@ func (_u *TenantUpdateOne) sqlSave(ctx context.Context) (_node *Tenant, err erro
 	}
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(tenant.FieldStatus, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.StatusReason(); ok {
+		_spec.SetField(tenant.FieldStatusReason, field.TypeString, value)
+	}
+	if _u.mutation.StatusReasonCleared() {
+		_spec.ClearField(tenant.FieldStatusReason, field.TypeString)
 	}
 	if value, ok := _u.mutation.Revision(); ok {
 		_spec.SetField(tenant.FieldRevision, field.TypeString, value)

@@ -18,6 +18,8 @@
 //	GET    /admin/tenants          admin token: the tenant directory
 //	POST   /admin/tenants          admin token: {"id","plan"?} provision, 201
 //	DELETE /admin/tenants/{id}     admin token: drop schema and row, evict, 204
+//	POST   /admin/tenants/{id}/suspend  admin token: {"reason"?} suspend (403 for its requests), 200
+//	POST   /admin/tenants/{id}/resume   admin token: serve a suspended tenant again, 200
 //	GET    /users                  X-Tenant-ID: one page of users
 //	POST   /users                  {"email","name"} → 201 + Location
 //	GET    /users/{id}
@@ -63,6 +65,7 @@
 //	two X-Tenant-ID headers, or a comma-separated list        400 X-Tenant-ID must name exactly one tenant
 //	malformed tenant id                                       400
 //	unknown or not active tenant                              404 Tenant not found
+//	suspended tenant                                          403 Tenant suspended
 //	malformed JSON, unknown field, wrong type, trailing data  400
 //	duplicate field, body not an object (null included)       400
 //	malformed UUID in the path, bad limit/offset              400

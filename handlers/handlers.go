@@ -111,6 +111,8 @@ func (a *API) Routes() http.Handler {
 			r.Get("/admin/tenants", a.wrap(a.listTenants))
 			r.Post("/admin/tenants", a.wrap(a.createTenant))
 			r.Delete("/admin/tenants/{id}", a.wrap(a.dropTenant))
+			r.Post("/admin/tenants/{id}/suspend", a.wrap(a.suspendTenant))
+			r.Post("/admin/tenants/{id}/resume", a.wrap(a.resumeTenant))
 		}
 	})
 

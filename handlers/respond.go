@@ -132,6 +132,8 @@ func classify(err error) (int, errorBody) {
 		return http.StatusBadRequest, errorBody{Error: "Invalid tenant ID"}
 	case errors.Is(err, tenant.ErrNotFound):
 		return http.StatusNotFound, errorBody{Error: "Tenant not found"}
+	case errors.Is(err, tenant.ErrSuspended):
+		return http.StatusForbidden, errorBody{Error: "Tenant suspended"}
 	case ent.IsNotFound(err):
 		return http.StatusNotFound, errorBody{Error: "Not found"}
 	case ent.IsConstraintError(err):

@@ -16,6 +16,10 @@ var (
 	// with the given id, or when the tenant's schema does not exist.
 	ErrNotFound = errors.New("tenant: not found")
 
+	// ErrSuspended is returned when the tenant directory lists the tenant as
+	// suspended: it exists and its data is kept, but it is not served.
+	ErrSuspended = errors.New("tenant: suspended")
+
 	// ErrUnavailable is returned when the database cannot be reached (after
 	// retries, where the operation retries) or when no connection could be had
 	// within the caller's deadline because the connection budget is exhausted.

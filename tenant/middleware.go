@@ -41,7 +41,8 @@ type MiddlewareOptions struct {
 	// default mapping (see Middleware). It receives ErrMissingID,
 	// ErrMultipleIDs, an error wrapping ErrForbidden and Authorize's error,
 	// or the error of ValidateID or of the registry, which wraps
-	// ErrInvalidID, ErrNotFound, ErrUnavailable, ErrClosed or another error.
+	// ErrInvalidID, ErrNotFound, ErrUnavailable, ErrClosed or another error
+	// (ErrSuspended too).
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 }
 
@@ -78,6 +79,7 @@ var ErrForbidden = errors.New("tenant: forbidden")
 //	ErrInvalidID                        400 Invalid tenant ID
 //	Authorize returned an error         403 Invalid tenant
 //	ErrNotFound                         404 Tenant not found
+//	ErrSuspended                        403 Tenant suspended
 //	ErrUnavailable, ErrClosed,
 //	context.DeadlineExceeded            503 Service unavailable (Retry-After: 1)
 //	anything else                       500 Internal server error
@@ -163,6 +165,7 @@ var (
 	bodyInvalidID   = []byte(`{"error":"Invalid tenant ID"}` + "\n")
 	bodyForbidden   = []byte(`{"error":"Invalid tenant"}` + "\n")
 	bodyNotFound    = []byte(`{"error":"Tenant not found"}` + "\n")
+	bodySuspended   = []byte(`{"error":"Tenant suspended"}` + "\n")
 	bodyUnavailable = []byte(`{"error":"Service unavailable"}` + "\n")
 	bodyInternal    = []byte(`{"error":"Internal server error"}` + "\n")
 )
@@ -195,6 +198,8 @@ func errorResponse(err error) (int, []byte) {
 		return http.StatusBadRequest, bodyInvalidID
 	case errors.Is(err, ErrNotFound):
 		return http.StatusNotFound, bodyNotFound
+	case errors.Is(err, ErrSuspended):
+		return http.StatusForbidden, bodySuspended
 	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrClosed),
 		errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, bodyUnavailable

@@ -109,7 +109,7 @@ func TestMiddlewareStatuses(t *testing.T) {
 			{"option injection", plain, "a -c search_path=public", http.StatusBadRequest, `{"error":"Invalid tenant ID"}`, false},
 			{"too long", plain, strings.Repeat("a", 49), http.StatusBadRequest, `{"error":"Invalid tenant ID"}`, false},
 			{"unknown", plain, "nobody", http.StatusNotFound, `{"error":"Tenant not found"}`, false},
-			{"suspended", plain, "frozen", http.StatusNotFound, `{"error":"Tenant not found"}`, false},
+			{"suspended", plain, "frozen", http.StatusForbidden, `{"error":"Tenant suspended"}`, false},
 			{"no schema verified", verified, "noschema", http.StatusNotFound, `{"error":"Tenant not found"}`, true},
 		}
 		for _, tt := range tests {

@@ -72,7 +72,7 @@ type Registry struct {
 	reason   EvictReason          // reason of the removal in progress (lru unless set)
 	pending  []eviction           // evicted by the LRU callback, to be finished outside mu
 	live     map[*entry]struct{}  // entries not closed yet, evicted or not
-	negative map[string]time.Time // ids the directory does not list as active, until expiry
+	negative map[string]negAnswer // ids the directory does not list as active, until expiry
 	epoch    uint64               // incremented by Evict: directory answers read before are stale
 	closed   bool
 	drained  chan struct{} // closed when live becomes empty after Close
@@ -144,7 +144,7 @@ func New(ctx context.Context, dsn string, opts Options) (*Registry, error) {
 		stop:      make(chan struct{}),
 		reason:    EvictLRU,
 		live:      make(map[*entry]struct{}),
-		negative:  make(map[string]time.Time),
+		negative:  make(map[string]negAnswer),
 	}
 	if opts.Mode == SearchPath {
 		// In Qualified mode the listener and the one shared pool fit the
@@ -235,10 +235,10 @@ func (reg *Registry) acquireSlow(ctx context.Context, id string) (*ent.Client, f
 			reg.mu.Unlock()
 			return e.client, release, nil
 		}
-		if exp, ok := reg.negative[id]; ok {
-			if time.Now().Before(exp) {
+		if n, ok := reg.negative[id]; ok {
+			if time.Now().Before(n.until) {
 				reg.mu.Unlock()
-				return nil, nil, fmt.Errorf("%w: tenant %q", ErrNotFound, id)
+				return nil, nil, fmt.Errorf("%w: tenant %q", n.err, id)
 			}
 			delete(reg.negative, id)
 		}

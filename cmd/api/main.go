@@ -4,6 +4,7 @@
 //	api migrate --all | --tenant ID ...  apply migrations to public and tenant schemas
 //	api status [--json]                  show applied and pending migrations per tenant
 //	api tenant create|drop|list ...      manage the tenant directory and schemas
+//	api seed --file F --all ...          run a SQL seed in every (or some) tenant
 //	api -h                               list the commands
 //
 // Every flag takes its default from an environment variable; see README.md.
@@ -41,6 +42,7 @@ func main() {
 // env is what a subcommand gets from the process.
 type env struct {
 	getenv func(string) string
+	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 	// devDir is the folder of the development database (devdb.Options.Dir).
@@ -50,12 +52,15 @@ type env struct {
 	db *database
 }
 
-const usage = `usage: api [serve | migrate | status | tenant] [flags]
+const usage = `usage: api [serve | migrate | status | tenant | seed] [flags]
 
   serve     serve the REST API (default)
   migrate   apply migrations: --all | --tenant ID | --tenants a,b
   status    applied, pending and drifted migrations per tenant
   tenant    create ID [--plan P] | drop ID --force | list
+            suspend ID [--reason R] | resume ID | clone FROM TO [--with-data]
+            export ID > F | import NEW_ID < F
+  seed      run a SQL seed in tenants: --file F (--all | --tenant ID | --tenants a,b)
 
 Run 'api COMMAND -h' for the flags of a command.
 `
@@ -64,7 +69,7 @@ Run 'api COMMAND -h' for the flags of a command.
 // Its error has no password in it; a *usageError is a mistake in the
 // command line.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	return runIn(ctx, env{getenv: getenv, stdout: stdout, stderr: stderr, devDir: devdb.DefaultDir}, args)
+	return runIn(ctx, env{getenv: getenv, stdin: os.Stdin, stdout: stdout, stderr: stderr, devDir: devdb.DefaultDir}, args)
 }
 
 // runIn is run with the development database in e.devDir.
@@ -99,6 +104,8 @@ func dispatch(ctx context.Context, e env, args []string) error {
 		return statusCmd(ctx, e, args)
 	case "tenant":
 		return tenantCmd(ctx, e, args)
+	case "seed":
+		return seedCmd(ctx, e, args)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil

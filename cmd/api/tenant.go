@@ -13,12 +13,14 @@ import (
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
 
-const tenantHelp = `usage: api tenant create ID [--plan P] [--json] [--lock-timeout D]
+const tenantHelp = `usage: api tenant create ID [--plan P] [--seed FILE] [--json] [--lock-timeout D]
        api tenant drop ID --force [--lock-timeout D]
        api tenant list [--json]
+       api tenant suspend|resume|clone|export|import ...  (see api tenant suspend -h)
 
 create  adds tenant ID to the directory, creates and migrates its schema and
-        marks it active; safe to re-run, and re-running repairs a failed create
+        marks it active; safe to re-run, and re-running repairs a failed create;
+        --seed then runs the SQL seed FILE in it (see api seed -h)
 drop    drops the tenant's schema with all its data and removes it from the
         directory; running API processes stop serving it
 list    lists the tenant directory
@@ -27,11 +29,17 @@ Flags:
 `
 
 func tenantCmd(ctx context.Context, e env, args []string) error {
+	if len(args) > 0 {
+		if cmd, ok := lifecycleCommands[args[0]]; ok {
+			return cmd(ctx, e, args[0], args[1:])
+		}
+	}
 	fs := flag.NewFlagSet("tenant", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() { fmt.Fprint(fs.Output(), tenantHelp); printFlags(fs) }
 	dbURL := databaseURLFlag(fs, e)
 	plan := fs.String("plan", "", "create: the plan's `name or id`")
+	seedFile := fs.String("seed", "", "create: then run this SQL seed `file` in the tenant")
 	force := fs.Bool("force", false, "drop: confirm that the tenant's data is to be destroyed")
 	asJSON := fs.Bool("json", false, "create, list: print JSON")
 	lockTimeout := lockTimeoutFlag(fs, "create, drop")
@@ -80,9 +88,20 @@ func tenantCmd(ctx context.Context, e env, args []string) error {
 	m := migrate.New(db, migrate.Options{LockTimeout: lt})
 	switch sub {
 	case "create":
+		var script string
+		if *seedFile != "" {
+			if script, err = readSeed(*seedFile); err != nil {
+				return fmt.Errorf("tenant create: %w", err)
+			}
+		}
 		t, err := m.CreateTenant(ctx, id, migrate.CreateOptions{Plan: *plan})
 		if err != nil {
 			return err
+		}
+		if script != "" {
+			if _, err := m.SeedSQL(ctx, script, migrate.SeedOptions{IDs: []string{id}}); err != nil {
+				return fmt.Errorf("tenant %s created, but its seed failed: %w", id, err)
+			}
 		}
 		if *asJSON {
 			return writeJSON(e.stdout, tenantJSON(t))
@@ -121,6 +140,7 @@ type tenantView struct {
 	ID        string    `json:"id"`
 	Schema    string    `json:"schema"`
 	Status    string    `json:"status"`
+	Reason    string    `json:"reason,omitempty"`
 	PlanID    string    `json:"planId,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
@@ -130,6 +150,9 @@ func tenantJSON(t *ent.Tenant) tenantView {
 	v := tenantView{ID: t.ID, Schema: t.SchemaName, Status: t.Status.String(), CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 	if t.PlanID != nil {
 		v.PlanID = t.PlanID.String()
+	}
+	if t.StatusReason != nil {
+		v.Reason = *t.StatusReason
 	}
 	return v
 }

@@ -38,10 +38,17 @@ func (Tenant) Fields() []ent.Field {
 		field.UUID("plan_id", uuid.UUID{}).
 			Optional().
 			Nillable(),
-		// A tenant is served only while active.
+		// A tenant is served only while active. A suspended tenant's
+		// requests are refused; a failed one is a clone or import that did
+		// not complete (re-run it, or drop the tenant).
 		field.Enum("status").
-			Values("provisioning", "active", "suspended", "dropping").
+			Values("provisioning", "active", "suspended", "dropping", "failed").
 			Default("provisioning"),
+		// Why the tenant is suspended or failed; nil otherwise.
+		field.String("status_reason").
+			MaxRuneLen(500).
+			Optional().
+			Nillable(),
 		// The latest tenant migration applied to the tenant's schema,
 		// recorded by the migrator in the transaction that applied it;
 		// NULL until the schema is first migrated. A registry compares it

@@ -245,7 +245,7 @@ func (m *Migrator) runPool(ctx context.Context, targets []target, opts RunOption
 // targets lists the tenants of a run, ordered by id: the directory's
 // tenants, or the given ids.
 func (m *Migrator) targets(ctx context.Context, ids []string) ([]target, error) {
-	rows, err := m.directoryOf(ctx, ids)
+	rows, err := m.directoryOf(ctx, ids, "")
 	if err != nil {
 		return nil, err
 	}
@@ -271,11 +271,11 @@ func (m *Migrator) targets(ctx context.Context, ids []string) ([]target, error) 
 
 type dirRow struct{ id, schema, status string }
 
-// directoryOf reads the directory rows of ids or, when ids is nil, every
-// row.
-func (m *Migrator) directoryOf(ctx context.Context, ids []string) ([]dirRow, error) {
+// directoryOf reads the directory rows of ids or, when ids is nil, the rows
+// that the WHERE clause all (which may be "") selects.
+func (m *Migrator) directoryOf(ctx context.Context, ids []string, all string) ([]dirRow, error) {
 	if ids == nil {
-		return m.directory(ctx, "")
+		return m.directory(ctx, all)
 	}
 	return m.directory(ctx, "WHERE id = ANY($1)", pq.Array(ids))
 }
@@ -405,7 +405,7 @@ func (m *Migrator) Status(ctx context.Context, ids []string) (*Status, error) {
 	if m.loadErr != nil {
 		return nil, m.loadErr
 	}
-	rows, err := m.directoryOf(ctx, ids)
+	rows, err := m.directoryOf(ctx, ids, "")
 	if err != nil {
 		if ids == nil && isUndefinedTable(err) {
 			// public is not migrated yet: there is no directory.

@@ -1,6 +1,7 @@
 // Package migrate applies the versioned migrations of package
 // ent/migrate/migrations to the public schema and to every tenant schema,
-// and provisions and drops tenants.
+// and provisions and drops tenants. It also suspends and resumes, clones,
+// seeds, exports and imports them (docs/lifecycle.md).
 //
 // Every schema is migrated in one transaction that first sets search_path for
 // that transaction only (SET LOCAL), then takes a per-schema
@@ -311,8 +312,9 @@ type CreateOptions struct {
 // repairs the tenant. An existing active or suspended tenant keeps its
 // status; its schema is brought up to date and, if opts.Plan is set, its
 // plan is changed. A tenant that is being dropped is an error wrapping
-// ErrDropping. Errors name the tenant and wrap tenant.ErrInvalidID or
-// ErrUnknownPlan where they apply.
+// ErrDropping, a failed one (see CloneTenant) one wrapping ErrWrongStatus.
+// Errors name the tenant and wrap tenant.ErrInvalidID or ErrUnknownPlan
+// where they apply.
 func (m *Migrator) CreateTenant(ctx context.Context, id string, opts CreateOptions) (*ent.Tenant, error) {
 	t, err := m.createTenant(ctx, id, opts)
 	if err != nil {
@@ -350,6 +352,8 @@ func (m *Migrator) createTenant(ctx context.Context, id string, opts CreateOptio
 		return nil, fmt.Errorf("directory names schema %s, the Namer %s: refusing to guess", have, schema)
 	case status == enttenant.StatusDropping.String():
 		return nil, fmt.Errorf("%w: finish the drop first", ErrDropping)
+	case status == enttenant.StatusFailed.String():
+		return nil, fmt.Errorf("%w: tenant is failed (an unfinished clone or import): run it again, or drop the tenant", ErrWrongStatus)
 	}
 	// Activation commits with the migrations: the tenant is served exactly
 	// when its schema is complete. The directory's trigger announces it on

@@ -107,9 +107,12 @@ func testManualDirectoryChangesReachRegistries(t *testing.T, level sql.Isolation
 				release()
 			}
 			admin := tenanttest.Open(t, cfg)
-			for _, c := range []struct{ id, stmt string }{
-				{"acme", "UPDATE public.tenants SET status = 'suspended' WHERE id = 'acme'"},
-				{"globex", "DELETE FROM public.tenants WHERE id = 'globex'"},
+			for _, c := range []struct {
+				id, stmt string
+				want     error
+			}{
+				{"acme", "UPDATE public.tenants SET status = 'suspended' WHERE id = 'acme'", tenant.ErrSuspended},
+				{"globex", "DELETE FROM public.tenants WHERE id = 'globex'", tenant.ErrNotFound},
 			} {
 				began := time.Now()
 				if _, err := admin.ExecContext(t.Context(), c.stmt); err != nil {
@@ -130,8 +133,8 @@ func testManualDirectoryChangesReachRegistries(t *testing.T, level sql.Isolation
 				if err == nil {
 					release()
 				}
-				if !errors.Is(err, tenant.ErrNotFound) {
-					t.Errorf("Acquire(%s) after %q = %v; want ErrNotFound", c.id, c.stmt, err)
+				if !errors.Is(err, c.want) {
+					t.Errorf("Acquire(%s) after %q = %v; want %v", c.id, c.stmt, err, c.want)
 				}
 			}
 			if !reg.HasPool("keep") {
