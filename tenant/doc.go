@@ -24,8 +24,11 @@
 // fails with an error wrapping [ErrUnavailable].
 //
 // A tenant is served only while public.tenants lists it as active. The
-// registry listens on [DirectoryChannel]; whoever changes the directory sends
-// pg_notify(DirectoryChannel, id) and every registry forgets that tenant.
+// registry listens on [DirectoryChannel]; a trigger on public.tenants,
+// created by the public migrations (package tenant/migrate), sends
+// pg_notify(DirectoryChannel, id) on commit for every row inserted or
+// deleted and every change of a tenant's status or schema name, whoever
+// makes it, and every registry forgets that tenant.
 //
 // # Authentication
 //

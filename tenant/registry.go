@@ -26,7 +26,10 @@ import (
 // DirectoryChannel is the PostgreSQL NOTIFY channel on which a change to the
 // tenant directory is announced, with the tenant id as payload. Registries
 // LISTEN on it and forget what they cached about that tenant, so a dropped or
-// suspended tenant stops being served by every process.
+// suspended tenant stops being served by every process. The public
+// migrations' trigger on public.tenants announces every insert, delete and
+// change of status or schema_name; code that changes the directory has
+// nothing to send.
 const DirectoryChannel = "tenant_directory"
 
 // A Registry hands out one *ent.Client per tenant. It is safe for concurrent
@@ -278,7 +281,9 @@ func (reg *Registry) acquireSlow(ctx context.Context, id string) (*ent.Client, f
 }
 
 // open checks the directory and opens tenant id's client, once per
-// singleflight group.
+// singleflight group. It never replaces a resident client of id: when one
+// appeared meanwhile (Evict lets a second open of id start while the first
+// reads the directory), it returns that one and closes its own.
 func (reg *Registry) open(ctx context.Context, id, schema string) (*entry, error) {
 	reg.mu.Lock()
 	e, ok := reg.lru.Peek(id)
@@ -302,6 +307,14 @@ func (reg *Registry) open(ctx context.Context, id, schema string) (*entry, error
 		if fresh {
 			break
 		}
+	}
+	// Evict forgets the flight of id, so another open of id may have
+	// finished while this one read the directory.
+	reg.mu.Lock()
+	e, ok = reg.lru.Peek(id)
+	reg.mu.Unlock()
+	if ok {
+		return e, nil
 	}
 	e, err := reg.newEntry(id, schema)
 	if err != nil {
@@ -328,6 +341,16 @@ func (reg *Registry) open(ctx context.Context, id, schema string) (*entry, error
 			return nil, ErrClosed
 		}
 		return e, nil
+	}
+	if cur, ok := reg.lru.Peek(id); ok {
+		// Another open of id won the race since the check above. Adding
+		// ours would replace it without the eviction callback, leaving its
+		// client open forever: serve the resident one and close ours, which
+		// nobody has seen.
+		e.closed = true
+		reg.mu.Unlock()
+		reg.finish(ctx, []eviction{{e: e, reason: EvictManual, close: true}})
+		return cur, nil
 	}
 	e.lastUsed = time.Now()
 	reg.live[e] = struct{}{}

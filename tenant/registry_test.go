@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgtenant/pgtenant/ent"
 	enttenant "github.com/pgtenant/pgtenant/ent/tenant"
 	"github.com/pgtenant/pgtenant/ent/user"
 	"github.com/pgtenant/pgtenant/tenant"
@@ -596,5 +597,125 @@ func TestLRUEvictionKeepsLeasedClient(t *testing.T) {
 		if st := reg.Stats(); st.Evictions[tenant.EvictLRU] != 2 {
 			t.Errorf("Stats().Evictions[lru] = %d; want 2", st.Evictions[tenant.EvictLRU])
 		}
+	})
+}
+
+// TestEvictDuringOpenKeepsOneClient forces two opens of one tenant: Evict
+// forgets the first while it waits for the directory, so a second Acquire
+// starts another. The loser must be closed and both callers must get the
+// resident client; otherwise the replaced client is never closed and Close
+// waits out its deadline with no lease held.
+func TestEvictDuringOpenKeepsOneClient(t *testing.T) {
+	t.Parallel()
+	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
+		f := newFixture(t, "acme")
+		hooks := newHookLog()
+		h := hooks.hooks()
+		// The first open to be created waits in its hook until the other
+		// has made its client resident.
+		gate := make(chan struct{})
+		var created atomic.Int64
+		onCreated := h.OnPoolCreated
+		h.OnPoolCreated = func(id string) {
+			onCreated(id)
+			if created.Add(1) == 1 {
+				select {
+				case <-gate:
+				case <-t.Context().Done():
+				}
+			}
+		}
+		ctx := t.Context()
+		reg, err := tenant.New(ctx, f.dsn, tenant.Options{Mode: mode, Hooks: h})
+		if err != nil {
+			t.Fatal(err)
+		}
+		closed := false
+		defer func() {
+			if !closed {
+				reg.Close(context.Background())
+			}
+		}()
+
+		// Directory lookups wait for this transaction.
+		locker, err := f.admin.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer locker.Rollback()
+		if _, err := locker.ExecContext(ctx, "LOCK TABLE public.tenants IN ACCESS EXCLUSIVE MODE"); err != nil {
+			t.Fatal(err)
+		}
+		// waitLookups returns once n lookups wait for the lock.
+		waitLookups := func(n int) {
+			t.Helper()
+			for {
+				var waiting int
+				err := f.monitor(t).QueryRowContext(ctx, `SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+					WHERE d.datname = $1 AND l.locktype = 'relation' AND NOT l.granted`, f.name).Scan(&waiting)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if waiting >= n {
+					return
+				}
+			}
+		}
+		type result struct {
+			client *ent.Client
+			err    error
+		}
+		results := make(chan result, 2)
+		var releases sync.WaitGroup
+		acquire := func() {
+			releases.Go(func() {
+				client, release, err := reg.Acquire(ctx, "acme")
+				results <- result{client, err}
+				if err == nil {
+					<-gate // hold the lease until both callers have answered
+					release()
+				}
+			})
+		}
+		acquire()
+		waitLookups(1)
+		reg.Evict("acme")
+		acquire()
+		waitLookups(2)
+		if err := locker.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+		first := <-results
+		close(gate)
+		second := <-results
+		if first.err != nil || second.err != nil {
+			t.Fatalf("Acquire errors: %v, %v", first.err, second.err)
+		}
+		if first.client != second.client {
+			t.Errorf("the two Acquires got different clients; want the resident one for both")
+		}
+		releases.Wait()
+		if n := hooks.createdCount("acme"); n != 2 {
+			t.Fatalf("clients opened = %d; want 2 (the test did not force two opens)", n)
+		}
+		if n := hooks.evictedCount("acme", tenant.EvictManual); n != 1 {
+			t.Errorf("clients closed as losers = %d; want 1", n)
+		}
+		if !reg.HasPool("acme") {
+			t.Errorf("the winner is not resident")
+		}
+
+		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		closed = true
+		began := time.Now()
+		if err := reg.Close(closeCtx); err != nil {
+			t.Errorf("Close with no lease held: %v", err)
+		}
+		t.Logf("Close returned after %s", time.Since(began))
+		if n := hooks.evictedCount("acme", tenant.EvictManual) + hooks.evictedCount("acme", tenant.EvictClose); n != 2 {
+			t.Errorf("clients closed = %d; want both that were opened", n)
+		}
+		f.waitNoBackends(t)
 	})
 }

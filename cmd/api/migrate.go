@@ -20,11 +20,12 @@ import (
 const migrateHelp = `usage: api migrate (--all | --tenant ID | --tenants a,b) [flags]
 
 Applies the public migrations, then the tenant migrations to the selected
-tenants of the directory (--all: every tenant not being dropped), several at
-once. A failing tenant does not stop the others; the exit status is 1 if any
-failed. Progress goes to stderr when it is a terminal. --concurrency is capped
-by the connection budget (DB_MAX_CONNS, default 80): one connection per
-tenant migrated at once, and one more.
+tenants of the directory (--all: every tenant), several at once. A tenant
+dropped or being dropped is skipped (status "skipped"). A failing tenant does
+not stop the others; the exit status is 1 if any failed. Progress goes to
+stderr when it is a terminal. --concurrency is capped by the connection
+budget (DB_MAX_CONNS, default 80): one connection per tenant migrated at
+once, and one more.
 
 Flags:
 `
@@ -38,6 +39,7 @@ func migrateCmd(ctx context.Context, e env, args []string) error {
 	one := fs.String("tenant", "", "migrate only tenant `ID`")
 	some := fs.String("tenants", "", "migrate only these comma-separated tenant `ids`")
 	concurrency := fs.Int("concurrency", migrate.DefaultConcurrency, "tenants migrated at once")
+	lockTimeout := lockTimeoutFlag(fs, "")
 	dryRun := fs.Bool("dry-run", false, "list pending migrations without applying anything")
 	markApplied := fs.Bool("mark-applied", false, "record pending migrations as applied without running them (baseline schemas built by other means)")
 	asJSON := fs.Bool("json", false, "print a JSON report instead of a table")
@@ -66,6 +68,10 @@ func migrateCmd(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stderr, "migrate: --concurrency %d capped to %d by the connection budget (DB_MAX_CONNS=%d)\n", *concurrency, budget-1, budget)
 		*concurrency = budget - 1
 	}
+	lt, err := lockTimeoutOption(*lockTimeout)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
 	db, err := openAdminDB(*dbURL, *concurrency+1)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -80,7 +86,7 @@ func migrateCmd(ctx context.Context, e env, args []string) error {
 				p.Done, p.Total, p.Failed, p.Rate, p.ETA.Round(time.Second))
 		}
 	}
-	rep, err := migrate.New(db, migrate.Options{Concurrency: *concurrency}).MigrateAll(ctx, opts)
+	rep, err := migrate.New(db, migrate.Options{Concurrency: *concurrency, LockTimeout: lt}).MigrateAll(ctx, opts)
 	if progress && len(rep.Tenants) > 0 {
 		fmt.Fprintln(e.stderr)
 	}
@@ -146,17 +152,25 @@ func writeMigrateTable(w io.Writer, rep *migrate.Report) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "TENANT\tSCHEMA\t%s\tDURATION\tERROR\n", strings.ToUpper(verb))
+	fmt.Fprintf(tw, "TENANT\tSCHEMA\t%s\tDURATION\tSTATUS\n", strings.ToUpper(verb))
 	for _, r := range rep.Tenants {
-		msg := ""
-		if r.Err != nil {
-			msg = r.Err.Error()
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Schema, versionList(list(r)), r.Duration.Round(time.Millisecond), msg)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Schema, versionList(list(r)), r.Duration.Round(time.Millisecond), resultStatus(r))
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "%s: %d succeeded, %d failed in %s\n",
-		plural(len(rep.Tenants), "tenant"), len(rep.Tenants)-rep.Failed(), rep.Failed(), rep.Duration.Round(time.Millisecond))
+	fmt.Fprintf(w, "%s: %d succeeded, %d skipped, %d failed in %s\n",
+		plural(len(rep.Tenants), "tenant"), len(rep.Tenants)-rep.Failed()-rep.Skipped(), rep.Skipped(), rep.Failed(), rep.Duration.Round(time.Millisecond))
+}
+
+// resultStatus is the STATUS column of r: its outcome, and why for a
+// skipped or failed tenant.
+func resultStatus(r migrate.Result) string {
+	switch r.Outcome() {
+	case migrate.OutcomeFailed:
+		return "failed: " + r.Err.Error()
+	case migrate.OutcomeSkipped:
+		return "skipped: tenant " + r.Skipped
+	}
+	return string(r.Outcome())
 }
 
 func versionList(vs []string) string {
@@ -173,6 +187,7 @@ type migrateJSON struct {
 	Summary struct {
 		Total      int   `json:"total"`
 		Succeeded  int   `json:"succeeded"`
+		Skipped    int   `json:"skipped"`
 		Failed     int   `json:"failed"`
 		DurationMs int64 `json:"durationMs"`
 	} `json:"summary"`
@@ -181,6 +196,8 @@ type migrateJSON struct {
 type migrateResultJSON struct {
 	ID         string   `json:"id,omitempty"`
 	Schema     string   `json:"schema"`
+	Status     string   `json:"status"`            // ok, skipped or failed
+	Skipped    string   `json:"skipped,omitempty"` // why: dropped, being dropped
 	Applied    []string `json:"applied"`
 	Pending    []string `json:"pending,omitempty"`
 	DurationMs int64    `json:"durationMs"`
@@ -188,7 +205,8 @@ type migrateResultJSON struct {
 }
 
 func resultJSON(r migrate.Result) migrateResultJSON {
-	j := migrateResultJSON{ID: r.ID, Schema: r.Schema, Applied: r.Applied, Pending: r.Pending, DurationMs: r.Duration.Milliseconds()}
+	j := migrateResultJSON{ID: r.ID, Schema: r.Schema, Status: string(r.Outcome()), Skipped: r.Skipped,
+		Applied: r.Applied, Pending: r.Pending, DurationMs: r.Duration.Milliseconds()}
 	if j.Applied == nil {
 		j.Applied = []string{}
 	}
@@ -205,7 +223,8 @@ func writeMigrateJSON(w io.Writer, rep *migrate.Report) error {
 	}
 	out.Summary.Total = len(rep.Tenants)
 	out.Summary.Failed = rep.Failed()
-	out.Summary.Succeeded = out.Summary.Total - out.Summary.Failed
+	out.Summary.Skipped = rep.Skipped()
+	out.Summary.Succeeded = out.Summary.Total - out.Summary.Failed - out.Summary.Skipped
 	out.Summary.DurationMs = rep.Duration.Milliseconds()
 	return writeJSON(w, out)
 }
@@ -214,6 +233,28 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// lockTimeoutFlag registers --lock-timeout; which, if not empty, names the
+// subcommands it applies to.
+func lockTimeoutFlag(fs *flag.FlagSet, which string) *time.Duration {
+	if which != "" {
+		which += ": "
+	}
+	return fs.Duration("lock-timeout", migrate.DefaultLockTimeout, which+
+		"longest wait for a lock that another transaction holds (PostgreSQL lock_timeout); a tenant that waits longer fails, changes nothing, and is retried by the next run; 0 means no limit")
+}
+
+// lockTimeoutOption turns the value of --lock-timeout into
+// migrate.Options.LockTimeout, where no limit is negative.
+func lockTimeoutOption(d time.Duration) (time.Duration, error) {
+	switch {
+	case d < 0:
+		return 0, usagef("--lock-timeout %s: must not be negative (0 means no limit)", d)
+	case d == 0:
+		return -1, nil
+	}
+	return d, nil
 }
 
 // connBudget is the connection budget of the process, DB_MAX_CONNS (as in

@@ -207,3 +207,90 @@ func TestAdminCommandsHelp(t *testing.T) {
 		}
 	}
 }
+
+// A tenant being dropped is reported skipped, in the JSON report and the
+// summary line, and does not fail the run.
+func TestMigrateCommandReportsASkippedTenant(t *testing.T) {
+	t.Parallel()
+	cfg := tenanttest.NewMigratedDatabase(t)
+	tenanttest.NewTenant(t, cfg, "a")
+	tenanttest.NewTenant(t, cfg, "leaving")
+	db := tenanttest.Open(t, cfg)
+	if _, err := db.ExecContext(t.Context(), "UPDATE public.tenants SET status = 'dropping' WHERE id = 'leaving'"); err != nil {
+		t.Fatal(err)
+	}
+	cli := newAdminCLI(t, cfg)
+	out, _, err := cli.run("migrate", "--all", "--json")
+	if err != nil {
+		t.Fatalf("migrate --all --json: %v\n%s", err, out)
+	}
+	var rep struct {
+		Tenants []struct{ ID, Status, Skipped string }
+		Summary struct{ Total, Succeeded, Skipped, Failed int }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("report: %v\n%s", err, out)
+	}
+	want := map[string]string{"a": "ok/", "leaving": "skipped/being dropped"}
+	for _, r := range rep.Tenants {
+		if got := r.Status + "/" + r.Skipped; got != want[r.ID] {
+			t.Errorf("tenant %s: status/skipped = %q; want %q", r.ID, got, want[r.ID])
+		}
+	}
+	if s := rep.Summary; s.Total != 2 || s.Succeeded != 1 || s.Skipped != 1 || s.Failed != 0 {
+		t.Errorf("summary = %+v; want 2 in all, 1 succeeded, 1 skipped", s)
+	}
+	out, _, err = cli.run("migrate", "--all")
+	if err != nil || !strings.Contains(out, "skipped: tenant being dropped") || !strings.Contains(out, "1 succeeded, 1 skipped, 0 failed") {
+		t.Errorf("migrate --all = %v\n%s", err, out)
+	}
+}
+
+// --lock-timeout bounds the waits of migrate and tenant create for a lock
+// that another transaction holds: the tenant fails with a message that says
+// so, instead of the command hanging.
+func TestLockTimeoutFlag(t *testing.T) {
+	t.Parallel()
+	cfg := tenanttest.NewMigratedDatabase(t)
+	tenanttest.NewTenant(t, cfg, "busy")
+	tenanttest.NewTenant(t, cfg, "free")
+	db := tenanttest.Open(t, cfg)
+	cli := newAdminCLI(t, cfg)
+	for _, args := range [][]string{{"migrate", "--all"}, {"tenant", "create", "newco"}} {
+		if _, _, err := cli.run(append(args, "--lock-timeout", "-1s")...); err == nil || !strings.Contains(err.Error(), "--lock-timeout") {
+			t.Errorf("%s --lock-timeout -1s = %v; want an error naming --lock-timeout", args, err)
+		}
+	}
+	blocker, err := db.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blocker.Rollback()
+	// The directory row of busy (which tenant create updates) and every
+	// table of its schema (which public's and busy's migrations lock).
+	if _, err := blocker.ExecContext(t.Context(), `SELECT FROM public.tenants WHERE id = 'busy' FOR UPDATE;
+LOCK TABLE tenant_busy.schema_migrations IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := cli.run("migrate", "--tenants", "busy,free", "--lock-timeout", "50ms", "--json")
+	if err == nil {
+		t.Errorf("migrate with busy locked succeeded\n%s", out)
+	}
+	var rep struct {
+		Tenants []struct{ ID, Status, Error string }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("report: %v\n%s", err, out)
+	}
+	for _, r := range rep.Tenants {
+		switch {
+		case r.ID == "busy" && (r.Status != "failed" || !strings.Contains(r.Error, "lock timeout")):
+			t.Errorf("busy: status %s, error %q; want failed by the lock timeout", r.Status, r.Error)
+		case r.ID == "free" && r.Status != "ok":
+			t.Errorf("free: status %s, error %q; want ok", r.Status, r.Error)
+		}
+	}
+	if _, _, err := cli.run("tenant", "create", "busy", "--lock-timeout", "50ms"); err == nil || !strings.Contains(err.Error(), "lock timeout") {
+		t.Errorf("tenant create busy = %v; want a lock timeout", err)
+	}
+}

@@ -13,8 +13,8 @@ import (
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
 
-const tenantHelp = `usage: api tenant create ID [--plan P] [--seed FILE] [--json]
-       api tenant drop ID --force
+const tenantHelp = `usage: api tenant create ID [--plan P] [--seed FILE] [--json] [--lock-timeout D]
+       api tenant drop ID --force [--lock-timeout D]
        api tenant list [--json]
        api tenant suspend|resume|clone|export|import ...  (see api tenant suspend -h)
        api tenant key create|list|revoke ...   (see api tenant key -h)
@@ -46,6 +46,7 @@ func tenantCmd(ctx context.Context, e env, args []string) error {
 	seedFile := fs.String("seed", "", "create: then run this SQL seed `file` in the tenant")
 	force := fs.Bool("force", false, "drop: confirm that the tenant's data is to be destroyed")
 	asJSON := fs.Bool("json", false, "create, list: print JSON")
+	lockTimeout := lockTimeoutFlag(fs, "create, drop")
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -79,12 +80,16 @@ func tenantCmd(ctx context.Context, e env, args []string) error {
 		fs.Usage()
 		return usagef("tenant: unknown subcommand %q", sub)
 	}
+	lt, err := lockTimeoutOption(*lockTimeout)
+	if err != nil {
+		return fmt.Errorf("tenant %s: %w", sub, err)
+	}
 	db, err := openAdminDB(*dbURL, 2)
 	if err != nil {
 		return fmt.Errorf("tenant %s: %w", sub, err)
 	}
 	defer db.Close()
-	m := migrate.New(db, migrate.Options{})
+	m := migrate.New(db, migrate.Options{LockTimeout: lt})
 	switch sub {
 	case "create":
 		var script string

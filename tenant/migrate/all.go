@@ -17,9 +17,10 @@ import (
 // RunOptions select and pace the tenants of MigrateAll.
 type RunOptions struct {
 	// IDs are the tenants to migrate; nil means every tenant in the
-	// directory that is not being dropped. Every id must be valid (else
-	// MigrateAll fails before any SQL) and listed in the directory (else
-	// that tenant's Result has an error wrapping tenant.ErrNotFound).
+	// directory. Every id must be valid (else MigrateAll fails before any
+	// SQL) and listed in the directory (else that tenant's Result has an
+	// error wrapping tenant.ErrNotFound). Tenants being dropped, or dropped
+	// during the run, are skipped (Result.Skipped).
 	IDs []string
 
 	// Concurrency overrides Options.Concurrency when positive.
@@ -55,7 +56,32 @@ type Result struct {
 	Applied  []string // versions applied by this run, in order
 	Pending  []string // in a dry run: versions that would be applied
 	Duration time.Duration
-	Err      error // nil on success
+	Err      error // nil on success and when skipped
+	// Skipped, when not empty, says why the tenant was left alone: it was
+	// "dropped" (its directory row was gone once its schema's lock was
+	// taken) or is "being dropped". A skipped tenant is not a failure.
+	Skipped string
+}
+
+// Outcome is what became of one schema in a run.
+type Outcome string
+
+// The outcomes of a Result.
+const (
+	OutcomeOK      Outcome = "ok"      // up to date (in a dry run: Pending would make it so)
+	OutcomeSkipped Outcome = "skipped" // dropped or being dropped; see Result.Skipped
+	OutcomeFailed  Outcome = "failed"  // see Result.Err
+)
+
+// Outcome classifies r.
+func (r Result) Outcome() Outcome {
+	switch {
+	case r.Err != nil:
+		return OutcomeFailed
+	case r.Skipped != "":
+		return OutcomeSkipped
+	}
+	return OutcomeOK
 }
 
 // Report is the outcome of MigrateAll: public, then one Result per selected
@@ -78,10 +104,23 @@ func (r *Report) Failed() int {
 	return n
 }
 
+// Skipped returns the number of tenants skipped because they were dropped
+// or are being dropped.
+func (r *Report) Skipped() int {
+	n := 0
+	for _, t := range r.Tenants {
+		if t.Outcome() == OutcomeSkipped {
+			n++
+		}
+	}
+	return n
+}
+
 // target is a tenant selected for a run.
 type target struct {
 	id, schema string
-	err        error // set when the tenant cannot be migrated at all
+	err        error  // set when the tenant cannot be migrated at all
+	skip       string // set when the tenant is being dropped
 }
 
 // MigrateAll migrates public and then the selected tenants, concurrently
@@ -91,6 +130,10 @@ type target struct {
 // failed (then no tenant is attempted), when the directory cannot be read,
 // when ctx ends (unfinished tenants get ctx's error), or when any tenant
 // failed (errors.Join of the tenant errors, each naming its tenant).
+//
+// Each tenant's directory row is read again once its schema's lock is held:
+// a tenant dropped, or being dropped, since the run began is skipped, never
+// created again.
 func (m *Migrator) MigrateAll(ctx context.Context, opts RunOptions) (*Report, error) {
 	start := time.Now()
 	rep := &Report{DryRun: opts.DryRun, Public: Result{Schema: "public"}}
@@ -146,11 +189,14 @@ func (m *Migrator) runPool(ctx context.Context, targets []target, opts RunOption
 		wg.Go(func() {
 			for i := range jobs {
 				t := targets[i]
-				r := Result{ID: t.id, Schema: t.schema, Err: t.err}
-				if r.Err == nil {
+				r := Result{ID: t.id, Schema: t.schema, Err: t.err, Skipped: t.skip}
+				if r.Err == nil && r.Skipped == "" {
 					began := time.Now()
-					r.Applied, r.Err = m.migrateSchema(ctx, t.id, t.schema, applyOptions{markOnly: opts.MarkApplied})
+					r.Applied, r.Err = m.migrateSchema(ctx, t.id, t.schema, applyOptions{id: t.id, markOnly: opts.MarkApplied})
 					r.Duration = time.Since(began)
+					if skip := (*skipError)(nil); errors.As(r.Err, &skip) {
+						r.Skipped, r.Err = skip.reason, nil
+					}
 				}
 				out <- done{i, r}
 			}
@@ -196,10 +242,10 @@ func (m *Migrator) runPool(ctx context.Context, targets []target, opts RunOption
 	return results
 }
 
-// targets lists the tenants of a run, ordered by id: the directory's tenants
-// that are not being dropped, or the given ids.
+// targets lists the tenants of a run, ordered by id: the directory's
+// tenants, or the given ids.
 func (m *Migrator) targets(ctx context.Context, ids []string) ([]target, error) {
-	rows, err := m.directoryOf(ctx, ids, "WHERE status <> 'dropping'")
+	rows, err := m.directoryOf(ctx, ids, "")
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +260,7 @@ func (m *Migrator) targets(ctx context.Context, ids []string) ([]target, error) 
 		case !ok:
 			t.err = fmt.Errorf("migrate tenant %q: %w: not in the directory (create it with 'api tenant create')", id, tenant.ErrNotFound)
 		case r.status == "dropping":
-			t.err = fmt.Errorf("migrate tenant %q: being dropped", id)
+			t.skip = skipDropping
 		case r.schema != t.schema:
 			t.err = fmt.Errorf("migrate tenant %q: directory names schema %s, the Namer %s", id, r.schema, t.schema)
 		}
@@ -280,7 +326,11 @@ func (m *Migrator) dryRun(ctx context.Context, rep *Report, opts RunOptions) err
 	}
 	rep.Public.Pending, rep.Public.Err = st.Public.Pending, st.Public.err()
 	for _, s := range st.Tenants {
-		rep.Tenants = append(rep.Tenants, Result{ID: s.ID, Schema: s.Schema, Pending: s.Pending, Err: s.err()})
+		r := Result{ID: s.ID, Schema: s.Schema, Pending: s.Pending, Err: s.err()}
+		if s.Directory == "dropping" {
+			r = Result{ID: s.ID, Schema: s.Schema, Skipped: skipDropping}
+		}
+		rep.Tenants = append(rep.Tenants, r)
 	}
 	var errs []error
 	for _, r := range rep.Tenants {

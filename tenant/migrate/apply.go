@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io/fs"
@@ -13,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/lib/pq"
+
+	enttenant "github.com/pgtenant/pgtenant/ent/tenant"
 )
 
 // RevisionTable is the table, in every migrated schema, that records the
@@ -89,34 +92,87 @@ type applyOptions struct {
 	create   bool                // create the schema if it does not exist
 	markOnly bool                // record pending files without running them
 	then     func(*sql.Tx) error // if not nil, runs last in the transaction
+	// id, if not empty, is the tenant whose directory row apply reads under
+	// the schema's lock (see checkDirectory).
+	id string
+}
+
+// Reasons for skipping a tenant (Result.Skipped).
+const (
+	skipDropped  = "dropped"
+	skipDropping = "being dropped"
+)
+
+// skipError is the error of apply for a tenant that its directory row, read
+// under the schema's lock, shows dropped or being dropped. Nothing was done.
+type skipError struct{ reason string }
+
+func (e *skipError) Error() string { return "tenant " + e.reason }
+
+// checkDirectory reads tenant id's directory row in tx, which holds the
+// schema's lock. A drop holds that lock while it drops the schema and
+// deletes the row, so a tenant found gone or being dropped must not be
+// touched: creating its schema again would leave a schema that no directory
+// row names. It returns a *skipError then, and an error when the row names
+// a schema other than schema.
+func checkDirectory(ctx context.Context, tx *sql.Tx, id, schema string) error {
+	var status, have string
+	err := tx.QueryRowContext(ctx, "SELECT status, schema_name FROM public.tenants WHERE id = $1", id).Scan(&status, &have)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return &skipError{skipDropped}
+	case err != nil:
+		return fmt.Errorf("directory: %w", err)
+	case status == enttenant.StatusDropping.String():
+		return &skipError{skipDropping}
+	case have != schema:
+		return fmt.Errorf("directory names schema %s, the Namer %s", have, schema)
+	}
+	return nil
 }
 
 // apply brings schema up to date with files in one transaction: it takes the
-// schema's advisory lock, creates the schema (if o.create) and the revision
-// table when missing, reads the applied revisions only after locking, and runs
-// each pending file followed by its revision row. Nothing is committed unless
-// every pending file succeeds. It returns the versions it applied.
+// schema's advisory lock, checks the tenant's directory row (if o.id is set),
+// creates the schema (if o.create) and the revision table when missing,
+// reads the applied revisions only after locking, and runs each pending file
+// followed by its revision row. Nothing is committed unless every pending
+// file succeeds. It returns the versions it applied.
 func (m *Migrator) apply(ctx context.Context, schema string, files []migration, o applyOptions) (applied []string, err error) {
-	tx, err := m.db.BeginTx(ctx, nil)
+	if m.beforeLock != nil && o.id != "" {
+		m.beforeLock(o.id)
+	}
+	tx, err := m.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
 		if err != nil {
 			tx.Rollback()
+			err = m.lockErr(err)
 		}
 	}()
 	q := pq.QuoteIdentifier(schema)
-	// One round trip in the simple protocol (no parameters: everything in it
-	// is a quoted identifier or an integer). The lock comes first. A session
+	// Two round trips in the simple protocol (no parameters: everything in
+	// them is a quoted identifier or an integer), around the directory
+	// check of a tenant. The lock comes first. A session
 	// that looked the schema up before it existed (through its search_path,
 	// say) caches it as missing, and waiting for an advisory lock does not
 	// read the catalog changes committed meanwhile; opening a catalog table
 	// does, so the one after the lock makes the previous holder's schema
 	// visible.
-	setup := "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(lockKey(schema), 10) + ");\n" +
-		seeCatalog + ";\n" +
-		"SET LOCAL search_path TO " + q + ";\n"
+	// The lock timeout is set after the advisory lock, which another
+	// migrator of this schema may hold for as long as its migration takes.
+	lock := "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(lockKey(schema), 10) + ");\n" +
+		seeCatalog + ";\n" + m.setLockTimeout
+	if _, err := tx.ExecContext(ctx, lock); err != nil {
+		return nil, err
+	}
+	if o.id != "" {
+		if err := checkDirectory(ctx, tx, o.id, schema); err != nil {
+			return nil, err
+		}
+	}
+	setup := "SET LOCAL search_path TO " + q + ";\n"
 	if o.create {
 		setup += "CREATE SCHEMA IF NOT EXISTS " + q + ";\n"
 	}

@@ -1,6 +1,7 @@
 package migrate_test
 
 import (
+	"database/sql"
 	"testing"
 
 	"github.com/pgtenant/pgtenant/tenant/migrate"
@@ -13,8 +14,12 @@ import (
 // schema's lock while another creates the schema, it must see the schema
 // once it holds the lock instead of creating it a second time.
 func TestCreateAfterWaitingSeesTheNewSchema(t *testing.T) {
+	forEachLevel(t, testCreateAfterWaitingSeesTheNewSchema)
+}
+
+func testCreateAfterWaitingSeesTheNewSchema(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	cfg := tenanttest.NewDatabase(t)
+	cfg := tenanttest.NewDatabase(t, tenanttest.DefaultIsolation(level))
 	other := tenanttest.Open(t, cfg)
 	cfg.Runtime = map[string]string{"search_path": "tenant_acme"}
 	db := tenanttest.Open(t, cfg)

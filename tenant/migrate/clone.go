@@ -263,7 +263,7 @@ SELECT (SELECT status FROM prev) WHERE EXISTS (SELECT FROM ins)`, id, schema, pl
 
 // dropSchema drops schema under its migration lock.
 func (m *Migrator) dropSchema(ctx context.Context, schema string) error {
-	tx, err := m.db.BeginTx(ctx, nil)
+	tx, err := m.begin(ctx)
 	if err != nil {
 		return err
 	}

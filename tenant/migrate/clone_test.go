@@ -70,8 +70,12 @@ func directoryStatus(t *testing.T, db *sql.DB, id string) string {
 }
 
 func TestCloneTenant(t *testing.T) {
+	forEachLevel(t, testCloneTenant)
+}
+
+func testCloneTenant(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	m := migrate.New(db, migrate.Options{Tenant: countersTrack(t)})
 	if _, err := m.CreateTenant(t.Context(), "acme", migrate.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -119,8 +123,12 @@ func TestCloneTenant(t *testing.T) {
 // A source at an older revision is built at that revision, copied, then
 // migrated forward.
 func TestCloneTenantOlderRevision(t *testing.T) {
+	forEachLevel(t, testCloneTenantOlderRevision)
+}
+
+func testCloneTenantOlderRevision(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	if _, err := migrate.New(db, migrate.Options{}).CreateTenant(t.Context(), "old", migrate.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -142,8 +150,12 @@ func TestCloneTenantOlderRevision(t *testing.T) {
 }
 
 func TestCloneTenantAnonymize(t *testing.T) {
+	forEachLevel(t, testCloneTenantAnonymize)
+}
+
+func testCloneTenantAnonymize(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	m := migrate.New(db, migrate.Options{Tenant: countersTrack(t)})
 	if _, err := m.CreateTenant(t.Context(), "acme", migrate.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -173,8 +185,12 @@ func TestCloneTenantAnonymize(t *testing.T) {
 
 // Hostile ids and rules are refused before anything is written.
 func TestCloneTenantHostileInput(t *testing.T) {
+	forEachLevel(t, testCloneTenantHostileInput)
+}
+
+func testCloneTenantHostileInput(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	m := migrate.New(db, migrate.Options{})
 	if _, err := m.CreateTenant(t.Context(), "acme", migrate.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -222,8 +238,12 @@ func TestCloneTenantHostileInput(t *testing.T) {
 // A clone that fails half-way leaves the target failed without a schema;
 // running it again completes it.
 func TestCloneTenantFailureAndRerun(t *testing.T) {
+	forEachLevel(t, testCloneTenantFailureAndRerun)
+}
+
+func testCloneTenantFailureAndRerun(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	m := migrate.New(db, migrate.Options{Tenant: countersTrack(t)})
 	if _, err := m.CreateTenant(t.Context(), "acme", migrate.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -256,8 +276,12 @@ func TestCloneTenantFailureAndRerun(t *testing.T) {
 // with every row, or it fails and leaves the target failed without a
 // schema; the source ends dropped either way.
 func TestCloneTenantConcurrentDrop(t *testing.T) {
+	forEachLevel(t, testCloneTenantConcurrentDrop)
+}
+
+func testCloneTenantConcurrentDrop(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	m := migrate.New(db, migrate.Options{Tenant: countersTrack(t)})
 	outcomes := map[bool]int{}
 	for i := range 4 {
@@ -329,8 +353,12 @@ func TestCloneTenantConcurrentDrop(t *testing.T) {
 // A source being written to gives a consistent snapshot: each write adds a
 // user and a post together, so the clone holds as many of each.
 func TestCloneTenantConsistentSnapshot(t *testing.T) {
+	forEachLevel(t, testCloneTenantConsistentSnapshot)
+}
+
+func testCloneTenantConsistentSnapshot(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	m := migrate.New(db, migrate.Options{})
 	if _, err := m.CreateTenant(t.Context(), "busy", migrate.CreateOptions{}); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package migrate_test
 
 import (
+	"database/sql"
 	"errors"
 	"testing"
 
@@ -12,8 +13,12 @@ import (
 // is dropping (a drop begun or failed midway) returns ErrDropping and
 // changes nothing; after DropTenant finishes, the id can be created again.
 func TestCreateTenantBeingDropped(t *testing.T) {
+	forEachLevel(t, testCreateTenantBeingDropped)
+}
+
+func testCreateTenantBeingDropped(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	cfg, db := newDB(t)
+	cfg, db := newDBAt(t, level)
 	m := migrate.New(db, migrate.Options{})
 	tenanttest.NewTenant(t, cfg, "acme")
 	if _, err := db.ExecContext(t.Context(), "UPDATE public.tenants SET status = 'dropping' WHERE id = 'acme'"); err != nil {

@@ -2,6 +2,7 @@ package migrate_test
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -25,8 +26,12 @@ func export(t *testing.T, m *migrate.Migrator, id string) []byte {
 // An export imported under another id holds byte-identical rows, and its
 // own export carries the same data.
 func TestExportImportRoundTrip(t *testing.T) {
+	forEachLevel(t, testExportImportRoundTrip)
+}
+
+func testExportImportRoundTrip(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	m := migrate.New(db, migrate.Options{Tenant: countersTrack(t)})
 	if _, err := m.CreateTenant(t.Context(), "acme", migrate.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -79,8 +84,12 @@ func TestExportImportRoundTrip(t *testing.T) {
 // A dump from an older revision is migrated forward; one from a newer
 // revision is refused before anything is written.
 func TestImportRevisions(t *testing.T) {
+	forEachLevel(t, testImportRevisions)
+}
+
+func testImportRevisions(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	v1 := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, false)})
 	v2 := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true)})
 	if _, err := v1.CreateTenant(t.Context(), "old", migrate.CreateOptions{}); err != nil {
@@ -111,8 +120,12 @@ func TestImportRevisions(t *testing.T) {
 
 // Hostile dumps and ids get clear errors and write nothing.
 func TestImportHostileDumps(t *testing.T) {
+	forEachLevel(t, testImportHostileDumps)
+}
+
+func testImportHostileDumps(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	m := migrate.New(db, migrate.Options{})
 	if _, err := m.CreateTenant(t.Context(), "acme", migrate.CreateOptions{}); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package migrate_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"slices"
 	"strings"
@@ -16,11 +17,15 @@ import (
 // pool evicted through the directory notification), keeps its data, is still
 // migrated, and is served again once resumed, in both isolation modes.
 func TestSuspendResume(t *testing.T) {
+	forEachLevel(t, testSuspendResume)
+}
+
+func testSuspendResume(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	for _, mode := range []tenant.Mode{tenant.SearchPath, tenant.Qualified} {
 		t.Run(mode.String(), func(t *testing.T) {
 			t.Parallel()
-			cfg := tenanttest.NewMigratedDatabase(t)
+			cfg := tenanttest.NewMigratedDatabase(t, tenanttest.DefaultIsolation(level))
 			evicted := make(chan string, 8)
 			reg, err := tenant.New(t.Context(), tenanttest.URL(cfg), tenant.Options{
 				Mode: mode,
@@ -94,8 +99,12 @@ func TestSuspendResume(t *testing.T) {
 }
 
 func TestSuspendResumeErrors(t *testing.T) {
+	forEachLevel(t, testSuspendResumeErrors)
+}
+
+func testSuspendResumeErrors(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	m := migrate.New(db, migrate.Options{})
 	if _, err := m.CreateTenant(t.Context(), "acme", migrate.CreateOptions{}); err != nil {
 		t.Fatal(err)

@@ -43,10 +43,32 @@ func tenantTrack(t *testing.T, extra bool) fs.FS {
 
 func newDB(t *testing.T) (pq.Config, *sql.DB) {
 	t.Helper()
-	cfg := tenanttest.NewMigratedDatabase(t)
+	return newDBAt(t, sql.LevelDefault)
+}
+
+// newDBAt is newDB with a database whose default transaction isolation is
+// level.
+func newDBAt(t *testing.T, level sql.IsolationLevel) (pq.Config, *sql.DB) {
+	t.Helper()
+	cfg := tenanttest.NewMigratedDatabase(t, tenanttest.DefaultIsolation(level))
 	db := tenanttest.Open(t, cfg)
 	db.SetMaxOpenConns(20)
 	return cfg, db
+}
+
+// levels are the defaults of default_transaction_isolation under which every
+// test of the migrator runs: a server configured for repeatable read or
+// serializable must not change what the migrator does.
+var levels = []sql.IsolationLevel{sql.LevelDefault, sql.LevelRepeatableRead, sql.LevelSerializable}
+
+// forEachLevel runs test as a subtest per default isolation level of the
+// database, named after the level; test calls t.Parallel itself.
+func forEachLevel(t *testing.T, test func(t *testing.T, level sql.IsolationLevel)) {
+	t.Helper()
+	t.Parallel()
+	for _, level := range levels {
+		t.Run(strings.ReplaceAll(strings.ToLower(level.String()), " ", "_"), func(t *testing.T) { test(t, level) })
+	}
 }
 
 // addToDirectory inserts directory rows without creating schemas.
@@ -94,8 +116,12 @@ func byID(rep *migrate.Report) map[string]migrate.Result {
 }
 
 func TestMigrateAllFreshPartialAndUpToDate(t *testing.T) {
+	forEachLevel(t, testMigrateAllFreshPartialAndUpToDate)
+}
+
+func testMigrateAllFreshPartialAndUpToDate(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	v1 := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, false)})
 	v2 := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true)})
 	_, all := v2.Versions()
@@ -141,8 +167,12 @@ func TestMigrateAllFreshPartialAndUpToDate(t *testing.T) {
 }
 
 func TestMigrateAllContinuesPastAFailingTenant(t *testing.T) {
+	forEachLevel(t, testMigrateAllContinuesPastAFailingTenant)
+}
+
+func testMigrateAllContinuesPastAFailingTenant(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	m := migrate.New(db, migrate.Options{})
 	addToDirectory(t, db, "a", "broken", "c")
 	// A conflicting object makes the first tenant migration fail.
@@ -174,8 +204,12 @@ func TestMigrateAllContinuesPastAFailingTenant(t *testing.T) {
 }
 
 func TestConcurrentMigrateAllNeverFailsNorDoubleApplies(t *testing.T) {
+	forEachLevel(t, testConcurrentMigrateAllNeverFailsNorDoubleApplies)
+}
+
+func testConcurrentMigrateAllNeverFailsNorDoubleApplies(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	cfg, db := newDB(t)
+	cfg, db := newDBAt(t, level)
 	var ids []string
 	for i := range 20 {
 		ids = append(ids, "t"+strconv.Itoa(i))
@@ -211,8 +245,12 @@ func TestConcurrentMigrateAllNeverFailsNorDoubleApplies(t *testing.T) {
 }
 
 func TestConcurrentCreateTenantOfOneID(t *testing.T) {
+	forEachLevel(t, testConcurrentCreateTenantOfOneID)
+}
+
+func testConcurrentCreateTenantOfOneID(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	cfg, db := newDB(t)
+	cfg, db := newDBAt(t, level)
 	var wg sync.WaitGroup
 	for range 6 {
 		wg.Go(func() {
@@ -240,8 +278,12 @@ func TestConcurrentCreateTenantOfOneID(t *testing.T) {
 }
 
 func TestCreateTenantFailureIsReportedAndRepairedByRerun(t *testing.T) {
+	forEachLevel(t, testCreateTenantFailureIsReportedAndRepairedByRerun)
+}
+
+func testCreateTenantFailureIsReportedAndRepairedByRerun(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	m := migrate.New(db, migrate.Options{})
 	if _, err := db.ExecContext(t.Context(), "CREATE SCHEMA tenant_acme; CREATE TABLE tenant_acme.posts (x int)"); err != nil {
 		t.Fatal(err)
@@ -263,9 +305,11 @@ func TestCreateTenantFailureIsReportedAndRepairedByRerun(t *testing.T) {
 	}
 }
 
-func TestCreateTenantPlan(t *testing.T) {
+func TestCreateTenantPlan(t *testing.T) { forEachLevel(t, testCreateTenantPlan) }
+
+func testCreateTenantPlan(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	m := migrate.New(db, migrate.Options{})
 	var pro string
 	if err := db.QueryRowContext(t.Context(), "INSERT INTO public.plans (name) VALUES ('pro') RETURNING id").Scan(&pro); err != nil {
@@ -286,9 +330,11 @@ func TestCreateTenantPlan(t *testing.T) {
 	}
 }
 
-func TestDriftIsReportedNotRerun(t *testing.T) {
+func TestDriftIsReportedNotRerun(t *testing.T) { forEachLevel(t, testDriftIsReportedNotRerun) }
+
+func testDriftIsReportedNotRerun(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	m := migrate.New(db, migrate.Options{})
 	tenanttest.NewTenant(t, pqCfg(t, db), "acme")
 	tenanttest.NewTenant(t, pqCfg(t, db), "fine")
@@ -332,9 +378,11 @@ func pqCfg(t *testing.T, db *sql.DB) pq.Config {
 	return cfg
 }
 
-func TestDryRunChangesNothing(t *testing.T) {
+func TestDryRunChangesNothing(t *testing.T) { forEachLevel(t, testDryRunChangesNothing) }
+
+func testDryRunChangesNothing(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	m := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true)})
 	addToDirectory(t, db, "fresh", "partial")
 	if _, err := migrate.New(db, migrate.Options{}).MigrateTenant(t.Context(), "partial"); err != nil {
@@ -385,11 +433,16 @@ func nextNotification(t *testing.T, l *pq.Listener) string {
 
 // TestCreateTenantAnnouncesActivationOnce proves a repeated CreateTenant of
 // an active tenant is silent, so registries keep its pool. Notifications
-// arrive in commit order: after the repeat, the next one must be the
-// marker tenant's.
+// arrive in commit order: a new tenant's row is announced when inserted and
+// when activated; after the repeat, the next one must be the marker
+// tenant's.
 func TestCreateTenantAnnouncesActivationOnce(t *testing.T) {
+	forEachLevel(t, testCreateTenantAnnouncesActivationOnce)
+}
+
+func testCreateTenantAnnouncesActivationOnce(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	cfg, db := newDB(t)
+	cfg, db := newDBAt(t, level)
 	m := migrate.New(db, migrate.Options{})
 	l := listenDirectory(t, cfg)
 	ctx := t.Context()
@@ -397,8 +450,10 @@ func TestCreateTenantAnnouncesActivationOnce(t *testing.T) {
 	if _, err := m.CreateTenant(ctx, "acme", migrate.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if got := nextNotification(t, l); got != "acme" {
-		t.Fatalf("first notification = %q; want acme", got)
+	for _, what := range []string{"insert", "activation"} {
+		if got := nextNotification(t, l); got != "acme" {
+			t.Fatalf("notification of the %s = %q; want acme", what, got)
+		}
 	}
 	if _, err := m.CreateTenant(ctx, "acme", migrate.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -411,9 +466,11 @@ func TestCreateTenantAnnouncesActivationOnce(t *testing.T) {
 	}
 }
 
-func TestDropTenant(t *testing.T) {
+func TestDropTenant(t *testing.T) { forEachLevel(t, testDropTenant) }
+
+func testDropTenant(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	cfg, db := newDB(t)
+	cfg, db := newDBAt(t, level)
 	m := migrate.New(db, migrate.Options{})
 	tenanttest.NewTenant(t, cfg, "acme")
 	tenanttest.NewTenant(t, cfg, "keep")
@@ -473,9 +530,11 @@ func TestHostileIDsAreRejectedBeforeSQL(t *testing.T) {
 	}
 }
 
-func TestStatusReadsInBulk(t *testing.T) {
+func TestStatusReadsInBulk(t *testing.T) { forEachLevel(t, testStatusReadsInBulk) }
+
+func testStatusReadsInBulk(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	cfg, db := newDB(t)
+	cfg, db := newDBAt(t, level)
 	tenanttest.NewTenant(t, cfg, "current")
 	addToDirectory(t, db, "fresh")
 	m := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true)})
@@ -505,12 +564,14 @@ func TestStatusReadsInBulk(t *testing.T) {
 // a pool whose search_path names nothing (as the Qualified mode's does) and
 // through one that names the tenant's schema before it exists, from several
 // goroutines at once.
-func TestAnyPoolSearchPath(t *testing.T) {
+func TestAnyPoolSearchPath(t *testing.T) { forEachLevel(t, testAnyPoolSearchPath) }
+
+func testAnyPoolSearchPath(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	for _, sp := range []string{"nothing_here", "tenant_acme"} {
 		t.Run(sp, func(t *testing.T) {
 			t.Parallel()
-			cfg := tenanttest.NewDatabase(t)
+			cfg := tenanttest.NewDatabase(t, tenanttest.DefaultIsolation(level))
 			cfg.Runtime = map[string]string{"search_path": sp}
 			db := tenanttest.Open(t, cfg)
 			m := migrate.New(db, migrate.Options{})
@@ -537,8 +598,12 @@ WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`)
 }
 
 func TestStatusOfAnUnmigratedDatabase(t *testing.T) {
+	forEachLevel(t, testStatusOfAnUnmigratedDatabase)
+}
+
+func testStatusOfAnUnmigratedDatabase(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	db := tenanttest.Open(t, tenanttest.NewDatabase(t))
+	db := tenanttest.Open(t, tenanttest.NewDatabase(t, tenanttest.DefaultIsolation(level)))
 	m := migrate.New(db, migrate.Options{})
 	pub, _ := m.Versions()
 	st, err := m.Status(t.Context(), nil)
@@ -554,10 +619,15 @@ func TestStatusOfAnUnmigratedDatabase(t *testing.T) {
 // past it. (Under batches the others would wait too and the lock, released
 // only once they are all done, would never be released.)
 func TestMigrateAllSlidesPastASlowTenant(t *testing.T) {
+	forEachLevel(t, testMigrateAllSlidesPastASlowTenant)
+}
+
+func testMigrateAllSlidesPastASlowTenant(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	v1 := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, false)})
-	v2 := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true)})
+	// No lock timeout: this test is about the window, not the timeout.
+	v2 := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true), LockTimeout: -1})
 	ids := []string{"aaa"}
 	for i := range 10 {
 		ids = append(ids, "b"+strconv.Itoa(i))
@@ -594,9 +664,11 @@ func TestMigrateAllSlidesPastASlowTenant(t *testing.T) {
 	}
 }
 
-func TestMigrateAllStopsWhenCanceled(t *testing.T) {
+func TestMigrateAllStopsWhenCanceled(t *testing.T) { forEachLevel(t, testMigrateAllStopsWhenCanceled) }
+
+func testMigrateAllStopsWhenCanceled(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	var ids []string
 	for i := range 20 {
 		ids = append(ids, "t"+strconv.Itoa(i))
@@ -625,8 +697,12 @@ func TestMigrateAllStopsWhenCanceled(t *testing.T) {
 // A schema built before versioned migrations (here by running the DDL by
 // hand) is baselined: its files are recorded, not re-run.
 func TestMarkAppliedBaselinesExistingSchemas(t *testing.T) {
+	forEachLevel(t, testMarkAppliedBaselinesExistingSchemas)
+}
+
+func testMarkAppliedBaselinesExistingSchemas(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	addToDirectory(t, db, "old")
 	files, _ := fs.Glob(migrations.Tenant(), "*.sql")
 	for _, f := range files {
@@ -650,5 +726,175 @@ func TestMarkAppliedBaselinesExistingSchemas(t *testing.T) {
 	}
 	if _, err := m.MigrateAll(t.Context(), migrate.RunOptions{}); err != nil {
 		t.Errorf("MigrateAll after baseline: %v", err)
+	}
+}
+
+// A tenant dropped after MigrateAll read the directory, before its turn,
+// is reported skipped and its schema is not created again; one that a drop
+// has marked but not dropped yet is skipped too; the others are migrated.
+func TestMigrateAllSkipsTenantsDroppedDuringTheRun(t *testing.T) {
+	forEachLevel(t, testMigrateAllSkipsTenantsDroppedDuringTheRun)
+}
+
+func testMigrateAllSkipsTenantsDroppedDuringTheRun(t *testing.T, level sql.IsolationLevel) {
+	t.Parallel()
+	cfg, db := newDBAt(t, level)
+	ctx := t.Context()
+	for _, id := range []string{"gone", "halfway", "kept"} {
+		tenanttest.NewTenant(t, cfg, id)
+	}
+	other := migrate.New(tenanttest.Open(t, cfg), migrate.Options{})
+	m := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true)})
+	migrate.SetBeforeLock(m, func(id string) {
+		switch id {
+		case "gone":
+			if err := other.DropTenant(ctx, "gone"); err != nil {
+				t.Errorf("DropTenant(gone): %v", err)
+			}
+		case "halfway":
+			// The first step of a drop: the row says dropping, the schema
+			// is still there.
+			if _, err := db.ExecContext(ctx, "UPDATE public.tenants SET status = 'dropping' WHERE id = 'halfway'"); err != nil {
+				t.Errorf("mark halfway dropping: %v", err)
+			}
+		}
+	})
+	rep, err := m.MigrateAll(ctx, migrate.RunOptions{Concurrency: 1})
+	if err != nil {
+		t.Fatalf("MigrateAll: %v", err)
+	}
+	got := byID(rep)
+	for id, want := range map[string]string{"gone": "dropped", "halfway": "being dropped"} {
+		r := got[id]
+		if r.Outcome() != migrate.OutcomeSkipped || r.Skipped != want || len(r.Applied) != 0 {
+			t.Errorf("tenant %s: outcome %s (%q), applied %v, err %v; want skipped (%q), nothing applied", id, r.Outcome(), r.Skipped, r.Applied, r.Err, want)
+		}
+	}
+	if r := got["kept"]; r.Outcome() != migrate.OutcomeOK || len(r.Applied) != 1 {
+		t.Errorf("tenant kept: outcome %s, applied %v, err %v; want ok with the new migration", r.Outcome(), r.Applied, r.Err)
+	}
+	if rep.Skipped() != 2 || rep.Failed() != 0 {
+		t.Errorf("Skipped() = %d, Failed() = %d; want 2, 0", rep.Skipped(), rep.Failed())
+	}
+	if schemaExists(t, db, "tenant_gone") {
+		t.Error("MigrateAll created the schema of a dropped tenant again")
+	}
+	if rev := revisions(t, db, "tenant_halfway"); len(rev) != 1 {
+		t.Errorf("tenant being dropped has revisions %v; want the first one only (untouched)", rev)
+	}
+}
+
+// A drop that completes while CreateTenant waits for the schema's lock
+// leaves neither schema nor row, and CreateTenant says what happened.
+func TestCreateTenantDroppedMeanwhile(t *testing.T) {
+	forEachLevel(t, testCreateTenantDroppedMeanwhile)
+}
+
+func testCreateTenantDroppedMeanwhile(t *testing.T, level sql.IsolationLevel) {
+	t.Parallel()
+	cfg, db := newDBAt(t, level)
+	ctx := t.Context()
+	other := migrate.New(tenanttest.Open(t, cfg), migrate.Options{})
+	m := migrate.New(db, migrate.Options{})
+	migrate.SetBeforeLock(m, func(id string) {
+		if err := other.DropTenant(ctx, id); err != nil {
+			t.Errorf("DropTenant(%s): %v", id, err)
+		}
+	})
+	_, err := m.CreateTenant(ctx, "acme", migrate.CreateOptions{})
+	if err == nil || !strings.Contains(err.Error(), "dropped") {
+		t.Errorf("CreateTenant = %v; want an error saying the tenant was dropped", err)
+	}
+	if schemaExists(t, db, "tenant_acme") {
+		t.Error("CreateTenant left schema tenant_acme with no directory row")
+	}
+}
+
+// A tenant whose table another transaction keeps locked fails with
+// ErrLockTimeout once the lock timeout passes, instead of queueing its DDL
+// behind that transaction; the others are migrated, and the next run, once
+// the lock is gone, migrates it.
+func TestMigrateAllLockTimeout(t *testing.T) { forEachLevel(t, testMigrateAllLockTimeout) }
+
+func testMigrateAllLockTimeout(t *testing.T, level sql.IsolationLevel) {
+	t.Parallel()
+	cfg, db := newDBAt(t, level)
+	for _, id := range []string{"a", "busy", "c"} {
+		tenanttest.NewTenant(t, cfg, id)
+	}
+	blocker, err := db.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blocker.Rollback()
+	// What any reader of the table holds until its transaction ends; the
+	// new migration's ALTER TABLE conflicts with it.
+	if _, err := blocker.ExecContext(t.Context(), "LOCK TABLE tenant_busy.users IN ACCESS SHARE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	m := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true), LockTimeout: 50 * time.Millisecond})
+	// Without a lock timeout the run would wait for the blocker, which is
+	// released only after the run: this deadline only turns that hang into
+	// a failure.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	rep, err := m.MigrateAll(ctx, migrate.RunOptions{Concurrency: 1})
+	t.Logf("run with busy locked: %s; busy failed after %s: %v", rep.Duration, byID(rep)["busy"].Duration, byID(rep)["busy"].Err)
+	if !errors.Is(err, migrate.ErrLockTimeout) {
+		t.Errorf("MigrateAll error = %v; want ErrLockTimeout", err)
+	}
+	got := byID(rep)
+	if r := got["busy"]; !errors.Is(r.Err, migrate.ErrLockTimeout) || !strings.Contains(r.Err.Error(), `"busy"`) || len(r.Applied) != 0 {
+		t.Errorf("busy: applied %v, err %v; want ErrLockTimeout naming busy, nothing applied", r.Applied, r.Err)
+	}
+	for _, id := range []string{"a", "c"} {
+		if r := got[id]; r.Err != nil || len(r.Applied) != 1 {
+			t.Errorf("%s: applied %v, err %v; want the new migration", id, r.Applied, r.Err)
+		}
+	}
+	if err := blocker.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = m.MigrateAll(ctx, migrate.RunOptions{})
+	if err != nil {
+		t.Fatalf("MigrateAll after the lock was released: %v", err)
+	}
+	if r := byID(rep)["busy"]; len(r.Applied) != 1 {
+		t.Errorf("busy applied %v on the next run; want the new migration", r.Applied)
+	}
+}
+
+// The directory statements of CreateTenant and DropTenant are bounded by
+// the lock timeout too: a transaction holding the tenant's directory row
+// makes them fail with ErrLockTimeout, not wait.
+func TestCreateAndDropLockTimeout(t *testing.T) { forEachLevel(t, testCreateAndDropLockTimeout) }
+
+func testCreateAndDropLockTimeout(t *testing.T, level sql.IsolationLevel) {
+	t.Parallel()
+	cfg, db := newDBAt(t, level)
+	tenanttest.NewTenant(t, cfg, "acme")
+	m := migrate.New(db, migrate.Options{LockTimeout: 50 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	blocker, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blocker.Rollback()
+	if _, err := blocker.ExecContext(ctx, "SELECT FROM public.tenants WHERE id = 'acme' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.CreateTenant(ctx, "acme", migrate.CreateOptions{}); !errors.Is(err, migrate.ErrLockTimeout) {
+		t.Errorf("CreateTenant with its row locked = %v; want ErrLockTimeout", err)
+	}
+	if err := m.DropTenant(ctx, "acme"); !errors.Is(err, migrate.ErrLockTimeout) {
+		t.Errorf("DropTenant with its row locked = %v; want ErrLockTimeout", err)
+	}
+	blocker.Rollback()
+	if !schemaExists(t, db, "tenant_acme") {
+		t.Error("a failed drop dropped the schema")
+	}
+	if err := m.DropTenant(ctx, "acme"); err != nil {
+		t.Errorf("DropTenant once the row is free: %v", err)
 	}
 }

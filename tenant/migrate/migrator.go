@@ -12,6 +12,25 @@
 // a checksum; an applied file whose contents changed is reported as drift
 // ([ErrDrift]) and is never re-run.
 //
+// Every transaction of the migrator begins at READ COMMITTED, whatever the
+// server's default_transaction_isolation: under REPEATABLE READ or
+// SERIALIZABLE the snapshot would be taken by the statement that waits for
+// the advisory lock, the revisions committed by the previous holder would be
+// invisible, and files would run twice.
+//
+// The public migrations put a trigger on the tenant directory
+// (public.tenants) that announces on [tenant.DirectoryChannel] every row
+// inserted or deleted and every change of a tenant's status or schema, on
+// commit, whoever makes it: the migrator itself, the API, or a manual
+// UPDATE. Running registries so stop serving a suspended or dropped tenant
+// at once. The migrator relies on it and sends no notification of its own,
+// so the public migrations must be applied (MigrateAll, MigratePublic)
+// before tenants are created or dropped.
+//
+// Every transaction of the migrator also sets a lock_timeout
+// (Options.LockTimeout): DDL that would queue behind a long transaction
+// fails with [ErrLockTimeout] instead, and is retried by the next run.
+//
 // Tenant ids become schema names only through [tenant.Namer.Schema], so a
 // hostile id is rejected with [tenant.ErrInvalidID] before any SQL.
 package migrate
@@ -23,6 +42,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -50,11 +70,21 @@ var (
 	// by DropTenant, before the id can be provisioned again. Nothing is
 	// changed.
 	ErrDropping = errors.New("migrate: tenant is being dropped")
+
+	// ErrLockTimeout is wrapped by the error of a transaction that waited
+	// longer than Options.LockTimeout for a lock held by another
+	// transaction. Nothing of that transaction was committed; running the
+	// same call again retries it.
+	ErrLockTimeout = errors.New("migrate: lock timeout")
 )
 
 // DefaultConcurrency is the number of tenants migrated at once when
 // Options.Concurrency is zero.
 const DefaultConcurrency = 8
+
+// DefaultLockTimeout is the lock timeout of the migrator's transactions when
+// Options.LockTimeout is zero.
+const DefaultLockTimeout = 5 * time.Second
 
 // Options configure a Migrator. The zero value is usable.
 type Options struct {
@@ -71,6 +101,18 @@ type Options struct {
 	// least this many open connections.
 	Concurrency int
 
+	// LockTimeout bounds every wait of a migrator transaction for a lock on
+	// a table or a row (PostgreSQL's lock_timeout, set for the transaction
+	// only), so that DDL never queues for long behind another transaction,
+	// blocking the tenant's queries while it waits. A transaction that
+	// times out fails with an error wrapping ErrLockTimeout and commits
+	// nothing; MigrateAll reports that tenant failed and goes on with the
+	// others, and the next run retries it. The wait for a schema's
+	// migration lock, held by another migrator working on the same schema,
+	// is not bounded. Zero means DefaultLockTimeout; negative means no
+	// limit.
+	LockTimeout time.Duration
+
 	// Public and Tenant are the migration files of the two tracks
 	// (<version>_<name>.sql at the root, applied in lexical order); nil means
 	// the embedded ent/migrate/migrations tracks.
@@ -86,9 +128,17 @@ type Migrator struct {
 	namer   tenant.Namer
 	log     *slog.Logger
 	workers int
-	public  []migration
-	tenant  []migration
-	loadErr error
+	// lockTimeout is Options.LockTimeout resolved (0: no limit), and
+	// setLockTimeout the statement that sets it for a transaction.
+	lockTimeout    time.Duration
+	setLockTimeout string
+	public         []migration
+	tenant         []migration
+	loadErr        error
+
+	// beforeLock, if not nil, is called with the tenant's id before the
+	// transaction of a tenant whose directory row apply checks (tests).
+	beforeLock func(id string)
 }
 
 // New returns a Migrator working through db, which may be any pool of the
@@ -113,6 +163,16 @@ func New(db *sql.DB, opts Options) *Migrator {
 	if m.workers <= 0 {
 		m.workers = DefaultConcurrency
 	}
+	switch m.lockTimeout = opts.LockTimeout; {
+	case m.lockTimeout == 0:
+		m.lockTimeout = DefaultLockTimeout
+	case m.lockTimeout < 0:
+		m.lockTimeout = 0
+	}
+	// In whole milliseconds, rounded up: a positive timeout must not become
+	// 0, which is no limit.
+	ms := (m.lockTimeout + time.Millisecond - 1) / time.Millisecond
+	m.setLockTimeout = "SET LOCAL lock_timeout = " + strconv.FormatInt(int64(ms), 10)
 	pub, ten := opts.Public, opts.Tenant
 	if pub == nil {
 		pub = migrations.Public()
@@ -243,8 +303,8 @@ type CreateOptions struct {
 
 // CreateTenant provisions tenant id: it inserts (or keeps) its directory row
 // with status provisioning, creates its schema, applies the tenant
-// migrations, marks the row active and announces the change on
-// tenant.DirectoryChannel. It returns the directory row.
+// migrations and marks the row active, which the directory's trigger
+// announces on tenant.DirectoryChannel. It returns the directory row.
 //
 // It is idempotent and safe to call concurrently for the same id (one schema
 // results and every caller succeeds). On failure the row stays provisioning,
@@ -296,23 +356,26 @@ func (m *Migrator) createTenant(ctx context.Context, id string, opts CreateOptio
 		return nil, fmt.Errorf("%w: tenant is failed (an unfinished clone or import): run it again, or drop the tenant", ErrWrongStatus)
 	}
 	// Activation commits with the migrations: the tenant is served exactly
-	// when its schema is complete. The notification is sent on commit, and
-	// only when the status changed: re-creating an active tenant must not
-	// make every registry drop its pool.
+	// when its schema is complete. The directory's trigger announces it on
+	// commit, and only when the status changed: re-creating an active
+	// tenant must not make every registry drop its pool.
 	activate := func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `
-WITH up AS (
-	UPDATE public.tenants SET status = 'active', updated_at = now()
-	WHERE id = $1 AND status = 'provisioning'
-	RETURNING id
-)
-SELECT pg_notify($2, id) FROM up`, id, tenant.DirectoryChannel)
+UPDATE public.tenants SET status = 'active', updated_at = now()
+WHERE id = $1 AND status = 'provisioning'`, id)
 		if err != nil {
 			return fmt.Errorf("activate: %w", err)
 		}
 		return nil
 	}
-	if _, err := m.migrateSchema(ctx, id, schema, applyOptions{then: activate}); err != nil {
+	_, err = m.migrateSchema(ctx, id, schema, applyOptions{id: id, then: activate})
+	var skip *skipError
+	switch {
+	case errors.As(err, &skip) && skip.reason == skipDropped:
+		return nil, errors.New("tenant was dropped while it was being created")
+	case errors.As(err, &skip):
+		return nil, fmt.Errorf("%w: finish the drop first", ErrDropping)
+	case err != nil:
 		return nil, err
 	}
 	t, err := m.client.Tenant.Get(ctx, id)
@@ -341,7 +404,9 @@ RETURNING status, schema_name`
 // row committed.
 func (m *Migrator) upsertDirectory(ctx context.Context, id, schema string, plan *uuid.UUID) (status, have string, err error) {
 	for range 3 {
-		err = m.db.QueryRowContext(ctx, upsertDirectoryRow, id, schema, plan).Scan(&status, &have)
+		err = m.inTx(ctx, func(tx *sql.Tx) error {
+			return tx.QueryRowContext(ctx, upsertDirectoryRow, id, schema, plan).Scan(&status, &have)
+		})
 		var pqErr *pq.Error
 		if !errors.As(err, &pqErr) || pqErr.Code != "23505" || pqErr.Constraint != "tenants_schema_name_key" {
 			break
@@ -388,14 +453,14 @@ func (m *Migrator) resolvePlan(ctx context.Context, p string) (uuid.UUID, error)
 	return uuid.Nil, fmt.Errorf("%w: several plans are named %q; give its id", ErrUnknownPlan, p)
 }
 
-// DropTenant removes tenant id: it marks the directory row dropping and
-// announces it on tenant.DirectoryChannel (so registries stop serving the
-// tenant and evict its pool), then, in one transaction under the schema's
-// migration lock, drops the schema with everything in it and deletes the
-// row, announcing again on commit. It returns an error wrapping
-// tenant.ErrNotFound when the directory has no such tenant, and
-// tenant.ErrInvalidID for a bad id. A failed drop leaves the row dropping
-// (not served); calling DropTenant again finishes it.
+// DropTenant removes tenant id: it marks the directory row dropping (which
+// the directory's trigger announces on tenant.DirectoryChannel, so
+// registries stop serving the tenant and evict its pool), then, in one
+// transaction under the schema's migration lock, drops the schema with
+// everything in it and deletes the row (announced again). It returns an
+// error wrapping tenant.ErrNotFound when the directory has no such tenant,
+// and tenant.ErrInvalidID for a bad id. A failed drop leaves the row
+// dropping (not served); calling DropTenant again finishes it.
 func (m *Migrator) DropTenant(ctx context.Context, id string) error {
 	if err := m.dropTenant(ctx, id); err != nil {
 		return fmt.Errorf("drop tenant %q: %w", id, err)
@@ -409,12 +474,11 @@ func (m *Migrator) dropTenant(ctx context.Context, id string) error {
 		return err
 	}
 	var have string
-	err = m.db.QueryRowContext(ctx, `
-WITH up AS (
-	UPDATE public.tenants SET status = 'dropping', updated_at = now() WHERE id = $1
-	RETURNING schema_name
-)
-SELECT schema_name, pg_notify($2, $1)::text FROM up`, id, tenant.DirectoryChannel).Scan(&have, new(string))
+	err = m.inTx(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `
+UPDATE public.tenants SET status = 'dropping', updated_at = now() WHERE id = $1
+RETURNING schema_name`, id).Scan(&have)
+	})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return tenant.ErrNotFound
@@ -423,7 +487,7 @@ SELECT schema_name, pg_notify($2, $1)::text FROM up`, id, tenant.DirectoryChanne
 	case have != schema:
 		return fmt.Errorf("directory names schema %s, the Namer %s: refusing to drop either", have, schema)
 	}
-	tx, err := m.db.BeginTx(ctx, nil)
+	tx, err := m.begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -431,22 +495,59 @@ SELECT schema_name, pg_notify($2, $1)::text FROM up`, id, tenant.DirectoryChanne
 	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey(schema)); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, seeCatalog); err != nil {
+	if _, err := tx.ExecContext(ctx, seeCatalog+";\n"+m.setLockTimeout); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+pq.QuoteIdentifier(schema)+" CASCADE"); err != nil {
-		return fmt.Errorf("drop schema %s: %w", schema, err)
+		return fmt.Errorf("drop schema %s: %w", schema, m.lockErr(err))
 	}
-	if _, err := tx.ExecContext(ctx, `
-WITH del AS (DELETE FROM public.tenants WHERE id = $1)
-SELECT pg_notify($2, $1)`, id, tenant.DirectoryChannel); err != nil {
-		return fmt.Errorf("directory: %w", err)
+	if _, err := tx.ExecContext(ctx, "DELETE FROM public.tenants WHERE id = $1", id); err != nil {
+		return fmt.Errorf("directory: %w", m.lockErr(err))
 	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
 	m.log.InfoContext(ctx, "tenant dropped", "tenant", id, "schema", schema)
 	return nil
+}
+
+// begin starts a transaction of the migrator at READ COMMITTED, whatever the
+// server's default_transaction_isolation: the statements that follow the
+// wait for a schema's advisory lock must see what the previous holder
+// committed (under REPEATABLE READ the snapshot is the one taken by the
+// statement that waited, and files would run twice), and the directory
+// statements must see rows committed by concurrent calls instead of failing
+// with serialization errors.
+func (m *Migrator) begin(ctx context.Context) (*sql.Tx, error) {
+	return m.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+}
+
+// inTx runs f in a transaction of begin, with the lock timeout set, and
+// commits it if f succeeds.
+func (m *Migrator) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := m.begin(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, m.setLockTimeout); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return m.lockErr(err)
+	}
+	return tx.Commit()
+}
+
+// lockErr wraps ErrLockTimeout around err when err is PostgreSQL's
+// lock_not_available (55P03), which lock_timeout raises.
+func (m *Migrator) lockErr(err error) error {
+	var pqErr *pq.Error
+	if !errors.As(err, &pqErr) || pqErr.Code != "55P03" {
+		return err
+	}
+	return fmt.Errorf("%w: a lock was not granted within %s because another transaction holds it; nothing was committed, and running it again retries: %w", ErrLockTimeout, m.lockTimeout, err)
 }
 
 // TenantsBehind returns how many tenants of the directory, other than those

@@ -26,8 +26,12 @@ func directoryRevision(t *testing.T, db *sql.DB, id string) string {
 // TenantsBehind counts, in one query, the tenants a newer track would not
 // serve until MigrateAll has run.
 func TestRevisionIsRecordedWithTheMigration(t *testing.T) {
+	forEachLevel(t, testRevisionIsRecordedWithTheMigration)
+}
+
+func testRevisionIsRecordedWithTheMigration(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	ctx := t.Context()
 	old := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, false)})
 	for _, id := range []string{"a", "b", "c"} {
@@ -97,8 +101,12 @@ func TestLatestRevision(t *testing.T) {
 // fills it in for the tenants that existed before, from their revision
 // tables, so that upgrading does not stop serving them.
 func TestRevisionBackfill(t *testing.T) {
+	forEachLevel(t, testRevisionBackfill)
+}
+
+func testRevisionBackfill(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	db := tenanttest.Open(t, tenanttest.NewDatabase(t))
+	db := tenanttest.Open(t, tenanttest.NewDatabase(t, tenanttest.DefaultIsolation(level)))
 	ctx := t.Context()
 	if pending, err := migrate.New(db, migrate.Options{}).PublicPending(ctx); err != nil || len(pending) < 2 {
 		t.Errorf("PublicPending of an empty database = %v, %v; want every public migration", pending, err)

@@ -13,9 +13,11 @@ import (
 // checks from the catalogs that every table is in its schema only, with the
 // exact columns, types, lengths, nullability, defaults, indexes and keys of
 // the specification.
-func TestSchemaDDL(t *testing.T) {
+func TestSchemaDDL(t *testing.T) { forEachLevel(t, testSchemaDDL) }
+
+func testSchemaDDL(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	db := tenanttest.Open(t, tenanttest.NewDatabase(t))
+	db := tenanttest.Open(t, tenanttest.NewDatabase(t, tenanttest.DefaultIsolation(level)))
 	m := migrate.New(db, migrate.Options{})
 	if err := m.MigratePublic(t.Context()); err != nil {
 		t.Fatal(err)

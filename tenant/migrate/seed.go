@@ -141,7 +141,7 @@ func (m *Migrator) seed(ctx context.Context, fn func(context.Context, *sql.Tx) e
 
 // seedOne runs fn in one transaction on schema.
 func (m *Migrator) seedOne(ctx context.Context, schema string, fn func(context.Context, *sql.Tx) error) error {
-	tx, err := m.db.BeginTx(ctx, nil)
+	tx, err := m.begin(ctx)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package migrate_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 	"testing"
@@ -14,8 +15,12 @@ import (
 // SeedAll runs the Ent seed in every tenant; the tenant where it fails is
 // rolled back alone, and the report and the error name it.
 func TestSeedAll(t *testing.T) {
+	forEachLevel(t, testSeedAll)
+}
+
+func testSeedAll(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
-	_, db := newDB(t)
+	_, db := newDBAt(t, level)
 	m := migrate.New(db, migrate.Options{})
 	for _, id := range []string{"a", "b", "c", "d"} {
 		if _, err := m.CreateTenant(t.Context(), id, migrate.CreateOptions{}); err != nil {

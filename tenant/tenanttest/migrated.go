@@ -29,15 +29,16 @@ var template struct {
 // template database named after the public migrations, created once per
 // server and set of migrations (and kept, marked as a template that accepts
 // no connections), so it costs one CREATE DATABASE. It is safe to call from
-// parallel tests and from concurrent test processes.
-func NewMigratedDatabase(tb testing.TB) pq.Config {
+// parallel tests and from concurrent test processes. The options apply to
+// the new database as for NewDatabase.
+func NewMigratedDatabase(tb testing.TB, opts ...DatabaseOption) pq.Config {
 	tb.Helper()
 	admin := ServerConfig(tb)
 	name, err := migratedTemplate(admin)
 	if err != nil {
 		tb.Fatalf("tenanttest: %v", err)
 	}
-	return newDatabase(tb, admin, name)
+	return newDatabase(tb, admin, name, opts)
 }
 
 // CreateMigratedDatabase is NewMigratedDatabase for code without a

@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -101,17 +102,55 @@ func ping(cfg pq.Config) error {
 // NewDatabase creates an empty database with a random name for tb and drops it
 // (WITH (FORCE), so open connections do not stop it) when tb ends. It returns
 // the connection settings of the new database. It is safe to call from
-// parallel tests: each call gets its own database.
-func NewDatabase(tb testing.TB) pq.Config {
+// parallel tests: each call gets its own database. The options apply to the
+// new database before anything connects to it.
+func NewDatabase(tb testing.TB, opts ...DatabaseOption) pq.Config {
 	tb.Helper()
-	return newDatabase(tb, ServerConfig(tb), "")
+	return newDatabase(tb, ServerConfig(tb), "", opts)
+}
+
+// A DatabaseOption sets a property of a database made by NewDatabase or
+// NewMigratedDatabase.
+type DatabaseOption func(*databaseOptions)
+
+type databaseOptions struct {
+	isolation sql.IsolationLevel
+}
+
+// DefaultIsolation makes level the database's default transaction isolation
+// (ALTER DATABASE ... SET default_transaction_isolation), as a server
+// configured that way would have it: every transaction that does not choose
+// its level, including single statements, runs at level. sql.LevelDefault
+// keeps the server's default; levels PostgreSQL does not have fail the test.
+func DefaultIsolation(level sql.IsolationLevel) DatabaseOption {
+	return func(o *databaseOptions) { o.isolation = level }
+}
+
+// settings returns the ALTER DATABASE ... SET clauses of opts.
+func settings(opts []DatabaseOption) ([]string, error) {
+	var o databaseOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	switch o.isolation {
+	case sql.LevelDefault:
+		return nil, nil
+	case sql.LevelReadUncommitted, sql.LevelReadCommitted, sql.LevelRepeatableRead, sql.LevelSerializable:
+		// "Read Committed" and so on are PostgreSQL's names, in other case.
+		return []string{"default_transaction_isolation = " + pq.QuoteLiteral(strings.ToLower(o.isolation.String()))}, nil
+	}
+	return nil, fmt.Errorf("default isolation %s: PostgreSQL has no such level", o.isolation)
 }
 
 // newDatabase is createDatabase for tb: it fails tb if it cannot create the
 // database and drops it when tb ends.
-func newDatabase(tb testing.TB, admin pq.Config, from string) pq.Config {
+func newDatabase(tb testing.TB, admin pq.Config, from string, opts []DatabaseOption) pq.Config {
 	tb.Helper()
-	cfg, drop, err := createDatabase(tb.Context(), admin, from)
+	set, err := settings(opts)
+	if err != nil {
+		tb.Fatalf("tenanttest: %v", err)
+	}
+	cfg, drop, err := createDatabase(tb.Context(), admin, from, set...)
 	if err != nil {
 		tb.Fatalf("tenanttest: %v", err)
 	}
@@ -125,10 +164,11 @@ func newDatabase(tb testing.TB, admin pq.Config, from string) pq.Config {
 
 // createDatabase creates a database with a random name on the server admin
 // connects to, as a copy of the database from (an empty database when from is
-// ""). It returns the connection settings of the new database and a function
-// that drops it (WITH (FORCE)), with its own timeout since the caller's ctx
-// may be over by then.
-func createDatabase(ctx context.Context, admin pq.Config, from string) (pq.Config, func() error, error) {
+// ""), with the parameter settings set ("name = value", as ALTER DATABASE
+// ... SET takes them). It returns the connection settings of the new
+// database and a function that drops it (WITH (FORCE)), with its own timeout
+// since the caller's ctx may be over by then.
+func createDatabase(ctx context.Context, admin pq.Config, from string, set ...string) (pq.Config, func() error, error) {
 	name := "tenanttest_" + randomHex(8)
 	stmt, what := "CREATE DATABASE "+pq.QuoteIdentifier(name), "create database"
 	if from != "" {
@@ -142,6 +182,12 @@ func createDatabase(ctx context.Context, admin pq.Config, from string) (pq.Confi
 	defer db.Close()
 	if _, err := db.ExecContext(ctx, stmt); err != nil {
 		return pq.Config{}, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	for _, kv := range set {
+		if _, err := db.ExecContext(ctx, "ALTER DATABASE "+pq.QuoteIdentifier(name)+" SET "+kv); err != nil {
+			db.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+pq.QuoteIdentifier(name))
+			return pq.Config{}, nil, fmt.Errorf("alter database: %w", err)
+		}
 	}
 	drop := func() error {
 		db, err := openDB(admin)

@@ -1,6 +1,12 @@
 package tenanttest
 
-import "testing"
+import (
+	"database/sql"
+	"strings"
+	"testing"
+
+	"github.com/lib/pq"
+)
 
 func TestNewDatabaseIsFreshAndSeparate(t *testing.T) {
 	a, b := NewDatabase(t), NewDatabase(t)
@@ -21,5 +27,25 @@ func TestNewDatabaseIsFreshAndSeparate(t *testing.T) {
 	}
 	if n != 0 {
 		t.Fatalf("new database has %d public tables; want 0", n)
+	}
+}
+
+func TestDefaultIsolation(t *testing.T) {
+	for _, level := range []sql.IsolationLevel{sql.LevelRepeatableRead, sql.LevelSerializable} {
+		for name, cfg := range map[string]pq.Config{
+			"NewDatabase":         NewDatabase(t, DefaultIsolation(level)),
+			"NewMigratedDatabase": NewMigratedDatabase(t, DefaultIsolation(level)),
+		} {
+			var got string
+			if err := Open(t, cfg).QueryRowContext(t.Context(), "SHOW transaction_isolation").Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if want := strings.ToLower(level.String()); got != want {
+				t.Errorf("%s(DefaultIsolation(%s)): transaction_isolation = %q; want %q", name, level, got, want)
+			}
+		}
+	}
+	if _, err := settings([]DatabaseOption{DefaultIsolation(sql.LevelSnapshot)}); err == nil {
+		t.Error("DefaultIsolation(snapshot) accepted; want an error")
 	}
 }
