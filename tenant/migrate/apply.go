@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	atlasmigrate "ariga.io/atlas/sql/migrate"
 	"github.com/lib/pq"
 )
 
@@ -22,9 +23,9 @@ const RevisionTable = "schema_migrations"
 
 // A migration is one SQL file of a track.
 type migration struct {
-	version  string // the file name without .sql
-	checksum string // hex SHA-256 of the contents
-	sql      string
+	version  string   // the file name without .sql
+	checksum string   // hex SHA-256 of the contents
+	stmts    []string // the statements, split by Atlas's migration file parser
 }
 
 // load reads the *.sql files at the root of fsys in lexical order.
@@ -41,10 +42,14 @@ func load(fsys fs.FS) ([]migration, error) {
 			return nil, err
 		}
 		sum := sha256.Sum256(b)
+		stmts, err := atlasmigrate.NewLocalFile(name, b).Stmts()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
 		out = append(out, migration{
 			version:  strings.TrimSuffix(name, ".sql"),
 			checksum: hex.EncodeToString(sum[:]),
-			sql:      string(b),
+			stmts:    stmts,
 		})
 	}
 	return out, nil
@@ -95,8 +100,13 @@ type applyOptions struct {
 // schema's advisory lock, creates the schema (if o.create) and the revision
 // table when missing, reads the applied revisions only after locking, and runs
 // each pending file followed by its revision row. Nothing is committed unless
-// every pending file succeeds. It returns the versions it applied.
+// every pending file succeeds. It returns the versions it applied. On a
+// Citus coordinator it also distributes what it creates (see citus.go).
 func (m *Migrator) apply(ctx context.Context, schema string, files []migration, o applyOptions) (applied []string, err error) {
+	citus, err := m.Citus(ctx)
+	if err != nil {
+		return nil, err
+	}
 	tx, err := m.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -108,22 +118,36 @@ func (m *Migrator) apply(ctx context.Context, schema string, files []migration, 
 	}()
 	q := pq.QuoteIdentifier(schema)
 	// One round trip in the simple protocol (no parameters: everything in it
-	// is a quoted identifier or an integer). The lock comes first. A session
+	// is a quoted identifier or an integer), or one per statement on Citus
+	// (see citus.go). The lock comes first. A session
 	// that looked the schema up before it existed (through its search_path,
 	// say) caches it as missing, and waiting for an advisory lock does not
 	// read the catalog changes committed meanwhile; opening a catalog table
 	// does, so the one after the lock makes the previous holder's schema
 	// visible.
-	setup := "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(lockKey(schema), 10) + ");\n" +
-		seeCatalog + ";\n" +
-		"SET LOCAL search_path TO " + q + ";\n"
-	if o.create {
-		setup += "CREATE SCHEMA IF NOT EXISTS " + q + ";\n"
+	setup := []string{
+		"SELECT pg_advisory_xact_lock(" + strconv.FormatInt(lockKey(schema), 10) + ")",
+		seeCatalog,
+		"SET LOCAL search_path TO " + q,
 	}
-	setup += "CREATE TABLE IF NOT EXISTS " + q + "." + RevisionTable +
-		" (version text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
-	if _, err := tx.ExecContext(ctx, setup); err != nil {
+	if citus && schema != "public" {
+		setup = append(setup, "SET LOCAL citus.enable_schema_based_sharding TO on")
+	}
+	if o.create {
+		setup = append(setup, "CREATE SCHEMA IF NOT EXISTS "+q)
+	}
+	setup = append(setup, "CREATE TABLE IF NOT EXISTS "+q+"."+RevisionTable+
+		" (version text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
+	if !citus {
+		setup = []string{strings.Join(setup, ";\n")}
+	}
+	if err := execStmts(ctx, tx, setup); err != nil {
 		return nil, err
+	}
+	if citus && schema != "public" {
+		if err := distributeSchema(ctx, tx, schema); err != nil {
+			return nil, err
+		}
 	}
 	done, err := readRevisions(ctx, tx, q)
 	if err != nil {
@@ -136,7 +160,7 @@ func (m *Migrator) apply(ctx context.Context, schema string, files []migration, 
 	insert := "INSERT INTO " + q + "." + RevisionTable + " (version, checksum) VALUES ($1, $2)"
 	for _, f := range pending {
 		if !o.markOnly {
-			if _, err := tx.ExecContext(ctx, f.sql); err != nil {
+			if err := execStmts(ctx, tx, f.stmts); err != nil {
 				return nil, fmt.Errorf("%s: %w", f.version, err)
 			}
 		}
@@ -144,6 +168,11 @@ func (m *Migrator) apply(ctx context.Context, schema string, files []migration, 
 			return nil, fmt.Errorf("%s: record revision: %w", f.version, err)
 		}
 		applied = append(applied, f.version)
+	}
+	if citus && schema == "public" {
+		if err := referencePublic(ctx, tx); err != nil {
+			return nil, err
+		}
 	}
 	if o.then != nil {
 		if err := o.then(tx); err != nil {

@@ -82,6 +82,7 @@ type Migrator struct {
 	public  []migration
 	tenant  []migration
 	loadErr error
+	citus   citusCache
 }
 
 // New returns a Migrator working through db, which may be any pool of the
@@ -277,7 +278,7 @@ VALUES ($1, $2, $3, 'provisioning', now(), now())
 ON CONFLICT (id) DO UPDATE SET
 	plan_id = coalesce(excluded.plan_id, t.plan_id),
 	updated_at = CASE WHEN excluded.plan_id IS DISTINCT FROM t.plan_id AND excluded.plan_id IS NOT NULL
-		THEN now() ELSE t.updated_at END
+		THEN excluded.updated_at ELSE t.updated_at END
 RETURNING status, schema_name`
 
 // upsertDirectory runs upsertDirectoryRow. Its ON CONFLICT arbitrates on the
@@ -287,8 +288,7 @@ RETURNING status, schema_name`
 func (m *Migrator) upsertDirectory(ctx context.Context, id, schema string, plan *uuid.UUID) (status, have string, err error) {
 	for range 3 {
 		err = m.db.QueryRowContext(ctx, upsertDirectoryRow, id, schema, plan).Scan(&status, &have)
-		var pqErr *pq.Error
-		if !errors.As(err, &pqErr) || pqErr.Code != "23505" || pqErr.Constraint != "tenants_schema_name_key" {
+		if !isUniqueViolation(err) {
 			break
 		}
 	}
