@@ -30,8 +30,9 @@ var ErrNoCitus = errors.New("devdb: the Citus extension is not installed")
 // preloaded, logical decoding for online moves (citus_move_shard_placement
 // with logical replication), no statistics phone-home, and enough background
 // workers for one Citus maintenance daemon per database that tests create
-// plus the replication workers of a move. The nodes talk to each other
-// over loopback without TLS.
+// plus the replication workers of a move, and a rebalancer that runs up to
+// four moves per node at once. The nodes talk to each other over loopback
+// without TLS.
 const citusConf = `
 # devdb: a node of a private Citus cluster
 shared_preload_libraries = 'citus'
@@ -41,6 +42,8 @@ max_replication_slots = 20
 max_wal_senders = 20
 citus.enable_statistics_collection = off
 citus.node_conninfo = 'sslmode=disable'
+citus.max_background_task_executors_per_node = 4
+citus.max_background_task_executors = 8
 `
 
 // CitusOptions configures [StartCitus]. The zero value starts a coordinator
@@ -155,17 +158,27 @@ func StartCitus(ctx context.Context, opts CitusOptions) (*Citus, error) {
 	b := make([]byte, 4)
 	rand.Read(b)
 	prefix := "private-citus-" + hex.EncodeToString(b)
+	// One initdb, copied for the workers: initdb is most of the start-up
+	// time, and every node has the same settings.
 	nodes := make([]*Server, 1+workers)
 	errs := make([]error, len(nodes))
-	var wg sync.WaitGroup
-	for i := range nodes {
-		name := prefix + "-coordinator"
-		if i > 0 {
-			name = prefix + "-worker" + strconv.Itoa(i)
+	nodes[0], errs[0] = initCitusNode(ctx, log, dir, prefix+"-coordinator", bin, "")
+	if errs[0] == nil {
+		for i := 1; i < len(nodes); i++ {
+			nodes[i], errs[i] = initCitusNode(ctx, log, dir, prefix+"-worker"+strconv.Itoa(i), bin, nodes[0].c.data())
 		}
-		wg.Go(func() { nodes[i], errs[i] = startCitusNode(ctx, log, dir, name, bin) })
 	}
-	wg.Wait()
+	if errors.Join(errs...) == nil {
+		var wg sync.WaitGroup
+		for i, n := range nodes {
+			wg.Go(func() {
+				if errs[i] = n.c.ensure(ctx); errs[i] == nil {
+					n.base = localURL(n.c.port)
+				}
+			})
+		}
+		wg.Wait()
+	}
 	cl := &Citus{Coordinator: nodes[0], Workers: nodes[1:]}
 	if err := errors.Join(errs...); err != nil {
 		cl.remove(context.WithoutCancel(ctx))
@@ -180,8 +193,9 @@ func StartCitus(ctx context.Context, opts CitusOptions) (*Citus, error) {
 	return cl, nil
 }
 
-// startCitusNode initializes a private cluster with citusConf and starts it.
-func startCitusNode(ctx context.Context, log *slog.Logger, dir, name, bin string) (*Server, error) {
+// initCitusNode creates the data directory of a node, with initdb or as a
+// copy of the stopped node's data directory from, and appends citusConf.
+func initCitusNode(ctx context.Context, log *slog.Logger, dir, name, bin, from string) (*Server, error) {
 	c, err := newCluster(ctx, log, dir, name, bin)
 	if err != nil {
 		return nil, err
@@ -190,24 +204,36 @@ func startCitusNode(ctx context.Context, log *slog.Logger, dir, name, bin string
 	if err := c.prepare(); err != nil {
 		return s, fmt.Errorf("devdb: %w", err)
 	}
-	if err := c.initdb(ctx); err != nil {
+	conf := citusConf
+	if from == "" {
+		err = c.initdb(ctx)
+	} else {
+		// cp -a keeps the owner (the postgres user when running as root).
+		var out []byte
+		out, err = exec.CommandContext(ctx, "cp", "-a", from, c.data()).CombinedOutput()
+		if err != nil {
+			err = fmt.Errorf("devdb: copy %s: %w\n%s", from, err, out)
+		}
+		sock := c.root
+		if len(sock)+len("/.s.PGSQL.65535") > maxSocketPath {
+			sock = ""
+		}
+		conf = fmt.Sprintf("unix_socket_directories = '%s'\n", strings.ReplaceAll(sock, "'", "''"))
+	}
+	if err != nil {
 		return s, err
 	}
 	f, err := os.OpenFile(filepath.Join(c.data(), "postgresql.conf"), os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		return s, fmt.Errorf("devdb: %w", err)
 	}
-	_, err = f.WriteString(citusConf)
+	_, err = f.WriteString(conf)
 	if err2 := f.Close(); err == nil {
 		err = err2
 	}
 	if err != nil {
 		return s, fmt.Errorf("devdb: %w", err)
 	}
-	if err := c.ensure(ctx); err != nil {
-		return s, err
-	}
-	s.base = localURL(c.port)
 	return s, nil
 }
 
