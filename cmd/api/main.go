@@ -4,6 +4,7 @@
 //	api migrate --all | --tenant ID ...  apply migrations to public and tenant schemas
 //	api status [--json]                  show applied and pending migrations per tenant
 //	api tenant create|drop|list ...      manage the tenant directory and schemas
+//	api cluster status|rebalance         operate a Citus cluster (tenant move: api tenant move)
 //
 // Every flag takes its default from an environment variable; see README.md.
 package main
@@ -39,12 +40,13 @@ type env struct {
 	stderr io.Writer
 }
 
-const usage = `usage: api [serve | migrate | status | tenant] [flags]
+const usage = `usage: api [serve | migrate | status | tenant | cluster] [flags]
 
   serve     serve the REST API (default)
   migrate   apply migrations: --all | --tenant ID | --tenants a,b
   status    applied, pending and drifted migrations per tenant
   tenant    create ID [--plan P] | drop ID --force | list
+  cluster   status | rebalance (Citus); tenant move ID --to HOST:PORT
 
 Run 'api COMMAND -h' for the flags of a command.
 `
@@ -65,6 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return statusCmd(ctx, e, args)
 	case "tenant":
 		return tenantCmd(ctx, e, args)
+	case "cluster":
+		return clusterCmd(ctx, e, args)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
