@@ -25,6 +25,7 @@ const RevisionTable = "schema_migrations"
 type migration struct {
 	version  string   // the file name without .sql
 	checksum string   // hex SHA-256 of the contents
+	sql      string   // the contents
 	stmts    []string // the statements, split by Atlas's migration file parser
 }
 
@@ -49,6 +50,7 @@ func load(fsys fs.FS) ([]migration, error) {
 		out = append(out, migration{
 			version:  strings.TrimSuffix(name, ".sql"),
 			checksum: hex.EncodeToString(sum[:]),
+			sql:      string(b),
 			stmts:    stmts,
 		})
 	}
@@ -160,7 +162,11 @@ func (m *Migrator) apply(ctx context.Context, schema string, files []migration, 
 	insert := "INSERT INTO " + q + "." + RevisionTable + " (version, checksum) VALUES ($1, $2)"
 	for _, f := range pending {
 		if !o.markOnly {
-			if err := execStmts(ctx, tx, f.stmts); err != nil {
+			stmts := []string{f.sql}
+			if citus {
+				stmts = f.stmts
+			}
+			if err := execStmts(ctx, tx, stmts); err != nil {
 				return nil, fmt.Errorf("%s: %w", f.version, err)
 			}
 		}

@@ -46,24 +46,12 @@ func (m *Migrator) Citus(ctx context.Context) (bool, error) {
 	if m.citus.known {
 		return m.citus.on, nil
 	}
-	on, err := IsCitus(ctx, m.db)
-	if err != nil {
-		return false, err
-	}
-	m.citus.known, m.citus.on = true, on
-	return on, nil
-}
-
-// IsCitus reports whether the database db connects to has the citus
-// extension.
-func IsCitus(ctx context.Context, db interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}) (bool, error) {
 	var on bool
-	err := db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus')").Scan(&on)
+	err := m.db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus')").Scan(&on)
 	if err != nil {
 		return false, fmt.Errorf("detect citus: %w", err)
 	}
+	m.citus.known, m.citus.on = true, on
 	return on, nil
 }
 
