@@ -120,6 +120,12 @@ func testCitusTenantLifecycle(t *testing.T, c *devdb.Citus) {
 	if n := scalar[int](t, db, "SELECT count(*) FROM citus_schemas WHERE schema_name::text = 'tenant_acme'"); n != 1 {
 		t.Fatalf("tenant_acme is not a distributed schema")
 	}
+	// A second run finds everything applied; status reads the distributed
+	// revision tables in bulk.
+	cli(t, url, "migrate", "--all")
+	if out := cli(t, url, "status"); !strings.Contains(out, "acme") || !strings.Contains(out, "ok") {
+		t.Errorf("status on Citus:\n%s", out)
+	}
 	node := placements(t, url)["acme"]
 	if node != c.Workers[0].Addr() && node != c.Workers[1].Addr() {
 		t.Fatalf("tenant list: acme on %q; want a worker", node)
@@ -515,6 +521,15 @@ func testCitusWorkerDown(t *testing.T, c *devdb.Citus) {
 	code, took := get(down)
 	if code != http.StatusServiceUnavailable {
 		t.Errorf("GET /users (%s, worker stopped) = %d; want 503", down, code)
+	}
+	var status struct{ Nodes []migrate.Node }
+	if err := json.Unmarshal([]byte(cli(t, url, "cluster", "status", "--json")), &status); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range status.Nodes {
+		if want := n.Addr != c.Workers[1].Addr(); n.Reachable != want {
+			t.Errorf("cluster status with %s stopped: %+v; want reachable %v", c.Workers[1].Addr(), n, want)
+		}
 	}
 	load.mu.Lock()
 	before := len(load.acked[up])
