@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/lib/pq"
@@ -98,6 +99,15 @@ func EnsureCitus(ctx context.Context, log *slog.Logger, dist string) error {
 	}
 	if dist == "" {
 		return fmt.Errorf("%w in %s (install it from Citus's packages, or set CITUS_DIST to a folder with install.sh)", ErrNoCitus, bin)
+	}
+	// Test processes of several packages may get here at once: one installs.
+	lock, err := lockFile(ctx, filepath.Join(os.TempDir(), "pgtenant-citus-install.lock"), syscall.LOCK_EX)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if citusInstalled(ctx, bin) {
+		return nil
 	}
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("%w, and installing it from CITUS_DIST=%s needs root", ErrNoCitus, dist)
