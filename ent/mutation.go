@@ -1205,6 +1205,8 @@ type TenantMutation struct {
 	id            *string
 	schema_name   *string
 	status        *tenant.Status
+	status_reason *string
+	revision      *string
 	created_at    *time.Time
 	updated_at    *time.Time
 	clearedFields map[string]struct{}
@@ -1440,6 +1442,104 @@ func (m *TenantMutation) ResetStatus() {
 	m.status = nil
 }
 
+// SetStatusReason sets the "status_reason" field.
+func (m *TenantMutation) SetStatusReason(s string) {
+	m.status_reason = &s
+}
+
+// StatusReason returns the value of the "status_reason" field in the mutation.
+func (m *TenantMutation) StatusReason() (r string, exists bool) {
+	v := m.status_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatusReason returns the old "status_reason" field's value of the Tenant entity.
+// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantMutation) OldStatusReason(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatusReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatusReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatusReason: %w", err)
+	}
+	return oldValue.StatusReason, nil
+}
+
+// ClearStatusReason clears the value of the "status_reason" field.
+func (m *TenantMutation) ClearStatusReason() {
+	m.status_reason = nil
+	m.clearedFields[tenant.FieldStatusReason] = struct{}{}
+}
+
+// StatusReasonCleared returns if the "status_reason" field was cleared in this mutation.
+func (m *TenantMutation) StatusReasonCleared() bool {
+	_, ok := m.clearedFields[tenant.FieldStatusReason]
+	return ok
+}
+
+// ResetStatusReason resets all changes to the "status_reason" field.
+func (m *TenantMutation) ResetStatusReason() {
+	m.status_reason = nil
+	delete(m.clearedFields, tenant.FieldStatusReason)
+}
+
+// SetRevision sets the "revision" field.
+func (m *TenantMutation) SetRevision(s string) {
+	m.revision = &s
+}
+
+// Revision returns the value of the "revision" field in the mutation.
+func (m *TenantMutation) Revision() (r string, exists bool) {
+	v := m.revision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevision returns the old "revision" field's value of the Tenant entity.
+// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantMutation) OldRevision(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevision is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevision requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevision: %w", err)
+	}
+	return oldValue.Revision, nil
+}
+
+// ClearRevision clears the value of the "revision" field.
+func (m *TenantMutation) ClearRevision() {
+	m.revision = nil
+	m.clearedFields[tenant.FieldRevision] = struct{}{}
+}
+
+// RevisionCleared returns if the "revision" field was cleared in this mutation.
+func (m *TenantMutation) RevisionCleared() bool {
+	_, ok := m.clearedFields[tenant.FieldRevision]
+	return ok
+}
+
+// ResetRevision resets all changes to the "revision" field.
+func (m *TenantMutation) ResetRevision() {
+	m.revision = nil
+	delete(m.clearedFields, tenant.FieldRevision)
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (m *TenantMutation) SetCreatedAt(t time.Time) {
 	m.created_at = &t
@@ -1573,7 +1673,7 @@ func (m *TenantMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *TenantMutation) Fields() []string {
-	fields := make([]string, 0, 5)
+	fields := make([]string, 0, 7)
 	if m.schema_name != nil {
 		fields = append(fields, tenant.FieldSchemaName)
 	}
@@ -1582,6 +1682,12 @@ func (m *TenantMutation) Fields() []string {
 	}
 	if m.status != nil {
 		fields = append(fields, tenant.FieldStatus)
+	}
+	if m.status_reason != nil {
+		fields = append(fields, tenant.FieldStatusReason)
+	}
+	if m.revision != nil {
+		fields = append(fields, tenant.FieldRevision)
 	}
 	if m.created_at != nil {
 		fields = append(fields, tenant.FieldCreatedAt)
@@ -1603,6 +1709,10 @@ func (m *TenantMutation) Field(name string) (ent.Value, bool) {
 		return m.PlanID()
 	case tenant.FieldStatus:
 		return m.Status()
+	case tenant.FieldStatusReason:
+		return m.StatusReason()
+	case tenant.FieldRevision:
+		return m.Revision()
 	case tenant.FieldCreatedAt:
 		return m.CreatedAt()
 	case tenant.FieldUpdatedAt:
@@ -1622,6 +1732,10 @@ func (m *TenantMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldPlanID(ctx)
 	case tenant.FieldStatus:
 		return m.OldStatus(ctx)
+	case tenant.FieldStatusReason:
+		return m.OldStatusReason(ctx)
+	case tenant.FieldRevision:
+		return m.OldRevision(ctx)
 	case tenant.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
 	case tenant.FieldUpdatedAt:
@@ -1655,6 +1769,20 @@ func (m *TenantMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetStatus(v)
+		return nil
+	case tenant.FieldStatusReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatusReason(v)
+		return nil
+	case tenant.FieldRevision:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevision(v)
 		return nil
 	case tenant.FieldCreatedAt:
 		v, ok := value.(time.Time)
@@ -1703,6 +1831,12 @@ func (m *TenantMutation) ClearedFields() []string {
 	if m.FieldCleared(tenant.FieldPlanID) {
 		fields = append(fields, tenant.FieldPlanID)
 	}
+	if m.FieldCleared(tenant.FieldStatusReason) {
+		fields = append(fields, tenant.FieldStatusReason)
+	}
+	if m.FieldCleared(tenant.FieldRevision) {
+		fields = append(fields, tenant.FieldRevision)
+	}
 	return fields
 }
 
@@ -1720,6 +1854,12 @@ func (m *TenantMutation) ClearField(name string) error {
 	case tenant.FieldPlanID:
 		m.ClearPlanID()
 		return nil
+	case tenant.FieldStatusReason:
+		m.ClearStatusReason()
+		return nil
+	case tenant.FieldRevision:
+		m.ClearRevision()
+		return nil
 	}
 	return fmt.Errorf("unknown Tenant nullable field %s", name)
 }
@@ -1736,6 +1876,12 @@ func (m *TenantMutation) ResetField(name string) error {
 		return nil
 	case tenant.FieldStatus:
 		m.ResetStatus()
+		return nil
+	case tenant.FieldStatusReason:
+		m.ResetStatusReason()
+		return nil
+	case tenant.FieldRevision:
+		m.ResetRevision()
 		return nil
 	case tenant.FieldCreatedAt:
 		m.ResetCreatedAt()

@@ -101,12 +101,20 @@ func init() {
 			return nil
 		}
 	}()
+	// tenantDescStatusReason is the schema descriptor for status_reason field.
+	tenantDescStatusReason := tenantFields[4].Descriptor()
+	// tenant.StatusReasonValidator is a validator for the "status_reason" field. It is called by the builders before save.
+	tenant.StatusReasonValidator = tenantDescStatusReason.Validators[0].(func(string) error)
+	// tenantDescRevision is the schema descriptor for revision field.
+	tenantDescRevision := tenantFields[5].Descriptor()
+	// tenant.RevisionValidator is a validator for the "revision" field. It is called by the builders before save.
+	tenant.RevisionValidator = tenantDescRevision.Validators[0].(func(string) error)
 	// tenantDescCreatedAt is the schema descriptor for created_at field.
-	tenantDescCreatedAt := tenantFields[4].Descriptor()
+	tenantDescCreatedAt := tenantFields[6].Descriptor()
 	// tenant.DefaultCreatedAt holds the default value on creation for the created_at field.
 	tenant.DefaultCreatedAt = tenantDescCreatedAt.Default.(func() time.Time)
 	// tenantDescUpdatedAt is the schema descriptor for updated_at field.
-	tenantDescUpdatedAt := tenantFields[5].Descriptor()
+	tenantDescUpdatedAt := tenantFields[7].Descriptor()
 	// tenant.DefaultUpdatedAt holds the default value on creation for the updated_at field.
 	tenant.DefaultUpdatedAt = tenantDescUpdatedAt.Default.(func() time.Time)
 	// tenant.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.

@@ -25,6 +25,10 @@ type Tenant struct {
 	PlanID *uuid.UUID `json:"plan_id,omitempty"`
 	// Status holds the value of the "status" field.
 	Status tenant.Status `json:"status,omitempty"`
+	// StatusReason holds the value of the "status_reason" field.
+	StatusReason *string `json:"status_reason,omitempty"`
+	// Revision holds the value of the "revision" field.
+	Revision *string `json:"revision,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// UpdatedAt holds the value of the "updated_at" field.
@@ -62,7 +66,7 @@ func (*Tenant) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case tenant.FieldPlanID:
 			values[i] = &sql.NullScanner{S: new(uuid.UUID)}
-		case tenant.FieldID, tenant.FieldSchemaName, tenant.FieldStatus:
+		case tenant.FieldID, tenant.FieldSchemaName, tenant.FieldStatus, tenant.FieldStatusReason, tenant.FieldRevision:
 			values[i] = new(sql.NullString)
 		case tenant.FieldCreatedAt, tenant.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -105,6 +109,20 @@ func (_m *Tenant) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field status", values[i])
 			} else if value.Valid {
 				_m.Status = tenant.Status(value.String)
+			}
+		case tenant.FieldStatusReason:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field status_reason", values[i])
+			} else if value.Valid {
+				_m.StatusReason = new(string)
+				*_m.StatusReason = value.String
+			}
+		case tenant.FieldRevision:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field revision", values[i])
+			} else if value.Valid {
+				_m.Revision = new(string)
+				*_m.Revision = value.String
 			}
 		case tenant.FieldCreatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -169,6 +187,16 @@ func (_m *Tenant) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("status=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Status))
+	builder.WriteString(", ")
+	if v := _m.StatusReason; v != nil {
+		builder.WriteString("status_reason=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.Revision; v != nil {
+		builder.WriteString("revision=")
+		builder.WriteString(*v)
+	}
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))

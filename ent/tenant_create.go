@@ -59,6 +59,34 @@ func (_c *TenantCreate) SetNillableStatus(v *tenant.Status) *TenantCreate {
 	return _c
 }
 
+// SetStatusReason sets the "status_reason" field.
+func (_c *TenantCreate) SetStatusReason(v string) *TenantCreate {
+	_c.mutation.SetStatusReason(v)
+	return _c
+}
+
+// SetNillableStatusReason sets the "status_reason" field if the given value is not nil.
+func (_c *TenantCreate) SetNillableStatusReason(v *string) *TenantCreate {
+	if v != nil {
+		_c.SetStatusReason(*v)
+	}
+	return _c
+}
+
+// SetRevision sets the "revision" field.
+func (_c *TenantCreate) SetRevision(v string) *TenantCreate {
+	_c.mutation.SetRevision(v)
+	return _c
+}
+
+// SetNillableRevision sets the "revision" field if the given value is not nil.
+func (_c *TenantCreate) SetNillableRevision(v *string) *TenantCreate {
+	if v != nil {
+		_c.SetRevision(*v)
+	}
+	return _c
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (_c *TenantCreate) SetCreatedAt(v time.Time) *TenantCreate {
 	_c.mutation.SetCreatedAt(v)
@@ -165,6 +193,16 @@ func (_c *TenantCreate) check() error {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "Tenant.status": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.StatusReason(); ok {
+		if err := tenant.StatusReasonValidator(v); err != nil {
+			return &ValidationError{Name: "status_reason", err: fmt.Errorf(`ent: validator failed for field "Tenant.status_reason": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.Revision(); ok {
+		if err := tenant.RevisionValidator(v); err != nil {
+			return &ValidationError{Name: "revision", err: fmt.Errorf(`ent: validator failed for field "Tenant.revision": %w`, err)}
+		}
+	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := tenant.IDValidator(v); err != nil {
 			return &ValidationError{Name: "id", err: fmt.Errorf(`ent: validator failed for field "Tenant.id": %w`, err)}
@@ -214,6 +252,14 @@ func (_c *TenantCreate) createSpec() (*Tenant, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Status(); ok {
 		_spec.SetField(tenant.FieldStatus, field.TypeEnum, value)
 		_node.Status = value
+	}
+	if value, ok := _c.mutation.StatusReason(); ok {
+		_spec.SetField(tenant.FieldStatusReason, field.TypeString, value)
+		_node.StatusReason = &value
+	}
+	if value, ok := _c.mutation.Revision(); ok {
+		_spec.SetField(tenant.FieldRevision, field.TypeString, value)
+		_node.Revision = &value
 	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(tenant.FieldCreatedAt, field.TypeTime, value)
@@ -323,6 +369,42 @@ func (u *TenantUpsert) UpdateStatus() *TenantUpsert {
 	return u
 }
 
+// SetStatusReason sets the "status_reason" field.
+func (u *TenantUpsert) SetStatusReason(v string) *TenantUpsert {
+	u.Set(tenant.FieldStatusReason, v)
+	return u
+}
+
+// UpdateStatusReason sets the "status_reason" field to the value that was provided on create.
+func (u *TenantUpsert) UpdateStatusReason() *TenantUpsert {
+	u.SetExcluded(tenant.FieldStatusReason)
+	return u
+}
+
+// ClearStatusReason clears the value of the "status_reason" field.
+func (u *TenantUpsert) ClearStatusReason() *TenantUpsert {
+	u.SetNull(tenant.FieldStatusReason)
+	return u
+}
+
+// SetRevision sets the "revision" field.
+func (u *TenantUpsert) SetRevision(v string) *TenantUpsert {
+	u.Set(tenant.FieldRevision, v)
+	return u
+}
+
+// UpdateRevision sets the "revision" field to the value that was provided on create.
+func (u *TenantUpsert) UpdateRevision() *TenantUpsert {
+	u.SetExcluded(tenant.FieldRevision)
+	return u
+}
+
+// ClearRevision clears the value of the "revision" field.
+func (u *TenantUpsert) ClearRevision() *TenantUpsert {
+	u.SetNull(tenant.FieldRevision)
+	return u
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (u *TenantUpsert) SetUpdatedAt(v time.Time) *TenantUpsert {
 	u.Set(tenant.FieldUpdatedAt, v)
@@ -421,6 +503,48 @@ func (u *TenantUpsertOne) SetStatus(v tenant.Status) *TenantUpsertOne {
 func (u *TenantUpsertOne) UpdateStatus() *TenantUpsertOne {
 	return u.Update(func(s *TenantUpsert) {
 		s.UpdateStatus()
+	})
+}
+
+// SetStatusReason sets the "status_reason" field.
+func (u *TenantUpsertOne) SetStatusReason(v string) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetStatusReason(v)
+	})
+}
+
+// UpdateStatusReason sets the "status_reason" field to the value that was provided on create.
+func (u *TenantUpsertOne) UpdateStatusReason() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateStatusReason()
+	})
+}
+
+// ClearStatusReason clears the value of the "status_reason" field.
+func (u *TenantUpsertOne) ClearStatusReason() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearStatusReason()
+	})
+}
+
+// SetRevision sets the "revision" field.
+func (u *TenantUpsertOne) SetRevision(v string) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetRevision(v)
+	})
+}
+
+// UpdateRevision sets the "revision" field to the value that was provided on create.
+func (u *TenantUpsertOne) UpdateRevision() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateRevision()
+	})
+}
+
+// ClearRevision clears the value of the "revision" field.
+func (u *TenantUpsertOne) ClearRevision() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearRevision()
 	})
 }
 
@@ -691,6 +815,48 @@ func (u *TenantUpsertBulk) SetStatus(v tenant.Status) *TenantUpsertBulk {
 func (u *TenantUpsertBulk) UpdateStatus() *TenantUpsertBulk {
 	return u.Update(func(s *TenantUpsert) {
 		s.UpdateStatus()
+	})
+}
+
+// SetStatusReason sets the "status_reason" field.
+func (u *TenantUpsertBulk) SetStatusReason(v string) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetStatusReason(v)
+	})
+}
+
+// UpdateStatusReason sets the "status_reason" field to the value that was provided on create.
+func (u *TenantUpsertBulk) UpdateStatusReason() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateStatusReason()
+	})
+}
+
+// ClearStatusReason clears the value of the "status_reason" field.
+func (u *TenantUpsertBulk) ClearStatusReason() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearStatusReason()
+	})
+}
+
+// SetRevision sets the "revision" field.
+func (u *TenantUpsertBulk) SetRevision(v string) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetRevision(v)
+	})
+}
+
+// UpdateRevision sets the "revision" field to the value that was provided on create.
+func (u *TenantUpsertBulk) UpdateRevision() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateRevision()
+	})
+}
+
+// ClearRevision clears the value of the "revision" field.
+func (u *TenantUpsertBulk) ClearRevision() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearRevision()
 	})
 }
 

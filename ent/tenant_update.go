@@ -65,6 +65,46 @@ func (_u *TenantUpdate) SetNillableStatus(v *tenant.Status) *TenantUpdate {
 	return _u
 }
 
+// SetStatusReason sets the "status_reason" field.
+func (_u *TenantUpdate) SetStatusReason(v string) *TenantUpdate {
+	_u.mutation.SetStatusReason(v)
+	return _u
+}
+
+// SetNillableStatusReason sets the "status_reason" field if the given value is not nil.
+func (_u *TenantUpdate) SetNillableStatusReason(v *string) *TenantUpdate {
+	if v != nil {
+		_u.SetStatusReason(*v)
+	}
+	return _u
+}
+
+// ClearStatusReason clears the value of the "status_reason" field.
+func (_u *TenantUpdate) ClearStatusReason() *TenantUpdate {
+	_u.mutation.ClearStatusReason()
+	return _u
+}
+
+// SetRevision sets the "revision" field.
+func (_u *TenantUpdate) SetRevision(v string) *TenantUpdate {
+	_u.mutation.SetRevision(v)
+	return _u
+}
+
+// SetNillableRevision sets the "revision" field if the given value is not nil.
+func (_u *TenantUpdate) SetNillableRevision(v *string) *TenantUpdate {
+	if v != nil {
+		_u.SetRevision(*v)
+	}
+	return _u
+}
+
+// ClearRevision clears the value of the "revision" field.
+func (_u *TenantUpdate) ClearRevision() *TenantUpdate {
+	_u.mutation.ClearRevision()
+	return _u
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (_u *TenantUpdate) SetUpdatedAt(v time.Time) *TenantUpdate {
 	_u.mutation.SetUpdatedAt(v)
@@ -130,6 +170,16 @@ func (_u *TenantUpdate) check() error {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "Tenant.status": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.StatusReason(); ok {
+		if err := tenant.StatusReasonValidator(v); err != nil {
+			return &ValidationError{Name: "status_reason", err: fmt.Errorf(`ent: validator failed for field "Tenant.status_reason": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Revision(); ok {
+		if err := tenant.RevisionValidator(v); err != nil {
+			return &ValidationError{Name: "revision", err: fmt.Errorf(`ent: validator failed for field "Tenant.revision": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -147,6 +197,18 @@ func (_u *TenantUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(tenant.FieldStatus, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.StatusReason(); ok {
+		_spec.SetField(tenant.FieldStatusReason, field.TypeString, value)
+	}
+	if _u.mutation.StatusReasonCleared() {
+		_spec.ClearField(tenant.FieldStatusReason, field.TypeString)
+	}
+	if value, ok := _u.mutation.Revision(); ok {
+		_spec.SetField(tenant.FieldRevision, field.TypeString, value)
+	}
+	if _u.mutation.RevisionCleared() {
+		_spec.ClearField(tenant.FieldRevision, field.TypeString)
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(tenant.FieldUpdatedAt, field.TypeTime, value)
@@ -238,6 +300,46 @@ func (_u *TenantUpdateOne) SetNillableStatus(v *tenant.Status) *TenantUpdateOne 
 	return _u
 }
 
+// SetStatusReason sets the "status_reason" field.
+func (_u *TenantUpdateOne) SetStatusReason(v string) *TenantUpdateOne {
+	_u.mutation.SetStatusReason(v)
+	return _u
+}
+
+// SetNillableStatusReason sets the "status_reason" field if the given value is not nil.
+func (_u *TenantUpdateOne) SetNillableStatusReason(v *string) *TenantUpdateOne {
+	if v != nil {
+		_u.SetStatusReason(*v)
+	}
+	return _u
+}
+
+// ClearStatusReason clears the value of the "status_reason" field.
+func (_u *TenantUpdateOne) ClearStatusReason() *TenantUpdateOne {
+	_u.mutation.ClearStatusReason()
+	return _u
+}
+
+// SetRevision sets the "revision" field.
+func (_u *TenantUpdateOne) SetRevision(v string) *TenantUpdateOne {
+	_u.mutation.SetRevision(v)
+	return _u
+}
+
+// SetNillableRevision sets the "revision" field if the given value is not nil.
+func (_u *TenantUpdateOne) SetNillableRevision(v *string) *TenantUpdateOne {
+	if v != nil {
+		_u.SetRevision(*v)
+	}
+	return _u
+}
+
+// ClearRevision clears the value of the "revision" field.
+func (_u *TenantUpdateOne) ClearRevision() *TenantUpdateOne {
+	_u.mutation.ClearRevision()
+	return _u
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (_u *TenantUpdateOne) SetUpdatedAt(v time.Time) *TenantUpdateOne {
 	_u.mutation.SetUpdatedAt(v)
@@ -316,6 +418,16 @@ func (_u *TenantUpdateOne) check() error {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "Tenant.status": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.StatusReason(); ok {
+		if err := tenant.StatusReasonValidator(v); err != nil {
+			return &ValidationError{Name: "status_reason", err: fmt.Errorf(`ent: validator failed for field "Tenant.status_reason": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Revision(); ok {
+		if err := tenant.RevisionValidator(v); err != nil {
+			return &ValidationError{Name: "revision", err: fmt.Errorf(`ent: validator failed for field "Tenant.revision": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -350,6 +462,18 @@ func (_u *TenantUpdateOne) sqlSave(ctx context.Context) (_node *Tenant, err erro
 	}
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(tenant.FieldStatus, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.StatusReason(); ok {
+		_spec.SetField(tenant.FieldStatusReason, field.TypeString, value)
+	}
+	if _u.mutation.StatusReasonCleared() {
+		_spec.ClearField(tenant.FieldStatusReason, field.TypeString)
+	}
+	if value, ok := _u.mutation.Revision(); ok {
+		_spec.SetField(tenant.FieldRevision, field.TypeString, value)
+	}
+	if _u.mutation.RevisionCleared() {
+		_spec.ClearField(tenant.FieldRevision, field.TypeString)
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(tenant.FieldUpdatedAt, field.TypeTime, value)

@@ -3,8 +3,12 @@ package handlers
 import (
 	"net/http"
 	"testing"
+	"time"
+
+	"github.com/lib/pq"
 
 	"github.com/pgtenant/pgtenant/tenant"
+	"github.com/pgtenant/pgtenant/tenant/tenanttest"
 )
 
 func TestAdminAuth(t *testing.T) {
@@ -95,5 +99,63 @@ func TestAdminTenants(t *testing.T) {
 			}
 		}
 		e.expect(t, req{method: "GET", path: "/users", tenant: "delta"}, http.StatusNotFound)
+	}, withAdmin)
+}
+
+// TestCreateTenantBeingDropped: POST /admin/tenants for a tenant whose drop
+// is under way answers 409 with a message saying so, and changes nothing;
+// once the drop has finished the tenant can be created again.
+func TestCreateTenantBeingDropped(t *testing.T) {
+	forEachMode(t, func(t *testing.T, e *testEnv) {
+		ctx := t.Context()
+		e.expect(t, req{method: "POST", path: "/admin/tenants", token: testAdminToken, body: `{"id":"gamma"}`}, http.StatusCreated)
+
+		// Hold the drop between marking the row dropping and dropping the
+		// schema: DROP SCHEMA waits for this transaction's table lock.
+		lock, err := e.db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lock.Rollback()
+		if _, err := lock.ExecContext(ctx, "LOCK TABLE tenant_gamma.users IN ACCESS EXCLUSIVE MODE"); err != nil {
+			t.Fatal(err)
+		}
+		l := pq.NewListener(tenanttest.URL(e.cfg), time.Second, time.Second, nil)
+		defer l.Close()
+		if err := l.Listen(tenant.DirectoryChannel); err != nil {
+			t.Fatal(err)
+		}
+		dropped := make(chan int, 1)
+		go func() {
+			dropped <- e.do(t, req{method: "DELETE", path: "/admin/tenants/gamma", token: testAdminToken}).Code
+		}()
+		// The drop announces the dropping row once it is committed.
+		select {
+		case n := <-l.NotificationChannel():
+			if n == nil || n.Extra != "gamma" {
+				t.Fatalf("notification %+v; want gamma being dropped", n)
+			}
+		case <-ctx.Done():
+			t.Fatal("no notification of the drop")
+		}
+
+		got := body[errorBody](t, e.expect(t, req{method: "POST", path: "/admin/tenants", token: testAdminToken, body: `{"id":"gamma"}`}, http.StatusConflict))
+		if want := "Tenant is being dropped; finish the drop (DELETE /admin/tenants/{id}) before creating it again"; got.Error != want {
+			t.Errorf("POST /admin/tenants for a tenant being dropped: error = %q; want %q", got.Error, want)
+		}
+		var status string
+		if err := e.db.QueryRowContext(ctx, "SELECT status FROM public.tenants WHERE id = 'gamma'").Scan(&status); err != nil || status != "dropping" {
+			t.Errorf("directory status after the refused create = %q, %v; want dropping", status, err)
+		}
+		e.expect(t, req{method: "GET", path: "/users", tenant: "gamma"}, http.StatusNotFound)
+
+		if err := lock.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+		if code := <-dropped; code != http.StatusNoContent {
+			t.Fatalf("DELETE /admin/tenants/gamma = %d; want 204", code)
+		}
+		e.expect(t, req{method: "POST", path: "/admin/tenants", token: testAdminToken, body: `{"id":"gamma"}`}, http.StatusCreated)
+		e.expect(t, req{method: "GET", path: "/users", tenant: "gamma"}, http.StatusOK)
 	}, withAdmin)
 }

@@ -7,7 +7,8 @@
 // [API.Routes] lists every route:
 //
 //	GET    /health                 {"status":"ok","pools":N}; no database access
-//	GET    /ready                  200 when the shared pool answers a ping, else 503
+//	GET    /ready                  200 when the shared pool answers a ping, with the tenants
+//	                               behind this release's migrations (tenantsBehind), else 503
 //	GET    /metrics                Prometheus text format
 //	GET    /plans, /plans/{id}     plans (public schema); no tenant needed
 //	GET    /admin/pools            {"count":N, ...registry statistics}; open
@@ -17,6 +18,8 @@
 //	GET    /admin/tenants          admin token: the tenant directory
 //	POST   /admin/tenants          admin token: {"id","plan"?} provision, 201
 //	DELETE /admin/tenants/{id}     admin token: drop schema and row, evict, 204
+//	POST   /admin/tenants/{id}/suspend  admin token: {"reason"?} suspend (403 for its requests), 200
+//	POST   /admin/tenants/{id}/resume   admin token: serve a suspended tenant again, 200
 //	GET    /users                  X-Tenant-ID: one page of users
 //	POST   /users                  {"email","name"} → 201 + Location
 //	GET    /users/{id}
@@ -37,6 +40,20 @@
 // is not one JSON object. E-mail addresses are stored lower-case, so two
 // spellings of one address are a duplicate (409).
 //
+// A body is decoded strictly: member names must be the documented ones,
+// letter case included ("Email" is an unknown field, not "email"), each at
+// most once, and nothing but white space may follow the object. The 400
+// names the problem: Unknown field "EMAIL", Duplicate field "email",
+// Request body must be a JSON object (null, an array, a string, a number,
+// an empty body), Unexpected data after the JSON object, Field "active"
+// must be of type boolean, Malformed JSON.
+//
+// Length limits count characters (Unicode code points), as PostgreSQL's
+// varchar(n) does, not bytes, in the request validation and in the Ent
+// schema alike: a name of 255 "é" (510 bytes) is accepted, 256 are a 422.
+// The limits: user email and name 255, post title 255 and content 5000,
+// plan name 100, maxUsers and price 50.
+//
 // # Errors
 //
 // Every error is JSON {"error":"message"}, plus "fields" (JSON field name →
@@ -45,9 +62,12 @@
 //
 //	condition                                                 status
 //	missing X-Tenant-ID                                       400 Tenant ID is required
+//	two X-Tenant-ID headers, or a comma-separated list        400 X-Tenant-ID must name exactly one tenant
 //	malformed tenant id                                       400
 //	unknown or not active tenant                              404 Tenant not found
+//	suspended tenant                                          403 Tenant suspended
 //	malformed JSON, unknown field, wrong type, trailing data  400
+//	duplicate field, body not an object (null included)       400
 //	malformed UUID in the path, bad limit/offset              400
 //	missing or wrong admin token                              401
 //	admin route without a configured admin token              404
@@ -56,7 +76,9 @@
 //	validation failure; post author not in the tenant         422 with fields
 //	duplicate e-mail in a tenant (any letter case)            409
 //	deleting a user with posts, a plan in use                 409
+//	POST /admin/tenants for a tenant being dropped            409 Tenant is being dropped; ...
 //	database unreachable or failing transiently, timed out    503
+//	tenant schema behind this release (tenant.ErrSchemaBehind) 503 Tenant unavailable: ...
 //	client went away before the answer (logged, not read)     499
 //	anything else                                             500 Internal server error
 //

@@ -22,6 +22,8 @@ func FuzzCreateUserBody(f *testing.F) {
 		`{"email":"x@acme.test","name":null}`,
 		`{"email":["x"],"name":1e400}`,
 		`{"email":"x@acme.test","name":"x","name":"y"}`,
+		`{"email":"a@acme.test","EMAIL":"b@acme.test","NaMe":"x"}`,
+		`{"email":"x@acme.test","n\u0061me":"x","name":"y"}`,
 		`{"email":"x@acme.test","name":"x"} trailing`,
 		`{"email":"x@acme.test","name":"x","active":false}`,
 		`null`, `true`, `0`, `""`, `[]`, `{}`, ``, `{`, `{"`, "\x00",

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -110,6 +111,8 @@ func (a *API) Routes() http.Handler {
 			r.Get("/admin/tenants", a.wrap(a.listTenants))
 			r.Post("/admin/tenants", a.wrap(a.createTenant))
 			r.Delete("/admin/tenants/{id}", a.wrap(a.dropTenant))
+			r.Post("/admin/tenants/{id}/suspend", a.wrap(a.suspendTenant))
+			r.Post("/admin/tenants/{id}/resume", a.wrap(a.resumeTenant))
 		}
 	})
 
@@ -142,8 +145,19 @@ func (a *API) tenantOptions(verified bool) tenant.MiddlewareOptions {
 	return tenant.MiddlewareOptions{
 		Verified:     verified,
 		OnResolved:   func(r *http.Request, id string) { setLogTenant(r.Context(), id) },
-		ErrorHandler: a.writeError,
+		ErrorHandler: a.tenantError,
 	}
+}
+
+// tenantError writes the response of a request the tenant middleware
+// refused. When the registry refused a valid tenant id (unknown, behind,
+// unavailable), the request's log lines name that tenant.
+func (a *API) tenantError(w http.ResponseWriter, r *http.Request, err error) {
+	if vs := r.Header.Values(tenant.Header); len(vs) == 1 && tenant.ValidateID(vs[0]) == nil &&
+		!errors.Is(err, tenant.ErrMissingID) && !errors.Is(err, tenant.ErrForbidden) {
+		setLogTenant(r.Context(), vs[0])
+	}
+	a.writeError(w, r, err)
 }
 
 // timeout bounds the request's context by Options.RequestTimeout. Unlike

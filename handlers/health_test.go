@@ -14,6 +14,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/pgtenant/pgtenant/tenant"
+	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
 
 func TestHealthPoolsMetrics(t *testing.T) {
@@ -132,6 +133,7 @@ func TestClassify(t *testing.T) {
 		msg    string
 	}{
 		{fmt.Errorf("acquire: %w", tenant.ErrMissingID), 400, "Tenant ID is required"},
+		{tenant.ErrMultipleIDs, 400, "X-Tenant-ID must name exactly one tenant"},
 		{fmt.Errorf("acquire: %w", tenant.ErrInvalidID), 400, "Invalid tenant ID"},
 		{fmt.Errorf("acquire: %w", tenant.ErrNotFound), 404, "Tenant not found"},
 		{fmt.Errorf("authorize: %w", tenant.ErrForbidden), 403, "Invalid tenant"},
@@ -143,6 +145,7 @@ func TestClassify(t *testing.T) {
 		{invalidField("email", "is required"), 422, "Validation failed"},
 		{errUserNotFound, 404, "User not found"},
 		{errEmailTaken, 409, "Email already exists"},
+		{fmt.Errorf("create tenant %q: %w", "gamma", migrate.ErrDropping), 409, "Tenant is being dropped; finish the drop (DELETE /admin/tenants/{id}) before creating it again"},
 		{&statusError{status: 500, msg: "leaky detail", err: secret}, 500, "Internal server error"},
 		{fmt.Errorf("list users: %w", secret), 500, "Internal server error"},
 		{fmt.Errorf("list users: %w", context.Canceled), 499, "Client closed request"},

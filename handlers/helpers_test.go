@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lib/pq"
+
 	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 	"github.com/pgtenant/pgtenant/tenant/tenanttest"
@@ -31,7 +33,8 @@ type testEnv struct {
 	api  *API
 	h    http.Handler
 	reg  *tenant.Registry
-	db   *sql.DB // the database, search_path public
+	db   *sql.DB   // the database, search_path public
+	cfg  pq.Config // the database's connection settings
 	logs *syncBuffer
 }
 
@@ -81,7 +84,7 @@ func newTestEnv(tb testing.TB, mode tenant.Mode, opts ...envOption) *testEnv {
 		o.Migrator = migrate.New(reg.DB(), migrate.Options{Logger: logger})
 	}
 	api := New(logger, reg, o)
-	return &testEnv{api: api, h: api.Routes(), reg: reg, db: tenanttest.Open(tb, cfg), logs: logs}
+	return &testEnv{api: api, h: api.Routes(), reg: reg, db: tenanttest.Open(tb, cfg), cfg: cfg, logs: logs}
 }
 
 // req is one request of a test.

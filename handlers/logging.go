@@ -50,6 +50,14 @@ func setLogTenant(ctx context.Context, id string) {
 	}
 }
 
+// logTenant returns the tenant recorded for the request's log line, or "".
+func logTenant(ctx context.Context) string {
+	if li, ok := ctx.Value(logInfoKey{}).(*logInfo); ok {
+		return li.tenant
+	}
+	return ""
+}
+
 // logRequests writes one log line per request (request_id, tenant, method,
 // route pattern, status, bytes, duration) and records the request's metrics.
 func (a *API) logRequests(next http.Handler) http.Handler {

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,13 +9,17 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/go-chi/chi/v5/middleware"
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/go-playground/validator/v10"
 	"github.com/google/uuid"
 
 	"github.com/pgtenant/pgtenant/ent"
 	"github.com/pgtenant/pgtenant/tenant"
+	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
 
 // handlerFunc is an http.HandlerFunc that returns its error instead of
@@ -88,7 +91,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ctx := r.Context()
 	if status >= 500 {
 		a.log.ErrorContext(ctx, "request failed",
-			"request_id", middleware.GetReqID(ctx),
+			"request_id", middleware.GetReqID(ctx), "tenant", logTenant(ctx),
 			"method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
 	if err := writeJSON(w, status, body); err != nil {
@@ -120,6 +123,8 @@ func classify(err error) (int, errorBody) {
 		return http.StatusRequestEntityTooLarge, errorBody{Error: "Request body too large"}
 	case errors.Is(err, tenant.ErrMissingID):
 		return http.StatusBadRequest, errorBody{Error: "Tenant ID is required"}
+	case errors.Is(err, tenant.ErrMultipleIDs):
+		return http.StatusBadRequest, errorBody{Error: "X-Tenant-ID must name exactly one tenant"}
 	case errors.Is(err, tenant.ErrForbidden):
 		// Before the others: whatever Authorize's error wraps, it is a refusal.
 		return http.StatusForbidden, errorBody{Error: "Invalid tenant"}
@@ -127,13 +132,21 @@ func classify(err error) (int, errorBody) {
 		return http.StatusBadRequest, errorBody{Error: "Invalid tenant ID"}
 	case errors.Is(err, tenant.ErrNotFound):
 		return http.StatusNotFound, errorBody{Error: "Tenant not found"}
+	case errors.Is(err, tenant.ErrSuspended):
+		return http.StatusForbidden, errorBody{Error: "Tenant suspended"}
 	case ent.IsNotFound(err):
 		return http.StatusNotFound, errorBody{Error: "Not found"}
 	case ent.IsConstraintError(err):
 		return http.StatusConflict, errorBody{Error: "Conflict"}
+	case errors.Is(err, migrate.ErrDropping):
+		return http.StatusConflict, errorBody{Error: "Tenant is being dropped; finish the drop (DELETE /admin/tenants/{id}) before creating it again"}
 	case errors.As(err, &eve):
 		return http.StatusUnprocessableEntity, errorBody{Error: "Validation failed",
 			Fields: map[string]string{jsonName(eve.Name): "is invalid"}}
+	case errors.Is(err, tenant.ErrSchemaBehind):
+		// Before ErrUnavailable, which it wraps: not an outage, and it
+		// lasts until the tenant is migrated.
+		return http.StatusServiceUnavailable, errorBody{Error: "Tenant unavailable: its data is not migrated to this release yet"}
 	case errors.Is(err, tenant.ErrUnavailable), errors.Is(err, tenant.ErrClosed),
 		errors.Is(err, context.DeadlineExceeded), tenant.IsTransient(err):
 		// A transient error (the database restarting, a connection reset,
@@ -173,20 +186,15 @@ func (a *API) encode(w http.ResponseWriter, r *http.Request, status int, v any) 
 	return nil
 }
 
-// decode reads one JSON value of type T from r's body, at most a.maxBody
-// bytes, rejecting unknown fields and trailing data, and validates it.
+// decode reads the JSON object of type T that is r's body, at most a.maxBody
+// bytes, and validates it. Names match the JSON tags exactly (letter case
+// included); a body that is not one object, names a field twice or names a
+// field T does not have, or has anything but white space after the object,
+// is a 400 whose message names the problem.
 func decode[T any](a *API, w http.ResponseWriter, r *http.Request) (T, error) {
 	var v T
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, a.maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&v); err != nil {
-		return v, decodeError(err)
-	}
-	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		if err == nil {
-			err = errors.New("more than one JSON value")
-		}
-		return v, decodeError(err)
+	if err := decodeObject(http.MaxBytesReader(w, r.Body, a.maxBody), &v); err != nil {
+		return v, err
 	}
 	if err := a.validate.StructCtx(r.Context(), v); err != nil {
 		return v, validationErrors(err)
@@ -194,27 +202,75 @@ func decode[T any](a *API, w http.ResponseWriter, r *http.Request) (T, error) {
 	return v, nil
 }
 
+// bodyOptions are the decoding rules of request bodies beyond those of
+// jsontext and json by default (case-sensitive names, duplicate names
+// refused, UTF-8 only): names the request type does not have are refused.
+var bodyOptions = json.RejectUnknownMembers(true)
+
+// decoders recycles the decoders of request bodies; a decoder is about 5 KB
+// before it has read anything, and recycling it makes decoding allocation
+// free.
+var decoders = sync.Pool{New: func() any { return jsontext.NewDecoder(http.NoBody) }}
+
+// maxPooledBody is the largest body after which a decoder is recycled, so
+// the pool never pins the buffer of a large body.
+const maxPooledBody = 64 << 10
+
+// decodeObject decodes the JSON object that is body into v, a pointer to a
+// struct.
+func decodeObject(body io.Reader, v any) error {
+	dec := decoders.Get().(*jsontext.Decoder)
+	dec.Reset(body)
+	defer func() {
+		big := dec.InputOffset() > maxPooledBody
+		dec.Reset(http.NoBody) // do not pin body
+		if !big {
+			decoders.Put(dec)
+		}
+	}()
+	if dec.PeekKind() != '{' {
+		// Not an object, an empty body, or a syntax error (PeekKind then
+		// reports 0 and ReadToken the error).
+		_, err := dec.ReadToken()
+		var mbe *http.MaxBytesError
+		var se *jsontext.SyntacticError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		if errors.As(err, &se) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return badRequest("Malformed JSON", err)
+		}
+		return badRequest("Request body must be a JSON object", err)
+	}
+	if err := json.UnmarshalDecode(dec, v, bodyOptions); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return badRequest("Unexpected data after the JSON object", err)
+	}
+	return nil
+}
+
+// decodeError turns an error of json.UnmarshalDecode into the error answered.
 func decodeError(err error) error {
 	var (
 		mbe *http.MaxBytesError
-		ute *json.UnmarshalTypeError
-		se  *json.SyntaxError
+		sem *json.SemanticError
+		syn *jsontext.SyntacticError
 	)
 	switch {
 	case errors.As(err, &mbe):
 		return err
-	case errors.Is(err, io.EOF):
-		return badRequest("Request body must be a JSON object", err)
-	case errors.As(err, &ute):
-		if ute.Field != "" {
-			return badRequest(fmt.Sprintf("Field %q must be of type %s", ute.Field, jsonType(ute.Type)), err)
-		}
-		return badRequest("Request body must be a JSON object", err)
-	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
-		return badRequest("Malformed JSON", err)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		// encoding/json reports unknown fields only by message text.
-		return badRequest("Unknown field "+strings.TrimPrefix(err.Error(), "json: unknown field "), err)
+	case errors.As(err, &syn) && errors.Is(err, jsontext.ErrDuplicateName):
+		return badRequest(fmt.Sprintf("Duplicate field %.64q", syn.JSONPointer.LastToken()), err)
+	case errors.As(err, &sem) && errors.Is(err, json.ErrUnknownName):
+		return badRequest(fmt.Sprintf("Unknown field %.64q", sem.JSONPointer.LastToken()), err)
+	case errors.As(err, &sem) && sem.GoType != nil && sem.JSONPointer != "":
+		return badRequest(fmt.Sprintf("Field %.64q must be of type %s", sem.JSONPointer.LastToken(), jsonType(sem.GoType)), err)
 	}
 	return badRequest("Malformed JSON", err)
 }

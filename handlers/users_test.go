@@ -3,6 +3,7 @@ package handlers
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -125,7 +126,7 @@ func TestMalformedRequests(t *testing.T) {
 			{"not json", req{method: "POST", path: "/users", body: `hello`}, 400, "Malformed JSON"},
 			{"empty body", req{method: "POST", path: "/users"}, 400, "Request body must be a JSON object"},
 			{"array", req{method: "POST", path: "/users", body: `[]`}, 400, "Request body must be a JSON object"},
-			{"two values", req{method: "POST", path: "/users", body: `{"email":"a@b.co","name":"A"}{}`}, 400, "Malformed JSON"},
+			{"two values", req{method: "POST", path: "/users", body: `{"email":"a@b.co","name":"A"}{}`}, 400, "Unexpected data after the JSON object"},
 			{"unknown field", req{method: "POST", path: "/users", body: `{"email":"a@b.co","name":"A","admin":true}`}, 400, `Unknown field "admin"`},
 			{"wrong type", req{method: "POST", path: "/users", body: `{"email":1,"name":"A"}`}, 400, `Field "email" must be of type string`},
 			{"wrong type update", req{method: "PUT", path: path, body: `{"active":"yes"}`}, 400, `Field "active" must be of type boolean`},
@@ -206,7 +207,8 @@ func TestTenantResolution(t *testing.T) {
 		}{
 			{"missing", "", 400, "Tenant ID is required"},
 			{"malformed", "Alpha;drop", 400, "Invalid tenant ID"},
-			{"comma list", "alpha,public", 400, "Invalid tenant ID"},
+			{"comma list", "alpha,public", 400, "X-Tenant-ID must name exactly one tenant"},
+			{"comma list of tenants", "alpha,beta", 400, "X-Tenant-ID must name exactly one tenant"},
 			{"unknown", "gamma", 404, "Tenant not found"},
 			{"public", "public", 404, "Tenant not found"},
 		}
@@ -220,6 +222,53 @@ func TestTenantResolution(t *testing.T) {
 		}
 		if n := e.reg.PoolCount(); n != 0 {
 			t.Errorf("PoolCount after rejected tenants = %d; want 0", n)
+		}
+	})
+}
+
+// TestTwoTenantHeaders: a request with two X-Tenant-ID headers (a proxy
+// that appends its own) is refused on every tenant route, and writes
+// nothing to either tenant.
+func TestTwoTenantHeaders(t *testing.T) {
+	forEachMode(t, func(t *testing.T, e *testEnv) {
+		for _, rq := range []req{
+			{method: "GET", path: "/users"},
+			{method: "GET", path: "/users-async"},
+			{method: "GET", path: "/posts"},
+			{method: "POST", path: "/users", body: `{"email":"two@example.com","name":"Two"}`},
+		} {
+			for _, order := range [][]string{{"alpha", "beta"}, {"beta", "alpha"}, {"alpha", "alpha"}} {
+				r := newRequest(t, rq)
+				r.Header.Add("X-Tenant-ID", order[0])
+				r.Header.Add("X-Tenant-ID", order[1])
+				w := serve(e.h, r)
+				if got := body[errorBody](t, w); w.Code != http.StatusBadRequest || got.Error != "X-Tenant-ID must name exactly one tenant" {
+					t.Errorf("%s %s with X-Tenant-ID %q = %d %q; want 400 X-Tenant-ID must name exactly one tenant",
+						rq.method, rq.path, order, w.Code, got.Error)
+				}
+			}
+		}
+		// Over the wire too: net/http keeps the two header lines apart.
+		srv := httptest.NewServer(e.h)
+		defer srv.Close()
+		r, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/users", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Header.Add("X-Tenant-ID", "alpha")
+		r.Header.Add("x-tenant-id", "beta")
+		resp, err := srv.Client().Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("GET /users over HTTP with two X-Tenant-ID lines = %d; want 400", resp.StatusCode)
+		}
+		for _, id := range []string{"alpha", "beta"} {
+			if w := e.expect(t, req{method: "GET", path: "/users", tenant: id}, http.StatusOK); strings.TrimSpace(w.Body.String()) != "[]" {
+				t.Errorf("GET /users as %s after refused requests = %s; want []", id, w.Body)
+			}
 		}
 	})
 }

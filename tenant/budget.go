@@ -105,14 +105,8 @@ func (b *budget) acquire(ctx context.Context) (pqConn, error) {
 	if b.tryAcquire() {
 		return nil, nil
 	}
-	if b.shed != nil {
-		b.shed()
-		if c := b.takeSpare(); c != nil {
-			return c, nil
-		}
-		if b.tryAcquire() {
-			return nil, nil
-		}
+	if c, ok := b.shedAndTake(); ok {
+		return c, nil
 	}
 	// Announce the wait: from now on, connections returned to their pools
 	// are closed rather than kept idle (see budgetConn.IsValid).
@@ -120,6 +114,12 @@ func (b *budget) acquire(ctx context.Context) (pqConn, error) {
 	defer b.waiting.Add(-1)
 	if b.tryAcquire() {
 		return nil, nil
+	}
+	// A connection returned to its pool between the shed above and the
+	// announcement stayed idle, and nothing would close it while we wait:
+	// shed once more.
+	if c, ok := b.shedAndTake(); ok {
+		return c, nil
 	}
 	b.waits.Add(1)
 	select {
@@ -130,6 +130,19 @@ func (b *budget) acquire(ctx context.Context) (pqConn, error) {
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w: connection budget of %d exhausted: %w", ErrUnavailable, cap(b.tokens), context.Cause(ctx))
 	}
+}
+
+// shedAndTake sheds idle connections, then takes a spare or a token: ok
+// reports whether it got either (c is nil for a token).
+func (b *budget) shedAndTake() (c pqConn, ok bool) {
+	if b.shed == nil {
+		return nil, false
+	}
+	b.shed()
+	if c := b.takeSpare(); c != nil {
+		return c, true
+	}
+	return nil, b.tryAcquire()
 }
 
 func (b *budget) release() { <-b.tokens }

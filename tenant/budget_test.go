@@ -122,3 +122,46 @@ func TestBudgetExhausted(t *testing.T) {
 		}
 	})
 }
+
+// TestBudgetNotHeldByEvictedPool checks that the idle connections of a pool
+// that was evicted while leased do not keep the budget: another tenant's
+// query gets a connection at once instead of waiting for the lease to end.
+func TestBudgetNotHeldByEvictedPool(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "acme", "globex")
+	// The listener, one shared connection and two of acme's.
+	reg := f.newRegistry(t, tenant.Options{Mode: tenant.SearchPath, MaxConns: 4})
+	ctx := t.Context()
+	acme, releaseA := acquire(t, reg, "acme")
+	defer releaseA()
+	globex, releaseG := acquire(t, reg, "globex")
+	defer releaseG()
+
+	// Two transactions at once leave acme's pool with two idle connections.
+	tx1, err := acme.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx2, err := acme.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(tx1.Commit(), tx2.Commit()); err != nil {
+		t.Fatal(err)
+	}
+	// The shared pool's one connection is busy, so shedding finds nothing
+	// idle among the resident pools.
+	stx, err := reg.Shared().Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stx.Rollback()
+
+	reg.Evict("acme") // leased: evicted, not closed
+
+	bounded, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := globex.User.Query().Count(bounded); err != nil {
+		t.Fatalf("query of another tenant while an evicted pool is leased: %v", err)
+	}
+}

@@ -13,13 +13,21 @@ import (
 	enttenant "github.com/pgtenant/pgtenant/ent/tenant"
 )
 
+// negAnswer is a remembered negative directory answer: the sentinel
+// (ErrNotFound or ErrSuspended) returned for the id until the expiry.
+type negAnswer struct {
+	until time.Time
+	err   error
+}
+
 // lookup asks the directory whether id is an active tenant whose schema is
-// schema. A negative answer is remembered for Options.NotFoundTTL.
+// schema. A negative answer (ErrNotFound, or ErrSuspended for a suspended
+// tenant) is remembered for Options.NotFoundTTL.
 func (reg *Registry) lookup(ctx context.Context, id, schema string) error {
 	reg.lookups.Add(1)
 	t, err := reg.sharedClient.Tenant.Query().
-		Where(enttenant.ID(id), enttenant.StatusEQ(enttenant.StatusActive)).
-		Select(enttenant.FieldSchemaName).
+		Where(enttenant.ID(id), enttenant.StatusIn(enttenant.StatusActive, enttenant.StatusSuspended)).
+		Select(enttenant.FieldSchemaName, enttenant.FieldStatus, enttenant.FieldRevision).
 		Only(ctx)
 	switch {
 	case ent.IsNotFound(err):
@@ -36,11 +44,25 @@ func (reg *Registry) lookup(ctx context.Context, id, schema string) error {
 		reg.log.WarnContext(ctx, "tenant schema mismatch", "tenant", id, "schema", schema, "directory_schema", t.SchemaName)
 		reg.rememberNotFound(id)
 		return fmt.Errorf("%w: tenant %q: directory names schema %q, expected %q", ErrNotFound, id, t.SchemaName, schema)
+	case t.Status == enttenant.StatusSuspended:
+		reg.remember(id, ErrSuspended)
+		return fmt.Errorf("%w: tenant %q", ErrSuspended, id)
+	case reg.opts.Revision != "" && (t.Revision == nil || *t.Revision < reg.opts.Revision):
+		// Versions are timestamp-prefixed file names: they sort in the
+		// order they apply.
+		have := "none"
+		if t.Revision != nil {
+			have = *t.Revision
+		}
+		return fmt.Errorf("%w: tenant %q is at migration %s, this release needs %s", ErrSchemaBehind, id, have, reg.opts.Revision)
 	}
 	return nil
 }
 
-func (reg *Registry) rememberNotFound(id string) {
+func (reg *Registry) rememberNotFound(id string) { reg.remember(id, ErrNotFound) }
+
+// remember records the negative answer sentinel for id.
+func (reg *Registry) remember(id string, sentinel error) {
 	if reg.opts.NotFoundTTL < 0 {
 		return
 	}
@@ -48,8 +70,8 @@ func (reg *Registry) rememberNotFound(id string) {
 	reg.mu.Lock()
 	defer reg.mu.Unlock()
 	if len(reg.negative) >= maxNegative {
-		for k, exp := range reg.negative {
-			if now.After(exp) {
+		for k, n := range reg.negative {
+			if now.After(n.until) {
 				delete(reg.negative, k)
 			}
 		}
@@ -62,7 +84,7 @@ func (reg *Registry) rememberNotFound(id string) {
 			delete(reg.negative, k)
 		}
 	}
-	reg.negative[id] = now.Add(reg.opts.NotFoundTTL)
+	reg.negative[id] = negAnswer{until: now.Add(reg.opts.NotFoundTTL), err: sentinel}
 }
 
 // listen starts the directory listener and waits until it listens on
@@ -184,8 +206,8 @@ func (reg *Registry) sweepOnce(now time.Time) {
 			reg.removeLocked(id, EvictTTL)
 		}
 	}
-	for id, exp := range reg.negative {
-		if now.After(exp) {
+	for id, n := range reg.negative {
+		if now.After(n.until) {
 			delete(reg.negative, id)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/pgtenant/pgtenant/ent"
 )
@@ -18,7 +19,9 @@ const Header = "X-Tenant-Id"
 // many goroutines at once.
 type MiddlewareOptions struct {
 	// Extract returns the tenant id of r, "" when it has none. Default: the
-	// X-Tenant-ID header.
+	// X-Tenant-ID header, which must appear at most once (else
+	// ErrMultipleIDs). Whatever the source, an id holding a comma is a list
+	// of ids and is refused with ErrMultipleIDs.
 	Extract func(r *http.Request) string
 
 	// Authorize, if set, is called with the valid id before the client is
@@ -35,16 +38,23 @@ type MiddlewareOptions struct {
 	Verified bool
 
 	// ErrorHandler, if set, writes the response for every error instead of the
-	// default mapping (see Middleware). It receives ErrMissingID, an error
-	// wrapping ErrForbidden and Authorize's error, or the error of
-	// ValidateID or of the registry, which wraps ErrInvalidID, ErrNotFound,
-	// ErrUnavailable, ErrClosed or another error.
+	// default mapping (see Middleware). It receives ErrMissingID,
+	// ErrMultipleIDs, an error wrapping ErrForbidden and Authorize's error,
+	// or the error of ValidateID or of the registry, which wraps
+	// ErrInvalidID, ErrNotFound, ErrUnavailable, ErrClosed or another error
+	// (ErrSuspended too).
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 }
 
 // ErrMissingID is passed to MiddlewareOptions.ErrorHandler when the request
 // names no tenant.
 var ErrMissingID = errors.New("tenant: missing id")
+
+// ErrMultipleIDs is passed to MiddlewareOptions.ErrorHandler when the
+// request names more than one tenant: two X-Tenant-ID headers, or one whose
+// value is a comma-separated list (as a proxy that appends the header
+// instead of replacing it may send). No id of such a request is used.
+var ErrMultipleIDs = errors.New("tenant: more than one id")
 
 // ErrForbidden wraps the error of MiddlewareOptions.Authorize.
 var ErrForbidden = errors.New("tenant: forbidden")
@@ -56,7 +66,8 @@ var ErrForbidden = errors.New("tenant: forbidden")
 // as chi's). Handlers get the client with ent.FromContext and the id with
 // FromContext; neither must be used after the handler returns.
 //
-// The steps are: Extract the id; validate it (ValidateID; Authorize never
+// The steps are: Extract the id (refusing a request that names several);
+// validate it (ValidateID; Authorize never
 // sees an invalid id); Authorize; acquire (Registry.Acquire, or
 // Registry.AcquireVerified when opts.Verified); OnResolved; next. When a step
 // fails, no later step runs and, unless opts.ErrorHandler is set, the
@@ -64,9 +75,11 @@ var ErrForbidden = errors.New("tenant: forbidden")
 // these statuses:
 //
 //	no tenant id                        400 Tenant ID is required
+//	ErrMultipleIDs                      400 X-Tenant-ID must name exactly one tenant
 //	ErrInvalidID                        400 Invalid tenant ID
 //	Authorize returned an error         403 Invalid tenant
 //	ErrNotFound                         404 Tenant not found
+//	ErrSuspended                        403 Tenant suspended
 //	ErrUnavailable, ErrClosed,
 //	context.DeadlineExceeded            503 Service unavailable (Retry-After: 1)
 //	anything else                       500 Internal server error
@@ -104,11 +117,18 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var id string
 	if m.opts.Extract != nil {
 		id = m.opts.Extract(r)
-	} else {
-		id = r.Header.Get(Header)
+	} else if ids := r.Header[Header]; len(ids) > 1 {
+		m.opts.ErrorHandler(w, r, ErrMultipleIDs)
+		return
+	} else if len(ids) == 1 {
+		id = ids[0]
 	}
 	if id == "" {
 		m.opts.ErrorHandler(w, r, ErrMissingID)
+		return
+	}
+	if strings.IndexByte(id, ',') >= 0 {
+		m.opts.ErrorHandler(w, r, ErrMultipleIDs)
 		return
 	}
 	// Without Authorize, the id reaches only the registry, which validates
@@ -141,9 +161,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Bodies of the default error responses, the original library's texts.
 var (
 	bodyMissingID   = []byte(`{"error":"Tenant ID is required"}` + "\n")
+	bodyMultipleIDs = []byte(`{"error":"X-Tenant-ID must name exactly one tenant"}` + "\n")
 	bodyInvalidID   = []byte(`{"error":"Invalid tenant ID"}` + "\n")
 	bodyForbidden   = []byte(`{"error":"Invalid tenant"}` + "\n")
 	bodyNotFound    = []byte(`{"error":"Tenant not found"}` + "\n")
+	bodySuspended   = []byte(`{"error":"Tenant suspended"}` + "\n")
 	bodyUnavailable = []byte(`{"error":"Service unavailable"}` + "\n")
 	bodyInternal    = []byte(`{"error":"Internal server error"}` + "\n")
 )
@@ -167,6 +189,8 @@ func errorResponse(err error) (int, []byte) {
 	switch {
 	case errors.Is(err, ErrMissingID):
 		return http.StatusBadRequest, bodyMissingID
+	case errors.Is(err, ErrMultipleIDs):
+		return http.StatusBadRequest, bodyMultipleIDs
 	case errors.Is(err, ErrForbidden):
 		// Before the others: whatever Authorize's error wraps, it is a refusal.
 		return http.StatusForbidden, bodyForbidden
@@ -174,6 +198,8 @@ func errorResponse(err error) (int, []byte) {
 		return http.StatusBadRequest, bodyInvalidID
 	case errors.Is(err, ErrNotFound):
 		return http.StatusNotFound, bodyNotFound
+	case errors.Is(err, ErrSuspended):
+		return http.StatusForbidden, bodySuspended
 	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrClosed),
 		errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, bodyUnavailable

@@ -105,11 +105,11 @@ func TestMiddlewareStatuses(t *testing.T) {
 			{"ok verified", verified, "acme", http.StatusOK, "acme 0", true},
 			{"missing", plain, "", http.StatusBadRequest, `{"error":"Tenant ID is required"}`, false},
 			{"upper case", plain, "ACME", http.StatusBadRequest, `{"error":"Invalid tenant ID"}`, false},
-			{"comma", plain, "acme,frozen", http.StatusBadRequest, `{"error":"Invalid tenant ID"}`, false},
+			{"comma", plain, "acme,frozen", http.StatusBadRequest, `{"error":"X-Tenant-ID must name exactly one tenant"}`, false},
 			{"option injection", plain, "a -c search_path=public", http.StatusBadRequest, `{"error":"Invalid tenant ID"}`, false},
 			{"too long", plain, strings.Repeat("a", 49), http.StatusBadRequest, `{"error":"Invalid tenant ID"}`, false},
 			{"unknown", plain, "nobody", http.StatusNotFound, `{"error":"Tenant not found"}`, false},
-			{"suspended", plain, "frozen", http.StatusNotFound, `{"error":"Tenant not found"}`, false},
+			{"suspended", plain, "frozen", http.StatusForbidden, `{"error":"Tenant suspended"}`, false},
 			{"no schema verified", verified, "noschema", http.StatusNotFound, `{"error":"Tenant not found"}`, true},
 		}
 		for _, tt := range tests {
@@ -158,6 +158,7 @@ func TestWriteError(t *testing.T) {
 		msg    string
 	}{
 		{tenant.ErrMissingID, 400, "Tenant ID is required"},
+		{tenant.ErrMultipleIDs, 400, "X-Tenant-ID must name exactly one tenant"},
 		{fmt.Errorf("acquire: %w", tenant.ErrInvalidID), 400, "Invalid tenant ID"},
 		{fmt.Errorf("%w: %w", tenant.ErrForbidden, errors.New("no")), 403, "Invalid tenant"},
 		// A refusal is a refusal, whatever Authorize's error wraps.
@@ -331,6 +332,71 @@ func TestMiddlewareOptions(t *testing.T) {
 		}
 		if !strings.Contains(handled[0].Error(), "token is for another tenant") {
 			t.Errorf("ErrorHandler got %v; want it to carry Authorize's error", handled[0])
+		}
+	})
+}
+
+// TestMiddlewareRefusesSeveralTenants: a request naming more than one
+// tenant, in two X-Tenant-ID headers or in one comma-separated list, is
+// refused with 400 before any id is used, even when every id is valid and
+// active; the next handler never runs and no pool is opened.
+func TestMiddlewareRefusesSeveralTenants(t *testing.T) {
+	t.Parallel()
+	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
+		reg := mwSetup(t, mode,
+			mwTenant{"acme", enttenant.StatusActive, true},
+			mwTenant{"globex", enttenant.StatusActive, true},
+		)
+		var handled []error
+		plain := tenant.Middleware(reg, tenant.MiddlewareOptions{})(mwCountUsers)
+		custom := tenant.Middleware(reg, tenant.MiddlewareOptions{
+			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+				handled = append(handled, err)
+				tenant.WriteError(w, r, err)
+			},
+		})(mwCountUsers)
+		// Extract is the caller's, and the list still is refused.
+		extracted := tenant.Middleware(reg, tenant.MiddlewareOptions{
+			Extract: func(r *http.Request) string { return r.URL.Query().Get("tenant") },
+		})(mwCountUsers)
+		tests := []struct {
+			name   string
+			h      http.Handler
+			values []string // X-Tenant-ID headers, in order
+			query  string
+		}{
+			{"two headers", plain, []string{"acme", "globex"}, ""},
+			{"same twice", plain, []string{"acme", "acme"}, ""},
+			{"empty then valid", plain, []string{"", "acme"}, ""},
+			{"comma list", plain, []string{"acme,globex"}, ""},
+			{"comma and space", plain, []string{"acme, globex"}, ""},
+			{"trailing comma", plain, []string{"acme,"}, ""},
+			{"two headers, ErrorHandler", custom, []string{"globex", "acme"}, ""},
+			{"comma list, ErrorHandler", custom, []string{"globex,acme"}, ""},
+			{"comma list from Extract", extracted, nil, "?tenant=acme,globex"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/users"+tt.query, nil)
+				for _, v := range tt.values {
+					r.Header.Add("X-Tenant-ID", v)
+				}
+				w := httptest.NewRecorder()
+				tt.h.ServeHTTP(w, r)
+				if got, want := strings.TrimSpace(w.Body.String()), `{"error":"X-Tenant-ID must name exactly one tenant"}`; w.Code != http.StatusBadRequest || got != want {
+					t.Errorf("GET with X-Tenant-ID %q%s = %d %s; want 400 %s", tt.values, tt.query, w.Code, got, want)
+				}
+			})
+		}
+		if len(handled) != 2 || !errors.Is(handled[0], tenant.ErrMultipleIDs) || !errors.Is(handled[1], tenant.ErrMultipleIDs) {
+			t.Errorf("ErrorHandler got %v; want ErrMultipleIDs twice", handled)
+		}
+		if n := reg.PoolCount(); n != 0 {
+			t.Errorf("PoolCount after refused requests = %d; want 0", n)
+		}
+		// One header with one id still works.
+		if w := mwServe(t, plain, "acme"); w.Code != http.StatusOK {
+			t.Errorf("GET with one X-Tenant-ID = %d %s; want 200", w.Code, w.Body)
 		}
 	})
 }

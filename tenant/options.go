@@ -142,6 +142,15 @@ type Options struct {
 
 	// LogQueries logs every statement Ent sends, with the tenant id, at Debug.
 	LogQueries bool
+
+	// Revision, when not empty, is the latest tenant migration the program
+	// was built with (migrate.LatestRevision): a tenant whose directory row
+	// records an older revision, or none, is not served, and Acquire
+	// returns an error wrapping ErrSchemaBehind instead of a client whose
+	// queries would fail on missing columns. Such answers are not cached:
+	// once the tenant is migrated its next request is served. Empty serves
+	// every active tenant whatever its revision.
+	Revision string
 }
 
 // Defaults of Options, taken by its zero fields.

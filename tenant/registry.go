@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/pgtenant/pgtenant/ent"
+	"github.com/pgtenant/pgtenant/internal/redact"
 )
 
 // DirectoryChannel is the PostgreSQL NOTIFY channel on which a change to the
@@ -68,7 +69,7 @@ type Registry struct {
 	reason   EvictReason          // reason of the removal in progress (lru unless set)
 	pending  []eviction           // evicted by the LRU callback, to be finished outside mu
 	live     map[*entry]struct{}  // entries not closed yet, evicted or not
-	negative map[string]time.Time // ids the directory does not list as active, until expiry
+	negative map[string]negAnswer // ids the directory does not list as active, until expiry
 	epoch    uint64               // incremented by Evict: directory answers read before are stale
 	closed   bool
 	drained  chan struct{} // closed when live becomes empty after Close
@@ -113,7 +114,7 @@ func New(ctx context.Context, dsn string, opts Options) (*Registry, error) {
 	opts = opts.withDefaults()
 	base, err := pq.NewConfig(dsn)
 	if err != nil {
-		return nil, errorf("parse dsn: %w", err)
+		return nil, errorf("parse dsn: %w", redact.Error(dsn, err))
 	}
 	for k := range base.Runtime {
 		// PostgreSQL's parameter names are case-insensitive.
@@ -129,7 +130,7 @@ func New(ctx context.Context, dsn string, opts Options) (*Registry, error) {
 	base.Runtime["search_path"] = ""
 	connector, err := pq.NewConnectorConfig(base)
 	if err != nil {
-		return nil, errorf("parse dsn: %w", err)
+		return nil, errorf("parse dsn: %w", redact.Error(dsn, err))
 	}
 	connector.Dialer(drainDialer{})
 	reg := &Registry{
@@ -140,7 +141,7 @@ func New(ctx context.Context, dsn string, opts Options) (*Registry, error) {
 		stop:      make(chan struct{}),
 		reason:    EvictLRU,
 		live:      make(map[*entry]struct{}),
-		negative:  make(map[string]time.Time),
+		negative:  make(map[string]negAnswer),
 	}
 	if opts.Mode == SearchPath {
 		// In Qualified mode the listener and the one shared pool fit the
@@ -231,10 +232,10 @@ func (reg *Registry) acquireSlow(ctx context.Context, id string) (*ent.Client, f
 			reg.mu.Unlock()
 			return e.client, release, nil
 		}
-		if exp, ok := reg.negative[id]; ok {
-			if time.Now().Before(exp) {
+		if n, ok := reg.negative[id]; ok {
+			if time.Now().Before(n.until) {
 				reg.mu.Unlock()
-				return nil, nil, fmt.Errorf("%w: tenant %q", ErrNotFound, id)
+				return nil, nil, fmt.Errorf("%w: tenant %q", n.err, id)
 			}
 			delete(reg.negative, id)
 		}
@@ -414,8 +415,15 @@ func (reg *Registry) takePendingLocked() []eviction {
 // no lease. It must be called without mu held.
 func (reg *Registry) finish(ctx context.Context, evs []eviction) {
 	for _, ev := range evs {
-		if ev.close {
+		switch {
+		case ev.close:
 			reg.closeEntry(ev.e)
+		case ev.e.db != nil:
+			// Leased: the pool stays open until its last release, but keeps
+			// no idle connection meanwhile. Idle connections of an evicted
+			// pool are invisible to shedding, and their budget tokens would
+			// be held for as long as the lease lasts.
+			ev.e.db.SetMaxIdleConns(0)
 		}
 		reg.evictions[reasonIndex(ev.reason)].Add(1)
 		reg.log.InfoContext(ctx, "tenant pool evicted", "tenant", ev.e.id, "schema", ev.e.schema, "reason", string(ev.reason))

@@ -79,10 +79,13 @@ func TestAcquireNotFound(t *testing.T) {
 		reg := f.newRegistry(t, tenant.Options{Mode: mode, NotFoundTTL: time.Hour})
 		ctx := t.Context()
 
-		for _, id := range []string{"nobody", "suspended", "odd"} {
+		for _, tt := range []struct {
+			id   string
+			want error
+		}{{"nobody", tenant.ErrNotFound}, {"suspended", tenant.ErrSuspended}, {"odd", tenant.ErrNotFound}} {
 			for range 3 {
-				if _, _, err := reg.Acquire(ctx, id); !errors.Is(err, tenant.ErrNotFound) {
-					t.Errorf("Acquire(%q) error = %v; want ErrNotFound", id, err)
+				if _, _, err := reg.Acquire(ctx, tt.id); !errors.Is(err, tt.want) {
+					t.Errorf("Acquire(%q) error = %v; want %v", tt.id, err, tt.want)
 				}
 			}
 		}
@@ -551,8 +554,8 @@ func TestDirectoryResyncAfterReconnect(t *testing.T) {
 		if !reg.HasPool("globex") {
 			t.Errorf("active tenant globex was evicted by the resync")
 		}
-		if _, _, err := reg.Acquire(ctx, "acme"); !errors.Is(err, tenant.ErrNotFound) {
-			t.Errorf("Acquire(acme) after suspension = %v; want ErrNotFound", err)
+		if _, _, err := reg.Acquire(ctx, "acme"); !errors.Is(err, tenant.ErrSuspended) {
+			t.Errorf("Acquire(acme) after suspension = %v; want ErrSuspended", err)
 		}
 	})
 }

@@ -74,8 +74,8 @@ func citusDB(t *testing.T, c *devdb.Citus) (string, *sql.DB) {
 	return c.URL(name), db
 }
 
-// cli runs the binary's run against url and fails t on error.
-func cli(t *testing.T, url string, args ...string) string {
+// citusCLI runs the binary's run against url and fails t on error.
+func citusCLI(t *testing.T, url string, args ...string) string {
 	t.Helper()
 	out, errOut, err := adminCLI{t: t, url: url}.run(args...)
 	if err != nil {
@@ -88,7 +88,7 @@ func cli(t *testing.T, url string, args ...string) string {
 func placements(t *testing.T, url string) map[string]string {
 	t.Helper()
 	var list []tenantView
-	if err := json.Unmarshal([]byte(cli(t, url, "tenant", "list", "--json")), &list); err != nil {
+	if err := json.Unmarshal([]byte(citusCLI(t, url, "tenant", "list", "--json")), &list); err != nil {
 		t.Fatal(err)
 	}
 	out := make(map[string]string)
@@ -112,18 +112,18 @@ func scalar[T any](t *testing.T, db *sql.DB, query string, args ...any) T {
 // errors map the same as on PostgreSQL, and drop removes the schema.
 func testCitusTenantLifecycle(t *testing.T, c *devdb.Citus) {
 	url, db := citusDB(t, c)
-	cli(t, url, "migrate", "--all")
+	citusCLI(t, url, "migrate", "--all")
 	if n := scalar[int](t, db, "SELECT count(*) FROM citus_tables WHERE citus_table_type = 'reference' AND table_name::text IN ('plans', 'tenants', 'schema_migrations')"); n != 3 {
 		t.Fatalf("%d of plans, tenants, schema_migrations are reference tables; want 3", n)
 	}
-	cli(t, url, "tenant", "create", "acme")
+	citusCLI(t, url, "tenant", "create", "acme")
 	if n := scalar[int](t, db, "SELECT count(*) FROM citus_schemas WHERE schema_name::text = 'tenant_acme'"); n != 1 {
 		t.Fatalf("tenant_acme is not a distributed schema")
 	}
 	// A second run finds everything applied; status reads the distributed
 	// revision tables in bulk.
-	cli(t, url, "migrate", "--all")
-	if out := cli(t, url, "status"); !strings.Contains(out, "acme") || !strings.Contains(out, "ok") {
+	citusCLI(t, url, "migrate", "--all")
+	if out := citusCLI(t, url, "status"); !strings.Contains(out, "acme") || !strings.Contains(out, "ok") {
 		t.Errorf("status on Citus:\n%s", out)
 	}
 	node := placements(t, url)["acme"]
@@ -131,7 +131,7 @@ func testCitusTenantLifecycle(t *testing.T, c *devdb.Citus) {
 		t.Fatalf("tenant list: acme on %q; want a worker", node)
 	}
 	var status struct{ Nodes []migrate.Node }
-	if err := json.Unmarshal([]byte(cli(t, url, "cluster", "status", "--json")), &status); err != nil {
+	if err := json.Unmarshal([]byte(citusCLI(t, url, "cluster", "status", "--json")), &status); err != nil {
 		t.Fatal(err)
 	}
 	tenants := 0
@@ -165,7 +165,7 @@ func testCitusTenantLifecycle(t *testing.T, c *devdb.Citus) {
 		})
 	}
 
-	cli(t, url, "tenant", "drop", "acme", "--force")
+	citusCLI(t, url, "tenant", "drop", "acme", "--force")
 	if n := scalar[int](t, db, "SELECT count(*) FROM pg_namespace WHERE nspname = 'tenant_acme'"); n != 0 {
 		t.Fatalf("tenant_acme still exists after drop")
 	}
@@ -270,10 +270,10 @@ func checkWrites(t *testing.T, db *sql.DB, r *loadResult, tenants []string) {
 // post users to it and to another tenant.
 func testCitusMoveUnderLoad(t *testing.T, c *devdb.Citus) {
 	url, db := citusDB(t, c)
-	cli(t, url, "migrate", "--all")
+	citusCLI(t, url, "migrate", "--all")
 	tenants := []string{"mover", "stayer"}
 	for _, tn := range tenants {
-		cli(t, url, "tenant", "create", tn)
+		citusCLI(t, url, "tenant", "create", tn)
 	}
 	from := placements(t, url)["mover"]
 	to := c.Workers[0].Addr()
@@ -294,7 +294,7 @@ func testCitusMoveUnderLoad(t *testing.T, c *devdb.Citus) {
 		return len(load.acked["mover"]) > 0 && len(load.acked["stayer"]) > 0
 	})
 	began := time.Now()
-	out := cli(t, url, "tenant", "move", "mover", "--to", to)
+	out := citusCLI(t, url, "tenant", "move", "mover", "--to", to)
 	ended := time.Now()
 	// Keep writing after the switch-over until the moved tenant answered
 	// again.
@@ -349,7 +349,7 @@ func pollUntil(t *testing.T, cond func() bool) {
 // testCitusRebalance puts 50 tenants on one worker, then rebalances.
 func testCitusRebalance(t *testing.T, c *devdb.Citus) {
 	url, db := citusDB(t, c)
-	cli(t, url, "migrate", "--all")
+	citusCLI(t, url, "migrate", "--all")
 	host, port := splitHostPort(t, c.Workers[1].Addr())
 	if _, err := db.ExecContext(t.Context(), "SELECT citus_set_node_property($1, $2, 'shouldhaveshards', false)", host, port); err != nil {
 		t.Fatal(err)
@@ -393,7 +393,7 @@ func testCitusRebalance(t *testing.T, c *devdb.Citus) {
 	}
 	began := time.Now()
 	var res migrate.RebalanceResult
-	if err := json.Unmarshal([]byte(cli(t, url, "cluster", "rebalance", "--json")), &res); err != nil {
+	if err := json.Unmarshal([]byte(citusCLI(t, url, "cluster", "rebalance", "--json")), &res); err != nil {
 		t.Fatal(err)
 	}
 	per := count()
@@ -435,9 +435,9 @@ func testCitusDistributeInPlace(t *testing.T, c *devdb.Citus) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	cli(t, url, "migrate", "--all")
+	citusCLI(t, url, "migrate", "--all")
 	for _, tn := range []string{"old1", "old2"} {
-		cli(t, url, "tenant", "create", tn)
+		citusCLI(t, url, "tenant", "create", tn)
 		if _, err := db.ExecContext(t.Context(), `WITH u AS (INSERT INTO tenant_`+tn+`.users (email, name) VALUES ($1, 'O') RETURNING id)
 INSERT INTO tenant_`+tn+`.posts (title, author_id) SELECT 'p', id FROM u`, tn+"@example.com"); err != nil {
 			t.Fatal(err)
@@ -452,7 +452,7 @@ INSERT INTO tenant_`+tn+`.posts (title, author_id) SELECT 'p', id FROM u`, tn+"@
 	if err := c.CreateDatabase(t.Context(), name); err != nil {
 		t.Fatal(err)
 	}
-	out := cli(t, url, "migrate", "--all")
+	out := citusCLI(t, url, "migrate", "--all")
 	p := placements(t, url)
 	for _, tn := range []string{"old1", "old2"} {
 		if p[tn] != c.Workers[0].Addr() && p[tn] != c.Workers[1].Addr() {
@@ -465,7 +465,7 @@ INSERT INTO tenant_`+tn+`.posts (title, author_id) SELECT 'p', id FROM u`, tn+"@
 	if n := scalar[int](t, db, "SELECT count(*) FROM citus_tables WHERE citus_table_type = 'reference' AND table_name::text IN ('plans', 'tenants')"); n != 2 {
 		t.Errorf("%d of plans, tenants are reference tables; want 2", n)
 	}
-	cli(t, url, "tenant", "create", "new1")
+	citusCLI(t, url, "tenant", "create", "new1")
 	if p := placements(t, url); p["new1"] == "" {
 		t.Errorf("new tenant not distributed: %v", p)
 	}
@@ -476,7 +476,7 @@ INSERT INTO tenant_`+tn+`.posts (title, author_id) SELECT 'p', id FROM u`, tn+"@
 // its tenants are served again by the same process.
 func testCitusWorkerDown(t *testing.T, c *devdb.Citus) {
 	url, _ := citusDB(t, c)
-	cli(t, url, "migrate", "--all")
+	citusCLI(t, url, "migrate", "--all")
 	// Tenants until each worker has one.
 	var down, up string
 	for i := 0; down == "" || up == ""; i++ {
@@ -484,7 +484,7 @@ func testCitusWorkerDown(t *testing.T, c *devdb.Citus) {
 			t.Fatalf("8 tenants and still not one on each worker: %v", placements(t, url))
 		}
 		id := fmt.Sprintf("w%d", i)
-		cli(t, url, "tenant", "create", id)
+		citusCLI(t, url, "tenant", "create", id)
 		switch placements(t, url)[id] {
 		case c.Workers[1].Addr():
 			down = id
@@ -523,7 +523,7 @@ func testCitusWorkerDown(t *testing.T, c *devdb.Citus) {
 		t.Errorf("GET /users (%s, worker stopped) = %d; want 503", down, code)
 	}
 	var status struct{ Nodes []migrate.Node }
-	if err := json.Unmarshal([]byte(cli(t, url, "cluster", "status", "--json")), &status); err != nil {
+	if err := json.Unmarshal([]byte(citusCLI(t, url, "cluster", "status", "--json")), &status); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range status.Nodes {

@@ -45,7 +45,7 @@ Flags:
 func clusterCmd(ctx context.Context, e env, args []string) error {
 	fs := flag.NewFlagSet("cluster", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), clusterHelp); fs.PrintDefaults() }
+	fs.Usage = func() { fmt.Fprint(fs.Output(), clusterHelp); printFlags(fs) }
 	dbURL := databaseURLFlag(fs, e)
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parseInterspersed(fs, args)
@@ -56,7 +56,7 @@ func clusterCmd(ctx context.Context, e env, args []string) error {
 	}
 	if len(pos) != 1 || (pos[0] != "status" && pos[0] != "rebalance") {
 		fs.Usage()
-		return errors.New("cluster: want one subcommand: status or rebalance")
+		return usagef("cluster: want one subcommand: status or rebalance")
 	}
 	db, err := openAdminDB(*dbURL, 2)
 	if err != nil {
@@ -113,7 +113,7 @@ func clusterCmd(ctx context.Context, e env, args []string) error {
 func tenantMoveCmd(ctx context.Context, e env, args []string) error {
 	fs := flag.NewFlagSet("tenant move", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), tenantMoveHelp); fs.PrintDefaults() }
+	fs.Usage = func() { fmt.Fprint(fs.Output(), tenantMoveHelp); printFlags(fs) }
 	dbURL := databaseURLFlag(fs, e)
 	to := fs.String("to", "", "the target worker's `HOST:PORT`")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
@@ -124,14 +124,14 @@ func tenantMoveCmd(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return errors.New("tenant move: want exactly one tenant ID")
+		return usagef("tenant move: want exactly one tenant ID")
 	}
 	id := pos[0]
 	if _, err := tenant.Namer(nil).Schema(id); err != nil {
 		return fmt.Errorf("tenant move: %w", err)
 	}
 	if *to == "" {
-		return errors.New("tenant move: --to HOST:PORT is required")
+		return usagef("tenant move: --to HOST:PORT is required")
 	}
 	db, err := openAdminDB(*dbURL, 2)
 	if err != nil {

@@ -6,29 +6,40 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/lib/pq"
+
+	"github.com/pgtenant/pgtenant/internal/redact"
 	"github.com/pgtenant/pgtenant/tenant"
 )
 
-// defaultDatabaseURL is the original app's default. It is shown by -h; when
-// neither DATABASE_URL nor -database-url is given, serve uses a private
-// development server instead (see serve).
-const defaultDatabaseURL = "postgresql://postgres:postgres@localhost:5432/multitenant"
+// defaultDatabaseURL is the built-in default of --database-url: the original
+// app's database on the local server, without TLS (sslmode=disable), which a
+// stock local PostgreSQL does not offer and which protects nothing on the
+// loopback interface; lib/pq would otherwise require it. When neither
+// DATABASE_URL nor --database-url is given, serve uses the development
+// database instead (see serve), and the other commands the one serve
+// recorded (see adminDatabaseURL).
+const defaultDatabaseURL = "postgresql://postgres:postgres@localhost:5432/multitenant?sslmode=disable"
+
+// minAdminToken is the shortest ADMIN_TOKEN accepted, in bytes: 32 random
+// bytes (or 64 hex digits) cannot be guessed, a word can.
+const minAdminToken = 32
 
 // Config is the configuration of 'api serve'. Its zero value is not
 // meaningful; parseConfig fills every field.
 type Config struct {
 	DatabaseURL string
-	// DatabaseURLSet is true when DATABASE_URL or -database-url named the
+	// DatabaseURLSet is true when DATABASE_URL or --database-url named the
 	// database; otherwise serve brings up a development database.
 	DatabaseURLSet bool
 
-	Addr string // host:port to listen on; from -addr, else ":" + PORT
+	Addr string // host:port to listen on; from --addr, else ":" + PORT
 
 	Isolation         tenant.Mode
 	MaxPools          int
@@ -49,6 +60,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	AutoMigrate     bool
 	PprofAddr       string // host:port of the net/http/pprof listener; empty: none
+	// PprofAllowRemote lets PprofAddr name an address that is not on
+	// loopback.
+	PprofAllowRemote bool
 }
 
 // setting is one configuration value: a flag whose default comes from an
@@ -56,6 +70,29 @@ type Config struct {
 type setting struct {
 	flag, env, def, usage string
 	parse                 func(string) error
+}
+
+// secretSettings are the settings whose values -h and errors never print
+// as given, by variable: the function returns what is printed instead.
+var secretSettings = map[string]func(string) string{
+	"DATABASE_URL": redact.DSN,
+	"ADMIN_TOKEN":  hideToken,
+}
+
+// shown is v as -h and errors print the value of s.
+func (s setting) shown(v string) string {
+	if hide := secretSettings[s.env]; hide != nil {
+		return hide(v)
+	}
+	return v
+}
+
+// hideToken prints a token as "(set)" or "".
+func hideToken(v string) string {
+	if v == "" {
+		return ""
+	}
+	return "(set)"
 }
 
 // parseConfig reads the flags of 'api serve' from args with defaults from
@@ -67,8 +104,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	var addr string
 	settings := []setting{
 		{"database-url", "DATABASE_URL", defaultDatabaseURL, "PostgreSQL URL or key=value DSN (prefer the variable: flags show in ps)", func(s string) error {
-			if strings.TrimSpace(s) == "" {
-				return errors.New("empty")
+			if err := checkDSN(s); err != nil {
+				return err
 			}
 			c.DatabaseURL = s
 			return nil
@@ -90,7 +127,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		{"retry-attempts", "RETRY_MAX_ATTEMPTS", "3", "attempts of the verified acquisition (/users-async)", intIn(&c.RetryMaxAttempts, 1, 100)},
 		{"retry-initial", "RETRY_INITIAL_DELAY", "100ms", "first retry delay", duration(&c.RetryInitialDelay, false)},
 		{"retry-max", "RETRY_MAX_DELAY", "5s", "longest retry delay", duration(&c.RetryMaxDelay, false)},
-		{"admin-token", "ADMIN_TOKEN", "", "bearer token of the admin routes; empty disables them (prefer the variable)", func(s string) error {
+		{"admin-token", "ADMIN_TOKEN", "", "bearer token of the admin routes, at least 32 bytes; empty disables them (prefer the variable)", func(s string) error {
+			if s != "" && len(s) < minAdminToken {
+				return fmt.Errorf("too short (%d bytes; at least %d, so that it cannot be guessed: generate one with 'openssl rand -hex 32')", len(s), minAdminToken)
+			}
 			c.AdminToken = s
 			return nil
 		}},
@@ -109,9 +149,19 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 			c.AutoMigrate = b
 			return err
 		}},
-		{"pprof-addr", "PPROF_ADDR", "", "host:port serving net/http/pprof (keep it on loopback); empty disables it", func(s string) error {
+		{"pprof-addr", "PPROF_ADDR", "", "host:port serving net/http/pprof, on loopback unless PPROF_ALLOW_REMOTE=true; empty disables it", func(s string) error {
+			if s != "" {
+				if _, _, err := net.SplitHostPort(s); err != nil {
+					return errors.New("want host:port, e.g. 127.0.0.1:6060")
+				}
+			}
 			c.PprofAddr = s
 			return nil
+		}},
+		{"pprof-allow-remote", "PPROF_ALLOW_REMOTE", "false", "let PPROF_ADDR listen on an address that is not loopback (profiles show the code and data of the process)", func(s string) error {
+			b, err := strconv.ParseBool(s)
+			c.PprofAllowRemote = b
+			return err
 		}},
 	}
 
@@ -123,36 +173,47 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		if v := getenv(s.env); v != "" {
 			def = v
 		}
-		shown := def
-		if s.env == "ADMIN_TOKEN" && shown != "" {
-			shown = "(set)"
-		}
 		values[i] = new(string)
 		*values[i] = def
-		fs.Var(stringValue{values[i], shown}, s.flag, s.usage+" ($"+s.env+")")
+		fs.Var(stringValue{values[i], s.shown(def)}, s.flag, s.usage+" ($"+s.env+")")
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: api serve [flags]\n\nEvery flag defaults to its environment variable, shown in parentheses.\n\n")
-		fs.PrintDefaults()
+		printFlags(fs)
 	}
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
 	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("serve: unexpected arguments %q", fs.Args())
+		return Config{}, usagef("serve: unexpected arguments %q", fs.Args())
 	}
 	visited := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { visited[f.Name] = true })
+	// source names where a setting's value came from.
+	source := func(s setting) string {
+		switch {
+		case visited[s.flag]:
+			return "--" + s.flag
+		case getenv(s.env) != "":
+			return s.env
+		}
+		return "default of --" + s.flag
+	}
 	for i, s := range settings {
 		if err := s.parse(*values[i]); err != nil {
-			src := "default of -" + s.flag
-			switch {
-			case visited[s.flag]:
-				src = "-" + s.flag
-			case getenv(s.env) != "":
-				src = s.env
+			if secretSettings[s.env] != nil {
+				return Config{}, fmt.Errorf("%s: invalid value %s: %w", source(s), s.shown(*values[i]), err)
 			}
-			return Config{}, fmt.Errorf("%s: invalid value %q: %w", src, *values[i], err)
+			return Config{}, fmt.Errorf("%s: invalid value %q: %w", source(s), *values[i], err)
+		}
+	}
+	if c.PprofAddr != "" && !c.PprofAllowRemote {
+		if err := loopbackOnly(c.PprofAddr); err != nil {
+			src := "PPROF_ADDR"
+			if visited["pprof-addr"] {
+				src = "--pprof-addr"
+			}
+			return Config{}, fmt.Errorf("%s: %w: profiles expose the process's code and memory; listen on loopback (e.g. 127.0.0.1:6060) or set PPROF_ALLOW_REMOTE=true", src, err)
 		}
 	}
 	c.DatabaseURLSet = visited["database-url"] || getenv("DATABASE_URL") != ""
@@ -255,22 +316,41 @@ func withBinaryParameters(dsn string) string {
 	return dsn + " binary_parameters=yes"
 }
 
-var dsnPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
-
-// redactDSN hides the password of a URL or key=value DSN.
-func redactDSN(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-		}
-		q := u.Query()
-		if q.Has("password") {
-			q.Set("password", "xxxxx")
-			u.RawQuery = q.Encode()
-		}
-		return u.String()
+// checkDSN reports whether lib/pq accepts dsn, with an error that does not
+// show its password.
+func checkDSN(dsn string) error {
+	if strings.TrimSpace(dsn) == "" {
+		return errors.New("empty")
 	}
-	return dsnPassword.ReplaceAllString(dsn, "${1}xxxxx")
+	if _, err := pq.NewConfig(dsn); err != nil {
+		return redact.Error(dsn, err)
+	}
+	return nil
+}
+
+// loopbackOnly returns an error unless the host of addr (host:port) is a
+// loopback address or localhost. An empty host listens on every interface.
+func loopbackOnly(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	switch {
+	case err != nil:
+		return err
+	case host == "":
+		return fmt.Errorf("%q listens on every interface", addr)
+	case host == "localhost":
+		return nil
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%q is not a loopback address", addr)
+	}
+	return nil
+}
+
+// effective returns c with the limits the registry applies in place of
+// their "0: the default" settings, read from its Stats.
+func (c Config) effective(st tenant.Stats) Config {
+	c.MaxPools, c.DBMaxConns = st.MaxPools, st.MaxConns
+	return c
 }
 
 // LogValue logs c without secrets: the DSN's password and the admin token
@@ -281,7 +361,7 @@ func (c Config) LogValue() slog.Value {
 		token = "(set)"
 	}
 	return slog.GroupValue(
-		slog.String("database_url", redactDSN(c.DatabaseURL)),
+		slog.String("database_url", redact.DSN(c.DatabaseURL)),
 		slog.Bool("database_url_set", c.DatabaseURLSet),
 		slog.String("addr", c.Addr),
 		slog.String("isolation", c.Isolation.String()),
@@ -302,5 +382,6 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 		slog.Bool("auto_migrate", c.AutoMigrate),
 		slog.String("pprof_addr", c.PprofAddr),
+		slog.Bool("pprof_allow_remote", c.PprofAllowRemote),
 	)
 }

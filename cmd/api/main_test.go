@@ -155,7 +155,7 @@ func testServeEndToEnd(t *testing.T, mode string) {
 	defer cancel()
 	s := startE2E(t, ctx, map[string]string{
 		"DATABASE_URL":     tenanttest.URL(cfg),
-		"ADMIN_TOKEN":      "t0ken",
+		"ADMIN_TOKEN":      "t0ken-t0ken-t0ken-t0ken-t0ken-t0",
 		"SHUTDOWN_TIMEOUT": "30s",
 		"TENANT_MAX_POOLS": "5",
 		"TENANT_ISOLATION": mode,

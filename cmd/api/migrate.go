@@ -2,33 +2,29 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/lib/pq"
-
 	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
-
-// migrationDatabaseURL is the built-in default of -database-url for the
-// administrative commands (migrate, status, tenant), the seed's DSN.
-const migrationDatabaseURL = "postgresql://postgres:postgres@localhost:5432/multitenant"
 
 const migrateHelp = `usage: api migrate (--all | --tenant ID | --tenants a,b) [flags]
 
 Applies the public migrations, then the tenant migrations to the selected
 tenants of the directory (--all: every tenant not being dropped), several at
 once. A failing tenant does not stop the others; the exit status is 1 if any
-failed. Progress goes to stderr when it is a terminal.
+failed. Progress goes to stderr when it is a terminal. --concurrency is capped
+by the connection budget (DB_MAX_CONNS, default 80): one connection per
+tenant migrated at once, and one more.
 
 Flags:
 `
@@ -36,7 +32,7 @@ Flags:
 func migrateCmd(ctx context.Context, e env, args []string) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), migrateHelp); fs.PrintDefaults() }
+	fs.Usage = func() { fmt.Fprint(fs.Output(), migrateHelp); printFlags(fs) }
 	dbURL := databaseURLFlag(fs, e)
 	all := fs.Bool("all", false, "migrate every tenant in the directory")
 	one := fs.String("tenant", "", "migrate only tenant `ID`")
@@ -51,14 +47,24 @@ func migrateCmd(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("migrate: unexpected argument %q", fs.Arg(0))
+		return usagef("migrate: unexpected argument %q", fs.Arg(0))
 	}
 	ids, err := selectTenants(*all, *one, *some)
+	if errors.Is(err, tenant.ErrInvalidID) {
+		return fmt.Errorf("migrate: %w", err)
+	} else if err != nil {
+		return usagef("migrate: %w", err)
+	}
+	if *concurrency < 1 {
+		return usagef("migrate: --concurrency must be at least 1")
+	}
+	budget, err := connBudget(e)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	if *concurrency < 1 {
-		return errors.New("migrate: -concurrency must be at least 1")
+	if *concurrency > budget-1 {
+		fmt.Fprintf(e.stderr, "migrate: --concurrency %d capped to %d by the connection budget (DB_MAX_CONNS=%d)\n", *concurrency, budget-1, budget)
+		*concurrency = budget - 1
 	}
 	db, err := openAdminDB(*dbURL, *concurrency+1)
 	if err != nil {
@@ -92,7 +98,7 @@ func migrateCmd(ctx context.Context, e env, args []string) error {
 	case rep.Public.Err != nil:
 		return fmt.Errorf("migrate: %w", rep.Public.Err)
 	case rep.Failed() > 0:
-		return fmt.Errorf("migrate: %d of %d tenants failed", rep.Failed(), len(rep.Tenants))
+		return fmt.Errorf("migrate: %d of %s failed", rep.Failed(), plural(len(rep.Tenants), "tenant"))
 	case err != nil:
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -149,8 +155,8 @@ func writeMigrateTable(w io.Writer, rep *migrate.Report) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Schema, versionList(list(r)), r.Duration.Round(time.Millisecond), msg)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "%d tenants: %d succeeded, %d failed in %s\n",
-		len(rep.Tenants), len(rep.Tenants)-rep.Failed(), rep.Failed(), rep.Duration.Round(time.Millisecond))
+	fmt.Fprintf(w, "%s: %d succeeded, %d failed in %s\n",
+		plural(len(rep.Tenants), "tenant"), len(rep.Tenants)-rep.Failed(), rep.Failed(), rep.Duration.Round(time.Millisecond))
 }
 
 func versionList(vs []string) string {
@@ -210,30 +216,18 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// databaseURLFlag registers -database-url with DATABASE_URL as its default.
-func databaseURLFlag(fs *flag.FlagSet, e env) *string {
-	def := e.getenv("DATABASE_URL")
-	if def == "" {
-		def = migrationDatabaseURL
+// connBudget is the connection budget of the process, DB_MAX_CONNS (as in
+// 'api serve'), else tenant.DefaultMaxConns.
+func connBudget(e env) (int, error) {
+	v := e.getenv("DB_MAX_CONNS")
+	if v == "" {
+		return tenant.DefaultMaxConns, nil
 	}
-	return fs.String("database-url", def, "PostgreSQL `url` or DSN (env DATABASE_URL; prefer the env var, flags show in ps)")
-}
-
-// openAdminDB opens a pool of at most conns connections on dsn. Its
-// search_path does not matter to the migrator.
-func openAdminDB(dsn string, conns int) (*sql.DB, error) {
-	cfg, err := pq.NewConfig(dsn)
-	if err != nil {
-		return nil, fmt.Errorf("database url: %w", err)
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 2 {
+		return 0, fmt.Errorf("DB_MAX_CONNS: invalid value %q: want an integer of at least 2", v)
 	}
-	c, err := pq.NewConnectorConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("database url: %w", err)
-	}
-	db := sql.OpenDB(c)
-	db.SetMaxOpenConns(conns)
-	db.SetMaxIdleConns(conns)
-	return db, nil
+	return n, nil
 }
 
 // isTerminal reports whether w is a character device, such as a terminal.

@@ -65,7 +65,7 @@ func TestMigrateCommandOnAFreshDatabase(t *testing.T) {
 	if st.Public.State != "ok" || len(st.Tenants) != 1 || st.Tenants[0].ID != "acme" || st.Tenants[0].State != "ok" || st.Summary["ok"] != 1 {
 		t.Errorf("status --json = %+v", st)
 	}
-	if out, _, err := cli.run("status"); err != nil || !strings.Contains(out, "1 tenants: 1 ok") {
+	if out, _, err := cli.run("status"); err != nil || !strings.Contains(out, "1 tenant: 1 ok") {
 		t.Errorf("status = %q, %v", out, err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pgtenant/pgtenant/handlers"
 	"github.com/pgtenant/pgtenant/internal/devdb"
+	"github.com/pgtenant/pgtenant/internal/redact"
 	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
@@ -36,6 +37,12 @@ func serve(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	e.db.url, e.db.origin = &cfg.DatabaseURL, func() string {
+		if cfg.DatabaseURLSet {
+			return "DATABASE_URL or --database-url"
+		}
+		return "the development database"
+	}
 	log := newLogger(e, cfg)
 	tuneGC(e.getenv)
 
@@ -43,7 +50,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	// server and provision the demo tenant: the fresh-machine path.
 	var dev *devdb.Server
 	if !cfg.DatabaseURLSet {
-		dev, err = devdb.Ensure(ctx, devdb.Options{Logger: log})
+		dev, err = devdb.Ensure(ctx, devdb.Options{Dir: e.devDir, Logger: log})
 		if err != nil {
 			return fmt.Errorf("development database: %w", err)
 		}
@@ -58,10 +65,21 @@ func serve(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		cfg.DatabaseURL = dev.URL(devDatabase)
-		log.InfoContext(ctx, "using development database", "database_url", redactDSN(cfg.DatabaseURL))
+		log.InfoContext(ctx, "using development database", "database_url", redact.DSN(cfg.DatabaseURL))
+		// The other commands, run in this folder without DATABASE_URL,
+		// find the database here: a private cluster's port is random.
+		if err := devdb.RecordURL(e.devDir, cfg.DatabaseURL); err != nil {
+			log.WarnContext(ctx, "record development database url", "err", err)
+		}
 	}
 
-	reg, err := tenant.New(ctx, withBinaryParameters(cfg.DatabaseURL), cfg.registryOptions(log))
+	opts := cfg.registryOptions(log)
+	// Tenants whose schemas lack this binary's migrations are answered 503
+	// instead of failing on missing columns.
+	if opts.Revision, err = migrate.LatestRevision(nil); err != nil {
+		return err
+	}
+	reg, err := tenant.New(ctx, withBinaryParameters(cfg.DatabaseURL), opts)
 	if err != nil {
 		return fmt.Errorf("open registry: %w", err)
 	}
@@ -83,11 +101,11 @@ func serve(ctx context.Context, e env, args []string) error {
 		}
 	}
 	if dev != nil {
-		if _, err := mig.CreateTenant(ctx, demoTenant, migrate.CreateOptions{}); err != nil {
-			return fmt.Errorf("provision demo tenant: %w", err)
+		if err := prepareDevDatabase(ctx, mig, log); err != nil {
+			return err
 		}
-		log.InfoContext(ctx, "demo tenant ready", "tenant", demoTenant)
 	}
+	warnTenantsBehind(ctx, mig, log)
 
 	api := handlers.New(log, reg, handlers.Options{
 		AdminToken:     cfg.AdminToken,
@@ -110,7 +128,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	// The address comes first: tools read the first address of this line.
-	log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "config", cfg)
+	log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "config", cfg.effective(reg.Stats()))
 
 	if cfg.PprofAddr != "" {
 		stop, err := servePprof(cfg.PprofAddr, log)
@@ -143,7 +161,55 @@ func serve(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
+// prepareDevDatabase readies the development database: it provisions the
+// demo tenant and migrates every tenant of the directory, so that a binary
+// with a new migration serves the tenants created by an older one. A
+// failing tenant is logged; the others are served.
+func prepareDevDatabase(ctx context.Context, mig *migrate.Migrator, log *slog.Logger) error {
+	if _, err := mig.CreateTenant(ctx, demoTenant, migrate.CreateOptions{}); err != nil {
+		return fmt.Errorf("provision demo tenant: %w", err)
+	}
+	log.InfoContext(ctx, "demo tenant ready", "tenant", demoTenant)
+	rep, err := mig.MigrateAll(ctx, migrate.RunOptions{})
+	if rep.Public.Err != nil {
+		return fmt.Errorf("migrate public: %w", rep.Public.Err)
+	}
+	for _, r := range rep.Tenants {
+		if r.Err != nil {
+			log.WarnContext(ctx, "development tenant not migrated", "tenant", r.ID, "err", r.Err)
+		}
+	}
+	if err != nil && rep.Failed() == 0 {
+		return fmt.Errorf("migrate tenants: %w", err)
+	}
+	log.InfoContext(ctx, "development tenants migrated", "tenants", len(rep.Tenants), "failed", rep.Failed(),
+		"duration_ms", rep.Duration.Milliseconds())
+	return nil
+}
+
+// warnTenantsBehind logs a warning, with the command that fixes it, when
+// public or tenants of the directory are behind this binary's migrations
+// (such tenants are answered 503), or when the database cannot tell. It is
+// two queries, whatever the number of tenants.
+func warnTenantsBehind(ctx context.Context, mig *migrate.Migrator, log *slog.Logger) {
+	if pending, err := mig.PublicPending(ctx); err == nil && len(pending) > 0 {
+		log.WarnContext(ctx, "the public schema lacks this release's migrations",
+			"pending", pending, "fix", "api migrate --all")
+	}
+	n, err := mig.TenantsBehind(ctx)
+	switch {
+	case err != nil:
+		log.WarnContext(ctx, "cannot check tenant migrations; the database may not be migrated for this release",
+			"err", err, "fix", "api migrate --all")
+	case n > 0:
+		log.WarnContext(ctx, "tenants behind this release's migrations are answered 503 until migrated",
+			"tenants_behind", n, "revision", mig.Revision(), "fix", "api migrate --all")
+	}
+}
+
 // servePprof serves net/http/pprof's handlers on addr until stop is called.
+// /debug/pprof/cmdline is not served: the command line may carry secrets
+// (--admin-token, --database-url), and pprof.Index answers 404 for it.
 func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -151,7 +217,6 @@ func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
@@ -186,11 +251,22 @@ func tuneGC(getenv func(string) string) {
 	}
 }
 
-// newLogger builds the process's logger on stderr.
+// newLogger builds the process's logger on stderr. Durations are logged as
+// strings ("1h0m0s", "2.5ms"), in JSON too, where slog would write
+// nanoseconds.
 func newLogger(e env, cfg Config) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel, ReplaceAttr: durationString}
 	if cfg.LogFormat == "text" {
 		return slog.New(slog.NewTextHandler(e.stderr, opts))
 	}
 	return slog.New(slog.NewJSONHandler(e.stderr, opts))
+}
+
+// durationString is a slog ReplaceAttr that writes durations with
+// time.Duration.String.
+func durationString(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }

@@ -24,7 +24,7 @@ Flags:
 func statusCmd(ctx context.Context, e env, args []string) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), statusHelp); fs.PrintDefaults() }
+	fs.Usage = func() { fmt.Fprint(fs.Output(), statusHelp); printFlags(fs) }
 	dbURL := databaseURLFlag(fs, e)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
@@ -33,7 +33,7 @@ func statusCmd(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("status: unexpected argument %q", fs.Arg(0))
+		return usagef("status: unexpected argument %q", fs.Arg(0))
 	}
 	db, err := openAdminDB(*dbURL, 2)
 	if err != nil {
@@ -68,7 +68,7 @@ func writeStatusTable(w io.Writer, st *migrate.Status) {
 	for i, s := range statusStates {
 		parts[i] = fmt.Sprintf("%d %s", sum[s], s)
 	}
-	fmt.Fprintf(w, "%d tenants: %s\n", len(st.Tenants), strings.Join(parts, ", "))
+	fmt.Fprintf(w, "%s: %s\n", plural(len(st.Tenants), "tenant"), strings.Join(parts, ", "))
 }
 
 func driftNote(s migrate.SchemaStatus) string {

@@ -13,13 +13,15 @@ import (
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
 
-const tenantHelp = `usage: api tenant create ID [--plan P] [--json]
+const tenantHelp = `usage: api tenant create ID [--plan P] [--seed FILE] [--json]
        api tenant drop ID --force
        api tenant list [--json]
+       api tenant suspend|resume|clone|export|import ...  (see api tenant suspend -h)
        api tenant move ID --to HOST:PORT [--json]
 
 create  adds tenant ID to the directory, creates and migrates its schema and
-        marks it active; safe to re-run, and re-running repairs a failed create
+        marks it active; safe to re-run, and re-running repairs a failed create;
+        --seed then runs the SQL seed FILE in it (see api seed -h)
 drop    drops the tenant's schema with all its data and removes it from the
         directory; running API processes stop serving it
 list    lists the tenant directory (on Citus, with each tenant's node)
@@ -32,11 +34,17 @@ func tenantCmd(ctx context.Context, e env, args []string) error {
 	if len(args) > 0 && args[0] == "move" {
 		return tenantMoveCmd(ctx, e, args[1:])
 	}
+	if len(args) > 0 {
+		if cmd, ok := lifecycleCommands[args[0]]; ok {
+			return cmd(ctx, e, args[0], args[1:])
+		}
+	}
 	fs := flag.NewFlagSet("tenant", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), tenantHelp); fs.PrintDefaults() }
+	fs.Usage = func() { fmt.Fprint(fs.Output(), tenantHelp); printFlags(fs) }
 	dbURL := databaseURLFlag(fs, e)
 	plan := fs.String("plan", "", "create: the plan's `name or id`")
+	seedFile := fs.String("seed", "", "create: then run this SQL seed `file` in the tenant")
 	force := fs.Bool("force", false, "drop: confirm that the tenant's data is to be destroyed")
 	asJSON := fs.Bool("json", false, "create, list: print JSON")
 	pos, err := parseInterspersed(fs, args)
@@ -47,14 +55,14 @@ func tenantCmd(ctx context.Context, e env, args []string) error {
 	}
 	if len(pos) == 0 {
 		fs.Usage()
-		return errors.New("tenant: missing subcommand (create, drop or list)")
+		return usagef("tenant: missing subcommand (create, drop or list)")
 	}
 	sub, pos := pos[0], pos[1:]
 	var id string
 	switch sub {
 	case "create", "drop":
 		if len(pos) != 1 {
-			return fmt.Errorf("tenant %s: want exactly one tenant ID", sub)
+			return usagef("tenant %s: want exactly one tenant ID", sub)
 		}
 		id = pos[0]
 		// Reject a hostile id before anything else, --force included.
@@ -62,15 +70,15 @@ func tenantCmd(ctx context.Context, e env, args []string) error {
 			return fmt.Errorf("tenant %s: %w", sub, err)
 		}
 		if sub == "drop" && !*force {
-			return fmt.Errorf("tenant drop: refusing to destroy tenant %q and all its data without --force", id)
+			return usagef("tenant drop: refusing to destroy tenant %q and all its data without --force", id)
 		}
 	case "list":
 		if len(pos) != 0 {
-			return fmt.Errorf("tenant list: unexpected argument %q", pos[0])
+			return usagef("tenant list: unexpected argument %q", pos[0])
 		}
 	default:
 		fs.Usage()
-		return fmt.Errorf("tenant: unknown subcommand %q", sub)
+		return usagef("tenant: unknown subcommand %q", sub)
 	}
 	db, err := openAdminDB(*dbURL, 2)
 	if err != nil {
@@ -80,9 +88,20 @@ func tenantCmd(ctx context.Context, e env, args []string) error {
 	m := migrate.New(db, migrate.Options{})
 	switch sub {
 	case "create":
+		var script string
+		if *seedFile != "" {
+			if script, err = readSeed(*seedFile); err != nil {
+				return fmt.Errorf("tenant create: %w", err)
+			}
+		}
 		t, err := m.CreateTenant(ctx, id, migrate.CreateOptions{Plan: *plan})
 		if err != nil {
 			return err
+		}
+		if script != "" {
+			if _, err := m.SeedSQL(ctx, script, migrate.SeedOptions{IDs: []string{id}}); err != nil {
+				return fmt.Errorf("tenant %s created, but its seed failed: %w", id, err)
+			}
 		}
 		if *asJSON {
 			return writeJSON(e.stdout, tenantJSON(t))
@@ -134,6 +153,7 @@ type tenantView struct {
 	ID        string    `json:"id"`
 	Schema    string    `json:"schema"`
 	Status    string    `json:"status"`
+	Reason    string    `json:"reason,omitempty"`
 	PlanID    string    `json:"planId,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
@@ -144,6 +164,9 @@ func tenantJSON(t *ent.Tenant) tenantView {
 	v := tenantView{ID: t.ID, Schema: t.SchemaName, Status: t.Status.String(), CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 	if t.PlanID != nil {
 		v.PlanID = t.PlanID.String()
+	}
+	if t.StatusReason != nil {
+		v.Reason = *t.StatusReason
 	}
 	return v
 }

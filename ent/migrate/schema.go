@@ -55,7 +55,9 @@ var (
 	TenantsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 48, SchemaType: map[string]string{"postgres": "varchar(48)"}},
 		{Name: "schema_name", Type: field.TypeString, Unique: true, Size: 63, SchemaType: map[string]string{"postgres": "varchar(63)"}},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"provisioning", "active", "suspended", "dropping"}, Default: "provisioning"},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"provisioning", "active", "suspended", "dropping", "failed"}, Default: "provisioning"},
+		{Name: "status_reason", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "revision", Type: field.TypeString, Nullable: true, Size: 255, SchemaType: map[string]string{"postgres": "varchar(255)"}},
 		{Name: "created_at", Type: field.TypeTime, Default: schema.Expr("now()")},
 		{Name: "updated_at", Type: field.TypeTime, Default: schema.Expr("now()")},
 		{Name: "plan_id", Type: field.TypeUUID, Nullable: true},
@@ -68,7 +70,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "tenants_plans_tenants",
-				Columns:    []*schema.Column{TenantsColumns[5]},
+				Columns:    []*schema.Column{TenantsColumns[7]},
 				RefColumns: []*schema.Column{PlansColumns[0]},
 				OnDelete:   schema.Restrict,
 			},

@@ -21,16 +21,16 @@ func (Plan) Fields() []ent.Field {
 			Default(uuid.New).
 			Annotations(entsql.DefaultExpr("gen_random_uuid()")),
 		field.String("name").
-			MaxLen(100).
+			MaxRuneLen(100).
 			SchemaType(varchar(100)).
 			NotEmpty(),
 		field.String("max_users").
-			MaxLen(50).
+			MaxRuneLen(50).
 			SchemaType(varchar(50)).
 			Optional().
 			Nillable(),
 		field.String("price").
-			MaxLen(50).
+			MaxRuneLen(50).
 			SchemaType(varchar(50)).
 			Optional().
 			Nillable(),

@@ -24,11 +24,11 @@ func (Post) Fields() []ent.Field {
 			Default(uuid.New).
 			Annotations(entsql.DefaultExpr("gen_random_uuid()")),
 		field.String("title").
-			MaxLen(255).
+			MaxRuneLen(255).
 			SchemaType(varchar(255)).
 			NotEmpty(),
 		field.String("content").
-			MaxLen(5000).
+			MaxRuneLen(5000).
 			SchemaType(varchar(5000)).
 			Optional().
 			Nillable(),

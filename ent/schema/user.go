@@ -32,12 +32,12 @@ func (User) Fields() []ent.Field {
 			Default(uuid.New).
 			Annotations(entsql.DefaultExpr("gen_random_uuid()")),
 		field.String("email").
-			MaxLen(255).
+			MaxRuneLen(255).
 			SchemaType(varchar(255)).
 			NotEmpty().
 			Unique(),
 		field.String("name").
-			MaxLen(255).
+			MaxRuneLen(255).
 			SchemaType(varchar(255)).
 			NotEmpty(),
 		field.Bool("active").

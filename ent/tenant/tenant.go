@@ -21,6 +21,10 @@ const (
 	FieldPlanID = "plan_id"
 	// FieldStatus holds the string denoting the status field in the database.
 	FieldStatus = "status"
+	// FieldStatusReason holds the string denoting the status_reason field in the database.
+	FieldStatusReason = "status_reason"
+	// FieldRevision holds the string denoting the revision field in the database.
+	FieldRevision = "revision"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
 	// FieldUpdatedAt holds the string denoting the updated_at field in the database.
@@ -44,6 +48,8 @@ var Columns = []string{
 	FieldSchemaName,
 	FieldPlanID,
 	FieldStatus,
+	FieldStatusReason,
+	FieldRevision,
 	FieldCreatedAt,
 	FieldUpdatedAt,
 }
@@ -61,6 +67,10 @@ func ValidColumn(column string) bool {
 var (
 	// SchemaNameValidator is a validator for the "schema_name" field. It is called by the builders before save.
 	SchemaNameValidator func(string) error
+	// StatusReasonValidator is a validator for the "status_reason" field. It is called by the builders before save.
+	StatusReasonValidator func(string) error
+	// RevisionValidator is a validator for the "revision" field. It is called by the builders before save.
+	RevisionValidator func(string) error
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 	// DefaultUpdatedAt holds the default value on creation for the "updated_at" field.
@@ -83,6 +93,7 @@ const (
 	StatusActive       Status = "active"
 	StatusSuspended    Status = "suspended"
 	StatusDropping     Status = "dropping"
+	StatusFailed       Status = "failed"
 )
 
 func (s Status) String() string {
@@ -92,7 +103,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusProvisioning, StatusActive, StatusSuspended, StatusDropping:
+	case StatusProvisioning, StatusActive, StatusSuspended, StatusDropping, StatusFailed:
 		return nil
 	default:
 		return fmt.Errorf("tenant: invalid enum value for status field: %q", s)
@@ -120,6 +131,16 @@ func ByPlanID(opts ...sql.OrderTermOption) OrderOption {
 // ByStatus orders the results by the status field.
 func ByStatus(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldStatus, opts...).ToFunc()
+}
+
+// ByStatusReason orders the results by the status_reason field.
+func ByStatusReason(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldStatusReason, opts...).ToFunc()
+}
+
+// ByRevision orders the results by the revision field.
+func ByRevision(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRevision, opts...).ToFunc()
 }
 
 // ByCreatedAt orders the results by the created_at field.

@@ -16,6 +16,8 @@ import (
 
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
+
+	"github.com/pgtenant/pgtenant/internal/redact"
 )
 
 // DefaultProbe is the server [Ensure] uses when it answers and
@@ -100,7 +102,7 @@ func Ensure(ctx context.Context, opts Options) (*Server, error) {
 	if !opts.Private {
 		probeURL, err = url.Parse(probe)
 		if err != nil {
-			return nil, fmt.Errorf("devdb: probe: %w", err)
+			return nil, fmt.Errorf("devdb: probe: %w", redact.Error(probe, err))
 		}
 		if s, ok := tryProbe(ctx, log, probeURL); ok {
 			return s, nil
@@ -143,14 +145,12 @@ func Ensure(ctx context.Context, opts Options) (*Server, error) {
 func tryProbe(ctx context.Context, log *slog.Logger, u *url.URL) (*Server, bool) {
 	err := ping(ctx, u.String())
 	if err != nil {
-		log.InfoContext(ctx, "devdb probe failed", "server", redacted(u), "err", err)
+		log.InfoContext(ctx, "devdb probe failed", "server", redact.DSN(u.String()), "err", redact.Error(u.String(), err))
 		return nil, false
 	}
-	log.InfoContext(ctx, "devdb using running server", "server", redacted(u))
+	log.InfoContext(ctx, "devdb using running server", "server", redact.DSN(u.String()))
 	return &Server{log: log, base: *u}, true
 }
-
-func redacted(u *url.URL) string { return u.Redacted() }
 
 func localURL(port int) url.URL {
 	return url.URL{

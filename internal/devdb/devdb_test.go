@@ -310,3 +310,25 @@ func processUID(t *testing.T, pid int) string {
 	t.Fatalf("no Uid line in /proc/%d/status", pid)
 	return ""
 }
+
+func TestRecordedURL(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "dev")
+	if u, err := RecordedURL(dir); u != "" || err != nil {
+		t.Fatalf("RecordedURL before any record = %q, %v; want \"\", nil", u, err)
+	}
+	for _, u := range []string{
+		"postgres://postgres@127.0.0.1:40123/multitenant?sslmode=disable",
+		"postgres://postgres@127.0.0.1:40999/multitenant?sslmode=disable",
+	} {
+		if err := RecordURL(dir, u); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := RecordedURL(dir); got != u || err != nil {
+			t.Errorf("RecordedURL = %q, %v; want %q", got, err, u)
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) != 1 || entries[0].Name() != URLFile {
+		t.Errorf("%s holds %v (%v); want only %s", dir, entries, err, URLFile)
+	}
+}

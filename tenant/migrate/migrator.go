@@ -1,6 +1,7 @@
 // Package migrate applies the versioned migrations of package
 // ent/migrate/migrations to the public schema and to every tenant schema,
-// and provisions and drops tenants.
+// and provisions and drops tenants. It also suspends and resumes, clones,
+// seeds, exports and imports them (docs/lifecycle.md).
 //
 // Every schema is migrated in one transaction that first sets search_path for
 // that transaction only (SET LOCAL), then takes a per-schema
@@ -43,6 +44,12 @@ var (
 	// ErrUnknownPlan is returned by CreateTenant when the requested plan is
 	// neither the id nor the name of a plan.
 	ErrUnknownPlan = errors.New("migrate: unknown plan")
+
+	// ErrDropping is returned by CreateTenant for a tenant whose directory
+	// row is dropping: a drop has begun (or failed midway) and must finish,
+	// by DropTenant, before the id can be provisioned again. Nothing is
+	// changed.
+	ErrDropping = errors.New("migrate: tenant is being dropped")
 )
 
 // DefaultConcurrency is the number of tenants migrated at once when
@@ -129,6 +136,33 @@ func (m *Migrator) Versions() (public, tenant []string) {
 	return versions(m.public), versions(m.tenant)
 }
 
+// Revision returns the latest migration of the tenant track (the version
+// that sorts last), "" when the track is empty: the revision that MigrateAll,
+// MigrateTenant and CreateTenant record in the directory row of every tenant
+// they migrate, in the transaction that migrates it.
+func (m *Migrator) Revision() string { return latest(m.tenant) }
+
+func latest(ms []migration) string {
+	if len(ms) == 0 {
+		return ""
+	}
+	return ms[len(ms)-1].version
+}
+
+// LatestRevision returns the latest migration of the tenant track
+// tenantFiles (nil: the embedded track), as Migrator.Revision would: the
+// value of tenant.Options.Revision for a server built with these files.
+func LatestRevision(tenantFiles fs.FS) (string, error) {
+	if tenantFiles == nil {
+		tenantFiles = migrations.Tenant()
+	}
+	ms, err := load(tenantFiles)
+	if err != nil {
+		return "", fmt.Errorf("migrate: read migration files: %w", err)
+	}
+	return latest(ms), nil
+}
+
 func versions(ms []migration) []string {
 	out := make([]string, len(ms))
 	for i, f := range ms {
@@ -176,6 +210,23 @@ func (m *Migrator) migrateSchema(ctx context.Context, id, schema string, o apply
 		return nil, m.loadErr
 	}
 	o.create = true
+	// Every file of the track is applied once apply commits, so the
+	// directory row records the latest one with them. A revision recorded
+	// by a newer release is kept.
+	then := o.then
+	o.then = func(tx *sql.Tx) error {
+		if rev := m.Revision(); rev != "" {
+			if _, err := tx.ExecContext(ctx, `
+UPDATE public.tenants SET revision = $3
+WHERE id = $1 AND schema_name = $2 AND (revision IS NULL OR revision < $3)`, id, schema, rev); err != nil {
+				return fmt.Errorf("record revision: %w", err)
+			}
+		}
+		if then != nil {
+			return then(tx)
+		}
+		return nil
+	}
 	applied, err := m.apply(ctx, schema, m.tenant, o)
 	if err != nil {
 		return nil, fmt.Errorf("migrate tenant %q (schema %s): %w", id, schema, err)
@@ -201,8 +252,10 @@ type CreateOptions struct {
 // so the tenant is not served, and the error is returned; calling it again
 // repairs the tenant. An existing active or suspended tenant keeps its
 // status; its schema is brought up to date and, if opts.Plan is set, its
-// plan is changed. A tenant that is being dropped is an error. Errors name
-// the tenant and wrap tenant.ErrInvalidID or ErrUnknownPlan where they apply.
+// plan is changed. A tenant that is being dropped is an error wrapping
+// ErrDropping, a failed one (see CloneTenant) one wrapping ErrWrongStatus.
+// Errors name the tenant and wrap tenant.ErrInvalidID or ErrUnknownPlan
+// where they apply.
 func (m *Migrator) CreateTenant(ctx context.Context, id string, opts CreateOptions) (*ent.Tenant, error) {
 	t, err := m.createTenant(ctx, id, opts)
 	if err != nil {
@@ -239,7 +292,9 @@ func (m *Migrator) createTenant(ctx context.Context, id string, opts CreateOptio
 	case have != schema:
 		return nil, fmt.Errorf("directory names schema %s, the Namer %s: refusing to guess", have, schema)
 	case status == enttenant.StatusDropping.String():
-		return nil, errors.New("tenant is being dropped: finish the drop first")
+		return nil, fmt.Errorf("%w: finish the drop first", ErrDropping)
+	case status == enttenant.StatusFailed.String():
+		return nil, fmt.Errorf("%w: tenant is failed (an unfinished clone or import): run it again, or drop the tenant", ErrWrongStatus)
 	}
 	// Activation commits with the migrations: the tenant is served exactly
 	// when its schema is complete. The notification is sent on commit, and
@@ -392,6 +447,63 @@ SELECT pg_notify($2, $1)`, id, tenant.DirectoryChannel); err != nil {
 	}
 	m.log.InfoContext(ctx, "tenant dropped", "tenant", id, "schema", schema)
 	return nil
+}
+
+// TenantsBehind returns how many tenants of the directory, other than those
+// being dropped, record an older revision than Revision, or none: the
+// tenants a server built with these files would not serve
+// (tenant.ErrSchemaBehind) until 'MigrateAll' migrates them. It is one
+// query over the directory, whatever the number of tenants.
+func (m *Migrator) TenantsBehind(ctx context.Context) (int, error) {
+	if m.loadErr != nil {
+		return 0, m.loadErr
+	}
+	rev := m.Revision()
+	if rev == "" {
+		return 0, nil
+	}
+	var n int
+	err := m.db.QueryRowContext(ctx, `
+SELECT count(*) FROM public.tenants
+WHERE status <> 'dropping' AND (revision IS NULL OR revision < $1)`, rev).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count tenants behind: %w", err)
+	}
+	return n, nil
+}
+
+// PublicPending returns the public migrations of these files that the
+// database has not applied, in order (all of them when public was never
+// migrated), with one query.
+func (m *Migrator) PublicPending(ctx context.Context) ([]string, error) {
+	if m.loadErr != nil {
+		return nil, m.loadErr
+	}
+	rows, err := m.db.QueryContext(ctx, "SELECT version FROM public."+RevisionTable)
+	if isUndefinedTable(err) {
+		return versions(m.public), nil
+	} else if err != nil {
+		return nil, fmt.Errorf("read public revisions: %w", err)
+	}
+	defer rows.Close()
+	done := make(map[string]bool)
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("read public revisions: %w", err)
+		}
+		done[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read public revisions: %w", err)
+	}
+	var pending []string
+	for _, f := range m.public {
+		if !done[f.version] {
+			pending = append(pending, f.version)
+		}
+	}
+	return pending, nil
 }
 
 // ListTenants returns every row of the tenant directory, in any status,

@@ -47,6 +47,8 @@ public|tenants|status|character varying||NO|'provisioning'::character varying
 public|tenants|created_at|timestamp with time zone||NO|now()
 public|tenants|updated_at|timestamp with time zone||NO|now()
 public|tenants|plan_id|uuid||YES|
+public|tenants|status_reason|character varying||YES|
+public|tenants|revision|character varying|255|YES|
 tenant_acme|posts|id|uuid||NO|gen_random_uuid()
 tenant_acme|posts|title|character varying|255|NO|
 tenant_acme|posts|content|character varying|5000|YES|
