@@ -150,7 +150,7 @@ func testCitusTenantLifecycle(t *testing.T, c *devdb.Citus) {
 		t.Run(mode, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
-			s := startE2E(t, ctx, map[string]string{"DATABASE_URL": url, "TENANT_ISOLATION": mode, "ADMIN_TOKEN": "t0ken"})
+			s := startE2E(t, ctx, map[string]string{"DATABASE_URL": url, "TENANT_ISOLATION": mode})
 			email := mode + "@example.com"
 			var u e2eUser
 			s.call(t, "POST", "/users", "acme", `{"email": "`+email+`", "name": "A"}`, 201, &u)
