@@ -5,6 +5,7 @@
 //	api status [--json]                  show applied and pending migrations per tenant
 //	api tenant create|drop|list ...      manage the tenant directory and schemas
 //	api seed --file F --all ...          run a SQL seed in every (or some) tenant
+//	api cluster status|rebalance         operate a Citus cluster (tenant move: api tenant move)
 //	api -h                               list the commands
 //
 // Every flag takes its default from an environment variable; see README.md.
@@ -52,16 +53,17 @@ type env struct {
 	db *database
 }
 
-const usage = `usage: api [serve | migrate | status | tenant | seed] [flags]
+const usage = `usage: api [serve | migrate | status | tenant | seed | cluster] [flags]
 
   serve     serve the REST API (default)
   migrate   apply migrations: --all | --tenant ID | --tenants a,b
   status    applied, pending and drifted migrations per tenant
   tenant    create ID [--plan P] | drop ID --force | list
             suspend ID [--reason R] | resume ID | clone FROM TO [--with-data]
-            export ID > F | import NEW_ID < F
+            export ID > F | import NEW_ID < F | move ID --to HOST:PORT (Citus)
             key create ID [--name N] [--expires 720h] | key list ID | key revoke PREFIX
   seed      run a SQL seed in tenants: --file F (--all | --tenant ID | --tenants a,b)
+  cluster   status | rebalance (Citus)
 
 Run 'api COMMAND -h' for the flags of a command.
 `
@@ -107,6 +109,8 @@ func dispatch(ctx context.Context, e env, args []string) error {
 		return tenantCmd(ctx, e, args)
 	case "seed":
 		return seedCmd(ctx, e, args)
+	case "cluster":
+		return clusterCmd(ctx, e, args)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -93,6 +93,9 @@ func serve(ctx context.Context, e env, args []string) error {
 	}()
 
 	mig := migrate.New(reg.DB(), migrate.Options{Logger: log})
+	if on, err := mig.Citus(ctx); err == nil && on {
+		log.InfoContext(ctx, "citus coordinator: tenants are created as distributed schemas")
+	}
 	if cfg.AutoMigrate || dev != nil {
 		if err := mig.MigratePublic(ctx); err != nil {
 			return fmt.Errorf("migrate public: %w", err)

@@ -18,21 +18,26 @@ const tenantHelp = `usage: api tenant create ID [--plan P] [--seed FILE] [--json
        api tenant list [--json]
        api tenant suspend|resume|clone|export|import ...  (see api tenant suspend -h)
        api tenant key create|list|revoke ...   (see api tenant key -h)
+       api tenant move ID --to HOST:PORT [--json]
 
 create  adds tenant ID to the directory, creates and migrates its schema and
         marks it active; safe to re-run, and re-running repairs a failed create;
         --seed then runs the SQL seed FILE in it (see api seed -h)
 drop    drops the tenant's schema with all its data and removes it from the
         directory; running API processes stop serving it
-list    lists the tenant directory
+list    lists the tenant directory (on Citus, with each tenant's node)
+move    moves a tenant to another Citus worker, online (api tenant move -h)
 
 Flags:
 `
 
 func tenantCmd(ctx context.Context, e env, args []string) error {
 	if len(args) > 0 {
-		if args[0] == "key" {
+		switch args[0] {
+		case "key":
 			return tenantKeyCmd(ctx, e, args[1:])
+		case "move":
+			return tenantMoveCmd(ctx, e, args[1:])
 		}
 		if cmd, ok := lifecycleCommands[args[0]]; ok {
 			return cmd(ctx, e, args[0], args[1:])
@@ -121,18 +126,31 @@ func tenantCmd(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
+		nodes, err := m.Placements(ctx) // nil unless Citus
+		if err != nil {
+			return err
+		}
 		if *asJSON {
 			out := make([]tenantView, len(ts))
 			for i, t := range ts {
 				out[i] = tenantJSON(t)
+				out[i].Node = nodes[t.SchemaName]
 			}
 			return writeJSON(e.stdout, out)
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tSCHEMA\tSTATUS\tPLAN\tCREATED")
+		fmt.Fprint(tw, "ID\tSCHEMA\tSTATUS\tPLAN\tCREATED")
+		if nodes != nil {
+			fmt.Fprint(tw, "\tNODE")
+		}
+		fmt.Fprintln(tw)
 		for _, t := range ts {
 			v := tenantJSON(t)
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.ID, v.Schema, v.Status, dash(v.PlanID), v.CreatedAt.Format(time.RFC3339))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s", v.ID, v.Schema, v.Status, dash(v.PlanID), v.CreatedAt.Format(time.RFC3339))
+			if nodes != nil {
+				fmt.Fprint(tw, "\t"+dash(nodes[t.SchemaName]))
+			}
+			fmt.Fprintln(tw)
 		}
 		tw.Flush()
 	}
@@ -148,6 +166,7 @@ type tenantView struct {
 	PlanID    string    `json:"planId,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
+	Node      string    `json:"node,omitempty"` // host:port of its Citus worker
 }
 
 func tenantJSON(t *ent.Tenant) tenantView {

@@ -39,6 +39,14 @@
 // using it holds a shared lock on Dir/cluster.users, so Stop shuts the cluster
 // down only when the last user stops.
 //
+// # Citus
+//
+// [StartCitus] starts a private Citus cluster: a coordinator and two workers,
+// each a private cluster as above with Citus preloaded, registered with each
+// other in the database postgres; [Citus.CreateDatabase] makes more Citus
+// databases on it. It needs the Citus extension in the machine's PostgreSQL;
+// [EnsureCitus] installs it from a build folder (CITUS_DIST) when missing.
+//
 // The package is for Unix systems (it uses flock and process credentials) and
 // is not part of the module's public API.
 package devdb

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	atlasmigrate "ariga.io/atlas/sql/migrate"
 	"github.com/lib/pq"
 
 	enttenant "github.com/pgtenant/pgtenant/ent/tenant"
@@ -25,9 +26,10 @@ const RevisionTable = "schema_migrations"
 
 // A migration is one SQL file of a track.
 type migration struct {
-	version  string // the file name without .sql
-	checksum string // hex SHA-256 of the contents
-	sql      string
+	version  string   // the file name without .sql
+	checksum string   // hex SHA-256 of the contents
+	sql      string   // the contents
+	stmts    []string // the statements, split by Atlas's migration file parser
 }
 
 // load reads the *.sql files at the root of fsys in lexical order.
@@ -44,10 +46,15 @@ func load(fsys fs.FS) ([]migration, error) {
 			return nil, err
 		}
 		sum := sha256.Sum256(b)
+		stmts, err := atlasmigrate.NewLocalFile(name, b).Stmts()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
 		out = append(out, migration{
 			version:  strings.TrimSuffix(name, ".sql"),
 			checksum: hex.EncodeToString(sum[:]),
 			sql:      string(b),
+			stmts:    stmts,
 		})
 	}
 	return out, nil
@@ -136,8 +143,13 @@ func checkDirectory(ctx context.Context, tx *sql.Tx, id, schema string) error {
 // creates the schema (if o.create) and the revision table when missing,
 // reads the applied revisions only after locking, and runs each pending file
 // followed by its revision row. Nothing is committed unless every pending
-// file succeeds. It returns the versions it applied.
+// file succeeds. It returns the versions it applied. On a Citus coordinator
+// it also distributes what it creates (see citus.go).
 func (m *Migrator) apply(ctx context.Context, schema string, files []migration, o applyOptions) (applied []string, err error) {
+	citus, err := m.Citus(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if m.beforeLock != nil && o.id != "" {
 		m.beforeLock(o.id)
 	}
@@ -154,7 +166,8 @@ func (m *Migrator) apply(ctx context.Context, schema string, files []migration, 
 	q := pq.QuoteIdentifier(schema)
 	// Two round trips in the simple protocol (no parameters: everything in
 	// them is a quoted identifier or an integer), around the directory
-	// check of a tenant. The lock comes first. A session
+	// check of a tenant, or one per statement on Citus (see citus.go). The
+	// lock comes first. A session
 	// that looked the schema up before it existed (through its search_path,
 	// say) caches it as missing, and waiting for an advisory lock does not
 	// read the catalog changes committed meanwhile; opening a catalog table
@@ -162,9 +175,12 @@ func (m *Migrator) apply(ctx context.Context, schema string, files []migration, 
 	// visible.
 	// The lock timeout is set after the advisory lock, which another
 	// migrator of this schema may hold for as long as its migration takes.
-	lock := "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(lockKey(schema), 10) + ");\n" +
-		seeCatalog + ";\n" + m.setLockTimeout
-	if _, err := tx.ExecContext(ctx, lock); err != nil {
+	lock := []string{
+		"SELECT pg_advisory_xact_lock(" + strconv.FormatInt(lockKey(schema), 10) + ")",
+		seeCatalog,
+		m.setLockTimeout,
+	}
+	if err := execStmts(ctx, tx, lock, citus); err != nil {
 		return nil, err
 	}
 	if o.id != "" {
@@ -172,14 +188,24 @@ func (m *Migrator) apply(ctx context.Context, schema string, files []migration, 
 			return nil, err
 		}
 	}
-	setup := "SET LOCAL search_path TO " + q + ";\n"
-	if o.create {
-		setup += "CREATE SCHEMA IF NOT EXISTS " + q + ";\n"
+	setup := []string{
+		"SET LOCAL search_path TO " + q,
 	}
-	setup += "CREATE TABLE IF NOT EXISTS " + q + "." + RevisionTable +
-		" (version text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
-	if _, err := tx.ExecContext(ctx, setup); err != nil {
+	if citus && schema != "public" {
+		setup = append(setup, "SET LOCAL citus.enable_schema_based_sharding TO on")
+	}
+	if o.create {
+		setup = append(setup, "CREATE SCHEMA IF NOT EXISTS "+q)
+	}
+	setup = append(setup, "CREATE TABLE IF NOT EXISTS "+q+"."+RevisionTable+
+		" (version text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
+	if err := execStmts(ctx, tx, setup, citus); err != nil {
 		return nil, err
+	}
+	if citus && schema != "public" {
+		if err := distributeSchema(ctx, tx, schema); err != nil {
+			return nil, err
+		}
 	}
 	done, err := readRevisions(ctx, tx, q)
 	if err != nil {
@@ -192,7 +218,11 @@ func (m *Migrator) apply(ctx context.Context, schema string, files []migration, 
 	insert := "INSERT INTO " + q + "." + RevisionTable + " (version, checksum) VALUES ($1, $2)"
 	for _, f := range pending {
 		if !o.markOnly {
-			if _, err := tx.ExecContext(ctx, f.sql); err != nil {
+			stmts := []string{f.sql}
+			if citus {
+				stmts = f.stmts
+			}
+			if err := execStmts(ctx, tx, stmts, true); err != nil {
 				return nil, fmt.Errorf("%s: %w", f.version, err)
 			}
 		}
@@ -200,6 +230,11 @@ func (m *Migrator) apply(ctx context.Context, schema string, files []migration, 
 			return nil, fmt.Errorf("%s: record revision: %w", f.version, err)
 		}
 		applied = append(applied, f.version)
+	}
+	if citus && schema == "public" {
+		if err := referencePublic(ctx, tx); err != nil {
+			return nil, err
+		}
 	}
 	if o.then != nil {
 		if err := o.then(tx); err != nil {

@@ -234,7 +234,7 @@ WITH prev AS (SELECT status FROM public.tenants WHERE id = $1),
 ins AS (
 	INSERT INTO public.tenants AS t (id, schema_name, plan_id, status, created_at, updated_at)
 	VALUES ($1, $2, $3, 'provisioning', now(), now())
-	ON CONFLICT (id) DO UPDATE SET status = 'provisioning', status_reason = NULL, plan_id = excluded.plan_id, updated_at = now()
+	ON CONFLICT (id) DO UPDATE SET status = 'provisioning', status_reason = NULL, plan_id = excluded.plan_id, updated_at = excluded.updated_at
 	WHERE t.status = 'failed' AND t.schema_name = excluded.schema_name
 	RETURNING 1
 )

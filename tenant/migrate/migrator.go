@@ -135,6 +135,7 @@ type Migrator struct {
 	public         []migration
 	tenant         []migration
 	loadErr        error
+	citus          citusCache
 
 	// beforeLock, if not nil, is called with the tenant's id before the
 	// transaction of a tenant whose directory row apply checks (tests).
@@ -395,7 +396,7 @@ VALUES ($1, $2, $3, 'provisioning', now(), now())
 ON CONFLICT (id) DO UPDATE SET
 	plan_id = coalesce(excluded.plan_id, t.plan_id),
 	updated_at = CASE WHEN excluded.plan_id IS DISTINCT FROM t.plan_id AND excluded.plan_id IS NOT NULL
-		THEN now() ELSE t.updated_at END
+		THEN excluded.updated_at ELSE t.updated_at END
 RETURNING status, schema_name`
 
 // upsertDirectory runs upsertDirectoryRow. Its ON CONFLICT arbitrates on the
@@ -407,8 +408,7 @@ func (m *Migrator) upsertDirectory(ctx context.Context, id, schema string, plan 
 		err = m.inTx(ctx, func(tx *sql.Tx) error {
 			return tx.QueryRowContext(ctx, upsertDirectoryRow, id, schema, plan).Scan(&status, &have)
 		})
-		var pqErr *pq.Error
-		if !errors.As(err, &pqErr) || pqErr.Code != "23505" || pqErr.Constraint != "tenants_schema_name_key" {
+		if !isUniqueViolation(err) {
 			break
 		}
 	}

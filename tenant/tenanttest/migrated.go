@@ -136,6 +136,9 @@ func ensureTemplate(admin pq.Config) (string, error) {
 		if _, err := conn.ExecContext(ctx, "DROP DATABASE "+pq.QuoteIdentifier(name)+" WITH (FORCE)"); err != nil {
 			return "", err
 		}
+		if err := onWorkers(ctx, "DROP DATABASE IF EXISTS "+pq.QuoteIdentifier(name)+" WITH (FORCE)"); err != nil {
+			return "", err
+		}
 	case !errors.Is(err, sql.ErrNoRows):
 		return "", err
 	}
@@ -144,6 +147,12 @@ func ensureTemplate(admin pq.Config) (string, error) {
 	}
 	cfg := admin.Clone()
 	cfg.Database = name
+	if err := onWorkers(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(name)); err != nil {
+		return "", err
+	}
+	if err := setupCitus(ctx, cfg); err != nil {
+		return "", err
+	}
 	db, err := openDB(cfg)
 	if err != nil {
 		return "", err
@@ -156,6 +165,15 @@ func ensureTemplate(admin pq.Config) (string, error) {
 	// Clones need a template without connections; refuse any from now on.
 	if _, err := conn.ExecContext(ctx, "ALTER DATABASE "+pq.QuoteIdentifier(name)+" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false"); err != nil {
 		return "", err
+	}
+	if server.workers != nil {
+		// Citus's maintenance daemon stays connected to the database.
+		if _, err := conn.ExecContext(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name); err != nil {
+			return "", err
+		}
+		if err := sealTemplateOnWorkers(ctx, name); err != nil {
+			return "", err
+		}
 	}
 	return name, nil
 }

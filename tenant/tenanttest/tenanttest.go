@@ -38,6 +38,10 @@ var server struct {
 	once sync.Once
 	cfg  pq.Config
 	err  error
+	// coordinator and workers describe a Citus test server (see citus.go);
+	// workers is nil for a plain PostgreSQL server.
+	coordinator string
+	workers     []pq.Config
 }
 
 // ErrNoServer is wrapped by the errors of the functions without a testing.TB
@@ -76,7 +80,9 @@ func serverConfig() (pq.Config, error) {
 		}
 		if err := ping(server.cfg); err != nil {
 			server.err = fmt.Errorf("%w: %w", ErrNoServer, err)
+			return
 		}
+		server.coordinator, server.workers, server.err = citusNodes(server.cfg)
 	})
 	return server.cfg.Clone(), server.err
 }
@@ -183,11 +189,25 @@ func createDatabase(ctx context.Context, admin pq.Config, from string, set ...st
 	if _, err := db.ExecContext(ctx, stmt); err != nil {
 		return pq.Config{}, nil, fmt.Errorf("%s: %w", what, err)
 	}
+	cfg := admin.Clone()
+	cfg.Database = name
+	dropStmt := "DROP DATABASE IF EXISTS " + pq.QuoteIdentifier(name) + " WITH (FORCE)"
+	err = onWorkers(ctx, stmt)
+	if err == nil && from == "" {
+		err = setupCitus(ctx, cfg)
+	}
 	for _, kv := range set {
-		if _, err := db.ExecContext(ctx, "ALTER DATABASE "+pq.QuoteIdentifier(name)+" SET "+kv); err != nil {
-			db.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+pq.QuoteIdentifier(name))
-			return pq.Config{}, nil, fmt.Errorf("alter database: %w", err)
+		if err != nil {
+			break
 		}
+		if _, err = db.ExecContext(ctx, "ALTER DATABASE "+pq.QuoteIdentifier(name)+" SET "+kv); err != nil {
+			err = fmt.Errorf("alter database: %w", err)
+		}
+	}
+	if err != nil {
+		db.ExecContext(context.WithoutCancel(ctx), dropStmt)
+		onWorkers(context.WithoutCancel(ctx), dropStmt)
+		return pq.Config{}, nil, fmt.Errorf("%s: %w", what, err)
 	}
 	drop := func() error {
 		db, err := openDB(admin)
@@ -197,13 +217,17 @@ func createDatabase(ctx context.Context, admin pq.Config, from string, set ...st
 		defer db.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pq.QuoteIdentifier(name)+" WITH (FORCE)"); err != nil {
+		stmts := append(citusBeforeDrop(name), dropStmt)
+		for _, s := range stmts {
+			if _, err := db.ExecContext(ctx, s); err != nil {
+				return fmt.Errorf("drop database %s: %w", name, err)
+			}
+		}
+		if err := onWorkers(ctx, stmts...); err != nil {
 			return fmt.Errorf("drop database %s: %w", name, err)
 		}
 		return nil
 	}
-	cfg := admin.Clone()
-	cfg.Database = name
 	return cfg, drop, nil
 }
 

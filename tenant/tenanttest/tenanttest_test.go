@@ -22,7 +22,7 @@ func TestNewDatabaseIsFreshAndSeparate(t *testing.T) {
 		t.Fatalf("connected to %q; want %q", name, a.Database)
 	}
 	var n int
-	if err := db.QueryRowContext(t.Context(), "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'").Scan(&n); err != nil {
+	if err := db.QueryRowContext(t.Context(), "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != 0 {

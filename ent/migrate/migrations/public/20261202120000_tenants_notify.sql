@@ -3,9 +3,20 @@
 -- schema_name, whoever makes it (the migrator, the API or a manual UPDATE).
 -- Registries LISTEN on tenant_directory (tenant.DirectoryChannel) and forget
 -- what they cached about the tenant named in the payload. Notifications are
--- sent on commit, and not at all by a rolled-back transaction.
+-- sent on commit, and not at all by a rolled-back transaction. On a Citus
+-- cluster, where public.tenants is a reference table with a copy on every
+-- node, only the coordinator's copy announces: the workers' copies change in
+-- prepared transactions, which cannot notify.
 CREATE FUNCTION "tenants_notify"() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+	coordinator boolean;
 BEGIN
+	IF to_regproc('pg_catalog.citus_is_coordinator') IS NOT NULL THEN
+		EXECUTE 'SELECT pg_catalog.citus_is_coordinator()' INTO coordinator;
+		IF NOT coordinator THEN
+			RETURN NULL;
+		END IF;
+	END IF;
 	IF TG_OP = 'DELETE' THEN
 		PERFORM pg_notify('tenant_directory', OLD.id);
 	ELSE

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pgtenant/pgtenant/tenant"
+	"github.com/pgtenant/pgtenant/tenant/migrate"
+)
+
+const clusterHelp = `usage: api cluster status [--json]
+       api cluster rebalance [--json]
+
+On a Citus cluster (DATABASE_URL names the coordinator):
+
+status     lists the nodes with the tenants and bytes each holds, from
+           Citus's own metadata; a node that does not answer shows as
+           unreachable
+rebalance  runs Citus's rebalancer, which moves tenant schemas between
+           workers online until each holds about as many; prints progress
+           every second on standard error until the job ends, and exits
+           non-zero unless it finished
+
+See docs/scale-out.md.
+
+Flags:
+`
+
+const tenantMoveHelp = `usage: api tenant move ID --to HOST:PORT [--json]
+
+Moves tenant ID's schema, with all its tables, to the Citus worker HOST:PORT
+(as 'api cluster status' lists it), online: the tenant keeps being served
+while its data is copied, and its writes wait during the short switch-over.
+Prints progress every second on standard error; exits non-zero if the move
+fails (the tenant then stays where it was). See docs/scale-out.md.
+
+Flags:
+`
+
+func clusterCmd(ctx context.Context, e env, args []string) error {
+	fs := flag.NewFlagSet("cluster", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), clusterHelp); printFlags(fs) }
+	dbURL := databaseURLFlag(fs, e)
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if len(pos) != 1 || (pos[0] != "status" && pos[0] != "rebalance") {
+		fs.Usage()
+		return usagef("cluster: want one subcommand: status or rebalance")
+	}
+	db, err := openAdminDB(*dbURL, 2)
+	if err != nil {
+		return fmt.Errorf("cluster %s: %w", pos[0], err)
+	}
+	defer db.Close()
+	m := migrate.New(db, migrate.Options{})
+	if pos[0] == "rebalance" {
+		res, err := m.Rebalance(ctx, func(p migrate.TaskProgress) {
+			fmt.Fprintf(e.stderr, "rebalance: %s, %d of %d moves done, %s\n", p.State, p.Done, p.Total, p.Elapsed.Round(time.Second))
+		})
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(e.stdout, res)
+		}
+		if res.JobID == 0 {
+			fmt.Fprintln(e.stdout, "cluster already balanced: nothing to move")
+			return nil
+		}
+		fmt.Fprintf(e.stdout, "rebalance job %d %s: %d moves in %s\n", res.JobID, res.State, res.Moves, res.Duration.Round(time.Millisecond))
+		return nil
+	}
+	nodes, err := m.ClusterNodes(ctx)
+	if err != nil {
+		return fmt.Errorf("cluster status: %w", err)
+	}
+	if *asJSON {
+		return writeJSON(e.stdout, struct {
+			Nodes []migrate.Node `json:"nodes"`
+		}{nodes})
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tROLE\tSTATE\tTENANTS\tBYTES")
+	for _, n := range nodes {
+		state := "up"
+		switch {
+		case !n.Active:
+			state = "inactive"
+		case !n.Reachable:
+			state = "unreachable"
+		}
+		bytes := "-"
+		if n.Bytes >= 0 {
+			bytes = strconv.FormatInt(n.Bytes, 10)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", n.Addr, n.Role, state, n.Tenants, bytes)
+	}
+	return tw.Flush()
+}
+
+// tenantMoveCmd is 'api tenant move'.
+func tenantMoveCmd(ctx context.Context, e env, args []string) error {
+	fs := flag.NewFlagSet("tenant move", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), tenantMoveHelp); printFlags(fs) }
+	dbURL := databaseURLFlag(fs, e)
+	to := fs.String("to", "", "the target worker's `HOST:PORT`")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("tenant move: want exactly one tenant ID")
+	}
+	id := pos[0]
+	if _, err := tenant.Namer(nil).Schema(id); err != nil {
+		return fmt.Errorf("tenant move: %w", err)
+	}
+	if *to == "" {
+		return usagef("tenant move: --to HOST:PORT is required")
+	}
+	db, err := openAdminDB(*dbURL, 2)
+	if err != nil {
+		return fmt.Errorf("tenant move: %w", err)
+	}
+	defer db.Close()
+	m := migrate.New(db, migrate.Options{})
+	start := time.Now()
+	err = m.MoveTenant(ctx, id, *to, func(p migrate.TaskProgress) {
+		fmt.Fprintf(e.stderr, "move %s: %s, %d of %d bytes, %s\n", id, p.State, p.Done, p.Total, p.Elapsed.Round(time.Second))
+	})
+	if err != nil {
+		return err
+	}
+	d := time.Since(start)
+	if *asJSON {
+		return writeJSON(e.stdout, struct {
+			ID       string        `json:"id"`
+			To       string        `json:"to"`
+			Duration time.Duration `json:"duration"`
+		}{id, *to, d})
+	}
+	fmt.Fprintf(e.stdout, "tenant %s on %s (%s)\n", id, *to, d.Round(time.Millisecond))
+	return nil
+}
