@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -261,17 +262,8 @@ func TestLockTimeoutFlag(t *testing.T) {
 			t.Errorf("%s --lock-timeout -1s = %v; want an error naming --lock-timeout", args, err)
 		}
 	}
-	blocker, err := db.BeginTx(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer blocker.Rollback()
-	// The directory row of busy (which tenant create updates) and every
-	// table of its schema (which public's and busy's migrations lock).
-	if _, err := blocker.ExecContext(t.Context(), `SELECT FROM public.tenants WHERE id = 'busy' FOR UPDATE;
-LOCK TABLE tenant_busy.schema_migrations IN ACCESS EXCLUSIVE MODE`); err != nil {
-		t.Fatal(err)
-	}
+	// Every table of busy's schema (which busy's migrations lock) is held.
+	blocker := holdLocks(t, db, "LOCK TABLE tenant_busy.schema_migrations IN ACCESS EXCLUSIVE MODE")
 	out, _, err := cli.run("migrate", "--tenants", "busy,free", "--lock-timeout", "50ms", "--json")
 	if err == nil {
 		t.Errorf("migrate with busy locked succeeded\n%s", out)
@@ -290,7 +282,28 @@ LOCK TABLE tenant_busy.schema_migrations IN ACCESS EXCLUSIVE MODE`); err != nil 
 			t.Errorf("free: status %s, error %q; want ok", r.Status, r.Error)
 		}
 	}
+	blocker.Rollback()
+	// The directory row of busy, which tenant create updates. (On Citus,
+	// where the directory is a reference table, such a lock holds every
+	// write to the directory, so it is taken only now.)
+	blocker = holdLocks(t, db, "SELECT FROM public.tenants WHERE id = 'busy' FOR UPDATE")
+	defer blocker.Rollback()
 	if _, _, err := cli.run("tenant", "create", "busy", "--lock-timeout", "50ms"); err == nil || !strings.Contains(err.Error(), "lock timeout") {
 		t.Errorf("tenant create busy = %v; want a lock timeout", err)
 	}
+}
+
+// holdLocks runs stmt in a transaction it returns open, rolled back at the
+// latest when t ends.
+func holdLocks(t *testing.T, db *sql.DB, stmt string) *sql.Tx {
+	t.Helper()
+	tx, err := db.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback() })
+	if _, err := tx.ExecContext(t.Context(), stmt); err != nil {
+		t.Fatal(err)
+	}
+	return tx
 }

@@ -172,8 +172,13 @@ func New(db *sql.DB, opts Options) *Migrator {
 	}
 	// In whole milliseconds, rounded up: a positive timeout must not become
 	// 0, which is no limit.
+	// On a Citus coordinator the locks a migration waits for are mostly
+	// taken on the workers, over connections of the coordinator's own: the
+	// timeout must go with the transaction's other SET LOCALs. Without
+	// Citus the first setting is a placeholder that nothing reads.
 	ms := (m.lockTimeout + time.Millisecond - 1) / time.Millisecond
-	m.setLockTimeout = "SET LOCAL lock_timeout = " + strconv.FormatInt(int64(ms), 10)
+	m.setLockTimeout = "SET LOCAL citus.propagate_set_commands TO 'local';\n" +
+		"SET LOCAL lock_timeout = " + strconv.FormatInt(int64(ms), 10)
 	pub, ten := opts.Public, opts.Tenant
 	if pub == nil {
 		pub = migrations.Public()
