@@ -85,6 +85,13 @@ func (f *firstWrite) printed(msg string) bool {
 
 var flagLine = regexp.MustCompile(`(?m)^  -`)
 
+// newFlagSet returns the flag set of command name: it reports errors on
+// e.stderr, and its -h prints help followed by the flags (printFlags).
+func newFlagSet(e env, name, help string) *flag.FlagSet {
+	fs := newFlagSet(e, name, help)
+	return fs
+}
+
 // printFlags prints the flags of fs like fs.PrintDefaults, but spelled
 // with two dashes (--all), as the documentation spells them; the flag
 // package accepts both.

@@ -43,9 +43,7 @@ Flags:
 `
 
 func clusterCmd(ctx context.Context, e env, args []string) error {
-	fs := flag.NewFlagSet("cluster", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), clusterHelp); printFlags(fs) }
+	fs := newFlagSet(e, "cluster", clusterHelp)
 	dbURL := databaseURLFlag(fs, e)
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parseInterspersed(fs, args)
@@ -111,9 +109,7 @@ func clusterCmd(ctx context.Context, e env, args []string) error {
 
 // tenantMoveCmd is 'api tenant move'.
 func tenantMoveCmd(ctx context.Context, e env, args []string) error {
-	fs := flag.NewFlagSet("tenant move", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), tenantMoveHelp); printFlags(fs) }
+	fs := newFlagSet(e, "tenant move", tenantMoveHelp)
 	dbURL := databaseURLFlag(fs, e)
 	to := fs.String("to", "", "the target worker's `HOST:PORT`")
 	asJSON := fs.Bool("json", false, "print the result as JSON")

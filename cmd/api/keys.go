@@ -46,9 +46,7 @@ func newKeyView(k apikey.Key) keyView {
 
 // tenantKeyCmd runs 'api tenant key ...'.
 func tenantKeyCmd(ctx context.Context, e env, args []string) error {
-	fs := flag.NewFlagSet("tenant key", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), keyHelp); fs.PrintDefaults() }
+	fs := newFlagSet(e, "tenant key", keyHelp)
 	dbURL := databaseURLFlag(fs, e)
 	name := fs.String("name", "", "create: the key's `name`")
 	expires := fs.Duration("expires", 0, "create: expire the key after this `duration` (e.g. 720h); 0: never")

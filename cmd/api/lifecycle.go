@@ -51,9 +51,7 @@ var lifecycleCommands = map[string]func(context.Context, env, string, []string) 
 
 // dumpCmd runs api tenant export|import.
 func dumpCmd(ctx context.Context, e env, sub string, args []string) error {
-	fs := flag.NewFlagSet("tenant "+sub, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), lifecycleHelp); fs.PrintDefaults() }
+	fs := newFlagSet(e, "tenant "+sub, lifecycleHelp)
 	dbURL := databaseURLFlag(fs, e)
 	file := fs.String("file", "", "the dump `file` (default: standard output for export, standard input for import)")
 	pos, err := parseInterspersed(fs, args)
@@ -110,9 +108,7 @@ func dumpCmd(ctx context.Context, e env, sub string, args []string) error {
 
 // cloneCmd runs api tenant clone.
 func cloneCmd(ctx context.Context, e env, sub string, args []string) error {
-	fs := flag.NewFlagSet("tenant clone", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), lifecycleHelp); fs.PrintDefaults() }
+	fs := newFlagSet(e, "tenant clone", lifecycleHelp)
 	dbURL := databaseURLFlag(fs, e)
 	withData := fs.Bool("with-data", false, "copy the rows too")
 	rulesFile := fs.String("anonymize", "", "anonymisation rules `file` (JSON); implies --with-data")
@@ -162,9 +158,7 @@ func cloneCmd(ctx context.Context, e env, sub string, args []string) error {
 
 // setStatusCmd runs api tenant suspend|resume.
 func setStatusCmd(ctx context.Context, e env, sub string, args []string) error {
-	fs := flag.NewFlagSet("tenant "+sub, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), lifecycleHelp); fs.PrintDefaults() }
+	fs := newFlagSet(e, "tenant "+sub, lifecycleHelp)
 	dbURL := databaseURLFlag(fs, e)
 	reason := fs.String("reason", "", "suspend: why, kept in the directory (at most 500 characters)")
 	asJSON := fs.Bool("json", false, "print the directory row as JSON")

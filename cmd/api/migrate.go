@@ -31,9 +31,7 @@ Flags:
 `
 
 func migrateCmd(ctx context.Context, e env, args []string) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), migrateHelp); printFlags(fs) }
+	fs := newFlagSet(e, "migrate", migrateHelp)
 	dbURL := databaseURLFlag(fs, e)
 	all := fs.Bool("all", false, "migrate every tenant in the directory")
 	one := fs.String("tenant", "", "migrate only tenant `ID`")

@@ -30,9 +30,7 @@ Flags:
 const maxSeedBytes = 64 << 20
 
 func seedCmd(ctx context.Context, e env, args []string) error {
-	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), seedHelp); fs.PrintDefaults() }
+	fs := newFlagSet(e, "seed", seedHelp)
 	dbURL := databaseURLFlag(fs, e)
 	file := fs.String("file", "", "the SQL seed `file`")
 	all := fs.Bool("all", false, "seed every active or suspended tenant")

@@ -22,9 +22,7 @@ Flags:
 `
 
 func statusCmd(ctx context.Context, e env, args []string) error {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), statusHelp); printFlags(fs) }
+	fs := newFlagSet(e, "status", statusHelp)
 	dbURL := databaseURLFlag(fs, e)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {

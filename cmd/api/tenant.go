@@ -43,9 +43,7 @@ func tenantCmd(ctx context.Context, e env, args []string) error {
 			return cmd(ctx, e, args[0], args[1:])
 		}
 	}
-	fs := flag.NewFlagSet("tenant", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), tenantHelp); printFlags(fs) }
+	fs := newFlagSet(e, "tenant", tenantHelp)
 	dbURL := databaseURLFlag(fs, e)
 	plan := fs.String("plan", "", "create: the plan's `name or id`")
 	seedFile := fs.String("seed", "", "create: then run this SQL seed `file` in the tenant")
