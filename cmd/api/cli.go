@@ -88,7 +88,9 @@ var flagLine = regexp.MustCompile(`(?m)^  -`)
 // newFlagSet returns the flag set of command name: it reports errors on
 // e.stderr, and its -h prints help followed by the flags (printFlags).
 func newFlagSet(e env, name, help string) *flag.FlagSet {
-	fs := newFlagSet(e, name, help)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), help); printFlags(fs) }
 	return fs
 }
 
