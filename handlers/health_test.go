@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
+	"github.com/lib/pq"
 
 	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
@@ -241,4 +243,22 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 			t.Errorf("%d \"request failed\" records for requests whose client went away; want 0", n)
 		}
 	})
+}
+
+// TestClientGoneDuringQuery: a query cancelled because the client went away
+// fails with the server's 57014, not with the context's error; it is logged
+// with 499 too, not as a failed request.
+func TestClientGoneDuringQuery(t *testing.T) {
+	e := newTestEnv(t, tenant.SearchPath)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	r := newRequest(t, req{method: "GET", path: "/users", tenant: "alpha"}).WithContext(ctx)
+	w := httptest.NewRecorder()
+	e.api.writeError(w, r, fmt.Errorf("list users: %w", &pq.Error{Code: "57014", Message: "canceling statement due to user request"}))
+	if w.Code != statusClientClosed {
+		t.Errorf("status %d; want %d", w.Code, statusClientClosed)
+	}
+	if n := len(e.logs.records(t, "request failed")); n != 0 {
+		t.Errorf("%d \"request failed\" records; want 0", n)
+	}
 }

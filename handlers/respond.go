@@ -89,6 +89,11 @@ func invalidField(field, msg string) error {
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, body := classify(err)
 	ctx := r.Context()
+	if status >= 500 && errors.Is(ctx.Err(), context.Canceled) {
+		// The client went away while the query ran: lib/pq cancels the
+		// statement and reports the server's 57014, not the context's error.
+		status, body = statusClientClosed, errorBody{Error: "Client closed request"}
+	}
 	if status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", "Bearer")
 	}
