@@ -20,7 +20,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strconv"
 	"syscall"
@@ -116,32 +115,8 @@ func run(args []string, getenv func(string) string, stderr io.Writer) (int, erro
 		}
 	}
 
-	cmd := exec.Command(fs.Arg(0), fs.Args()[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, stderr
-	cmd.Env = append(os.Environ(), *envName+"="+s.URL(*database))
 	cancel() // stop the goroutine above; signals are forwarded from now on
-	if err := cmd.Start(); err != nil {
-		return 1, err
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	for {
-		select {
-		case sig := <-sigs:
-			cmd.Process.Signal(sig)
-		case err := <-done:
-			if exit, ok := errors.AsType[*exec.ExitError](err); ok {
-				if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-					return 128 + int(ws.Signal()), nil
-				}
-				return exit.ExitCode(), nil
-			}
-			if err != nil {
-				return 1, err
-			}
-			return 0, nil
-		}
-	}
+	return devdb.Run(fs.Args(), *envName+"="+s.URL(*database), stderr, sigs)
 }
 
 func or(a, b string) string {
