@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
 
@@ -113,18 +112,11 @@ func tenantMoveCmd(ctx context.Context, e env, args []string) error {
 	dbURL := databaseURLFlag(fs, e)
 	to := fs.String("to", "", "the target worker's `HOST:PORT`")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	pos, err := parseInterspersed(fs, args)
+	id, err := parseTenantID(fs, args, "tenant move")
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	} else if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usagef("tenant move: want exactly one tenant ID")
-	}
-	id := pos[0]
-	if _, err := tenant.Namer(nil).Schema(id); err != nil {
-		return fmt.Errorf("tenant move: %w", err)
 	}
 	if *to == "" {
 		return usagef("tenant move: --to HOST:PORT is required")

@@ -54,18 +54,11 @@ func dumpCmd(ctx context.Context, e env, sub string, args []string) error {
 	fs := newFlagSet(e, "tenant "+sub, lifecycleHelp)
 	dbURL := databaseURLFlag(fs, e)
 	file := fs.String("file", "", "the dump `file` (default: standard output for export, standard input for import)")
-	pos, err := parseInterspersed(fs, args)
+	id, err := parseTenantID(fs, args, "tenant "+sub)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	} else if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usagef("tenant %s: want exactly one tenant ID", sub)
-	}
-	id := pos[0]
-	if _, err := tenant.Namer(nil).Schema(id); err != nil {
-		return fmt.Errorf("tenant %s: %w", sub, err)
 	}
 	db, err := openAdminDB(*dbURL, 2)
 	if err != nil {
@@ -162,18 +155,11 @@ func setStatusCmd(ctx context.Context, e env, sub string, args []string) error {
 	dbURL := databaseURLFlag(fs, e)
 	reason := fs.String("reason", "", "suspend: why, kept in the directory (at most 500 characters)")
 	asJSON := fs.Bool("json", false, "print the directory row as JSON")
-	pos, err := parseInterspersed(fs, args)
+	id, err := parseTenantID(fs, args, "tenant "+sub)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	} else if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usagef("tenant %s: want exactly one tenant ID", sub)
-	}
-	id := pos[0]
-	if _, err := tenant.Namer(nil).Schema(id); err != nil {
-		return fmt.Errorf("tenant %s: %w", sub, err)
 	}
 	if sub == "resume" && *reason != "" {
 		return usagef("tenant resume: --reason is for suspend")

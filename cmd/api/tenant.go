@@ -185,6 +185,23 @@ func dash(s string) string {
 	return s
 }
 
+// parseTenantID parses args with fs (flags anywhere) and returns the one
+// positional argument, a valid tenant id. Its errors name cmd; -h returns
+// flag.ErrHelp.
+func parseTenantID(fs *flag.FlagSet, args []string, cmd string) (string, error) {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return "", err
+	}
+	if len(pos) != 1 {
+		return "", usagef("%s: want exactly one tenant ID", cmd)
+	}
+	if _, err := tenant.Namer(nil).Schema(pos[0]); err != nil {
+		return "", fmt.Errorf("%s: %w", cmd, err)
+	}
+	return pos[0], nil
+}
+
 // parseInterspersed parses flags that may come before, between or after
 // positional arguments (flag.Parse stops at the first positional one), and
 // returns the positional arguments.
