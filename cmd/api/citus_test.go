@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lib/pq"
+
 	"github.com/pgtenant/pgtenant/internal/devdb"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
@@ -232,8 +234,12 @@ func runLoad(s *e2eServer, tenants []string, writers int, stop <-chan struct{}) 
 
 // checkWrites asserts that every acknowledged e-mail of each tenant is in its
 // users table exactly once, and that no tenant holds another's rows.
-func checkWrites(t *testing.T, db *sql.DB, r *loadResult, tenants []string) {
+// checkWrites fails t unless every acknowledged write of r is in its
+// tenant's table exactly once and no tenant holds another's rows. It returns
+// the acknowledged writes not found, by tenant.
+func checkWrites(t *testing.T, db *sql.DB, r *loadResult, tenants []string) map[string][]string {
 	t.Helper()
+	lost := make(map[string][]string)
 	for _, tn := range tenants {
 		rows, err := db.QueryContext(t.Context(), "SELECT email, count(*) FROM tenant_"+tn+".users GROUP BY email")
 		if err != nil {
@@ -253,6 +259,9 @@ func checkWrites(t *testing.T, db *sql.DB, r *loadResult, tenants []string) {
 			if have[e] != 1 {
 				t.Errorf("tenant %s: acknowledged %s is there %d times; want 1", tn, e, have[e])
 			}
+			if have[e] == 0 {
+				lost[tn] = append(lost[tn], e)
+			}
 		}
 		foreign := 0
 		for e := range have {
@@ -264,6 +273,7 @@ func checkWrites(t *testing.T, db *sql.DB, r *loadResult, tenants []string) {
 			t.Errorf("tenant %s holds %d rows of other tenants", tn, foreign)
 		}
 	}
+	return lost
 }
 
 // testCitusMoveUnderLoad moves a tenant to the other worker while writers
@@ -314,7 +324,9 @@ func testCitusMoveUnderLoad(t *testing.T, c *devdb.Citus) {
 	if got := placements(t, url)["mover"]; got != to {
 		t.Fatalf("after %q, mover is on %s; want %s", strings.TrimSpace(out), got, to)
 	}
-	checkWrites(t, db, load, tenants)
+	for tn, emails := range checkWrites(t, db, load, tenants) {
+		logLostWrites(t, c, url, tn, emails)
+	}
 	var window time.Duration
 	for _, f := range load.fails {
 		if f.Before(began) || f.After(ended) {
@@ -564,4 +576,45 @@ func testCitusWorkerDown(t *testing.T, c *devdb.Citus) {
 	}
 	t.Logf("worker %s stopped: tenant %s answered 503 in %v; tenant %s served %d writes meanwhile (answers %v); after restart, served again within %v, same process",
 		c.Workers[1].Addr(), down, took.Round(time.Millisecond), up, len(load.acked[up]), load.codes, recovered.Round(time.Millisecond))
+}
+
+// logLostWrites logs where the acknowledged writes emails of tenant tn that
+// the coordinator does not show are: seen by a new coordinator session, and
+// in the shards of tenant tn's users table on each worker (a placement left
+// behind by a move is dropped only later).
+func logLostWrites(t *testing.T, c *devdb.Citus, url, tn string, emails []string) {
+	t.Helper()
+	count := func(db *sql.DB, table string) (n, all int, err error) {
+		err = db.QueryRowContext(t.Context(), "SELECT count(*) FILTER (WHERE email = ANY($1)), count(*) FROM "+table,
+			pq.Array(emails)).Scan(&n, &all)
+		return n, all, err
+	}
+	schema := pq.QuoteIdentifier("tenant_" + tn)
+	if db, err := sql.Open("postgres", url); err == nil {
+		n, _, err := count(db, schema+".users")
+		t.Logf("tenant %s: %d acknowledged writes missing; a new coordinator session sees %d of them (err %v)", tn, len(emails), n, err)
+		db.Close()
+	}
+	for _, w := range c.Workers {
+		db, err := sql.Open("postgres", strings.Replace(url, c.Coordinator.Addr(), w.Addr(), 1))
+		if err != nil {
+			continue
+		}
+		var shards []string
+		rows, err := db.QueryContext(t.Context(), "SELECT relname FROM pg_catalog.pg_class WHERE relnamespace = $1::regnamespace AND relname LIKE 'users\\_%' AND relkind = 'r'", "tenant_"+tn)
+		if err == nil {
+			for rows.Next() {
+				var r string
+				if rows.Scan(&r) == nil {
+					shards = append(shards, r)
+				}
+			}
+			rows.Close()
+		}
+		for _, r := range shards {
+			n, all, err := count(db, schema+"."+pq.QuoteIdentifier(r))
+			t.Logf("worker %s: shard %s holds %d of the missing writes (%d rows; err %v)", w.Addr(), r, n, all, err)
+		}
+		db.Close()
+	}
 }
