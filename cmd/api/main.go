@@ -26,13 +26,20 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	// The first signal starts a graceful shutdown; restoring the default
-	// handling then lets a second signal end the process at once.
+	// The first signal starts a graceful shutdown; a second one ends the
+	// process at once, as its default action would. Both are received on
+	// one channel with room for both, so the second is never lost however
+	// soon it follows the first.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	go func() {
-		<-ctx.Done()
-		stop()
+		<-sigs
+		cancel()
+		sig := <-sigs
+		signal.Reset(os.Interrupt, syscall.SIGTERM)
+		syscall.Kill(os.Getpid(), sig.(syscall.Signal))
 	}()
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	if code := exitCode(err, os.Stderr); code != 0 {
