@@ -297,7 +297,7 @@ WHERE id = $1 AND status = 'provisioning'`, id, cut(cause.Error(), MaxReasonLen)
 }
 
 // activate returns the last step of a clone or import: the provisioning row
-// becomes active, announced on commit. A row that is no longer provisioning
+// becomes active (the directory's trigger announces it on commit). A row that is no longer provisioning
 // (dropped meanwhile) fails the transaction.
 func (m *Migrator) activate(ctx context.Context, id string) func(*sql.Tx) error {
 	return func(tx *sql.Tx) error {
@@ -308,7 +308,7 @@ WITH up AS (
 	WHERE id = $1 AND status = 'provisioning'
 	RETURNING id
 )
-SELECT count(pg_notify($2, id)::text) FROM up`, id, tenant.DirectoryChannel).Scan(&n)
+SELECT count(*) FROM up`, id).Scan(&n)
 		switch {
 		case err != nil:
 			return fmt.Errorf("activate: %w", err)

@@ -60,9 +60,8 @@ func (m *Migrator) ResumeTenant(ctx context.Context, id string) (*ent.Tenant, er
 }
 
 // setStatus moves tenant id from one of the statuses from to status (with
-// reason), notifying on tenant.DirectoryChannel when the row changed. The
-// notification is sent by the statement itself, so that it is delivered
-// exactly when the change commits.
+// reason). The directory's trigger announces the change on
+// tenant.DirectoryChannel when it commits.
 func (m *Migrator) setStatus(ctx context.Context, id, status string, reason *string, from ...string) (*ent.Tenant, error) {
 	schema, err := m.namer.Schema(id)
 	if err != nil {
@@ -77,8 +76,8 @@ WITH old AS (
 	FROM old WHERE t.id = old.id AND old.status = ANY($4)
 	RETURNING t.id
 )
-SELECT old.status, coalesce((SELECT pg_notify($5, id) FROM up)::text, '') FROM old`,
-		id, status, reason, pq.Array(from), tenant.DirectoryChannel).Scan(&old, new(string))
+SELECT status FROM old`,
+		id, status, reason, pq.Array(from)).Scan(&old)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, tenant.ErrNotFound
