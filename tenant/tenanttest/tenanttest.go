@@ -223,10 +223,26 @@ func createDatabase(ctx context.Context, admin pq.Config, from string, set ...st
 				return fmt.Errorf("drop database %s: %w", name, err)
 			}
 		}
-		if err := onWorkers(ctx, stmts...); err != nil {
-			return fmt.Errorf("drop database %s: %w", name, err)
+		// A worker may still hold, for a moment, the connections the
+		// coordinator opened to it for this database, which the drop
+		// forces out; one still starting up makes it fail with 55006.
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			err := onWorkers(ctx, stmts...)
+			var pqErr *pq.Error
+			if err == nil || !errors.As(err, &pqErr) || pqErr.Code != "55006" {
+				if err != nil {
+					return fmt.Errorf("drop database %s: %w", name, err)
+				}
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("drop database %s: %w", name, err)
+			case <-tick.C:
+			}
 		}
-		return nil
 	}
 	return cfg, drop, nil
 }
