@@ -269,8 +269,12 @@ func connBudget(e env) (int, error) {
 	return n, nil
 }
 
-// isTerminal reports whether w is a character device, such as a terminal.
+// isTerminal reports whether w, or the writer a *firstWrite passes writes
+// to, is a character device, such as a terminal.
 func isTerminal(w io.Writer) bool {
+	if fw, ok := w.(*firstWrite); ok {
+		w = fw.w
+	}
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
