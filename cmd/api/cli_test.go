@@ -89,6 +89,8 @@ func TestUsageErrorsExitTwoAndPrintOnce(t *testing.T) {
 		{"tenant"},
 		{"tenant", "create"},
 		{"tenant", "drop", "acme"},
+		{"tenant", "create", "a", "b", "--concurrency", "0"},
+		{"tenant", "drop", "acme", "--force", "--from-file", "ids"},
 		{"frobnicate"},
 	} {
 		_, stderr, err := c.run(args...)

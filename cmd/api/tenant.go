@@ -13,7 +13,7 @@ import (
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
 
-const tenantHelp = `usage: api tenant create ID [--plan P] [--seed FILE] [--json] [--lock-timeout D]
+const tenantHelp = `usage: api tenant create ID... [--from-file F] [--concurrency N] [--plan P] [--seed FILE] [--json] [--lock-timeout D]
        api tenant drop ID --force [--lock-timeout D]
        api tenant list [--json]
        api tenant suspend|resume|clone|export|import ...  (see api tenant suspend -h)
@@ -22,7 +22,20 @@ const tenantHelp = `usage: api tenant create ID [--plan P] [--seed FILE] [--json
 
 create  adds tenant ID to the directory, creates and migrates its schema and
         marks it active; safe to re-run, and re-running repairs a failed create;
-        --seed then runs the SQL seed FILE in it (see api seed -h)
+        --seed then runs the SQL seed FILE in it (see api seed -h).
+        With several ids, or --from-file (one id a line, - for stdin;
+        blank lines and lines starting with # skipped), --concurrency
+        tenants are created at once (at most DB_MAX_CONNS - 1), each id
+        once; an unknown --plan stops before the second. A failing tenant does not
+        stop the others; an invalid id fails alone, before any SQL. Each
+        failure is printed on stderr as it happens, with --json instead one
+        JSON line per tenant on stdout ({"id","status","error"}, status
+        created, failed or notStarted) and a last {"summary":{...}} line;
+        on a terminal a progress line on stderr is rewritten in place. A
+        summary follows; the exit status is 1 if any tenant failed. Ctrl-C
+        starts no more tenants, finishes those under way (a second Ctrl-C
+        ends at once) and prints the summary. Running the same command
+        again creates what is missing and repairs what failed.
 drop    drops the tenant's schema with all its data and removes it from the
         directory; running API processes stop serving it
 list    lists the tenant directory (on Citus, with each tenant's node)
@@ -48,7 +61,9 @@ func tenantCmd(ctx context.Context, e env, args []string) error {
 	plan := fs.String("plan", "", "create: the plan's `name or id`")
 	seedFile := fs.String("seed", "", "create: then run this SQL seed `file` in the tenant")
 	force := fs.Bool("force", false, "drop: confirm that the tenant's data is to be destroyed")
-	asJSON := fs.Bool("json", false, "create, list: print JSON")
+	asJSON := fs.Bool("json", false, "create, list: print JSON (create with several ids: one JSON line per tenant, then the summary)")
+	fromFile := fs.String("from-file", "", "create: also create the tenant ids in this `file`, one a line; - reads stdin")
+	concurrency := fs.Int("concurrency", migrate.DefaultConcurrency, "create with several ids: tenants created at once")
 	lockTimeout := lockTimeoutFlag(fs, "create, drop")
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -61,10 +76,20 @@ func tenantCmd(ctx context.Context, e env, args []string) error {
 		return usagef("tenant: missing subcommand (create, drop or list)")
 	}
 	sub, pos := pos[0], pos[1:]
+	if sub != "create" && *fromFile != "" {
+		return usagef("tenant %s: --from-file applies to create only", sub)
+	}
+	if sub == "create" && (len(pos) > 1 || *fromFile != "") {
+		b := bulkCreate{dbURL: *dbURL, ids: pos, plan: *plan, asJSON: *asJSON, concurrency: *concurrency}
+		return tenantCreateMany(ctx, e, b, *fromFile, *seedFile, *lockTimeout)
+	}
 	var id string
 	switch sub {
 	case "create", "drop":
 		if len(pos) != 1 {
+			if sub == "create" {
+				return usagef("tenant create: want one or more tenant IDs, or --from-file")
+			}
 			return usagef("tenant %s: want exactly one tenant ID", sub)
 		}
 		id = pos[0]
@@ -153,6 +178,40 @@ func tenantCmd(ctx context.Context, e env, args []string) error {
 		tw.Flush()
 	}
 	return nil
+}
+
+// tenantCreateMany is 'api tenant create' with several ids or --from-file.
+// b holds the ids of the arguments and the values of the other flags;
+// tenantCreateMany adds the ids of fromFile, the seed script and the lock
+// timeout.
+func tenantCreateMany(ctx context.Context, e env, b bulkCreate, fromFile, seedFile string, lockTimeout time.Duration) error {
+	if b.concurrency < 1 {
+		return usagef("tenant create: --concurrency must be at least 1")
+	}
+	budget, err := connBudget(e)
+	if err != nil {
+		return fmt.Errorf("tenant create: %w", err)
+	}
+	if b.concurrency > budget-1 {
+		fmt.Fprintf(e.stderr, "tenant create: --concurrency %d capped to %d by the connection budget (DB_MAX_CONNS=%d)\n", b.concurrency, budget-1, budget)
+		b.concurrency = budget - 1
+	}
+	if b.lockTimeout, err = lockTimeoutOption(lockTimeout); err != nil {
+		return fmt.Errorf("tenant create: %w", err)
+	}
+	if fromFile != "" {
+		more, err := readIDs(e, fromFile)
+		if err != nil {
+			return fmt.Errorf("tenant create: %w", err)
+		}
+		b.ids = append(b.ids, more...)
+	}
+	if seedFile != "" {
+		if b.script, err = readSeed(seedFile); err != nil {
+			return fmt.Errorf("tenant create: %w", err)
+		}
+	}
+	return createTenants(ctx, e, b)
 }
 
 // tenantView is a directory row as the CLI prints it.
