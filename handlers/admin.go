@@ -164,13 +164,21 @@ func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {
 		return invalidField("id", "must be a lower-case slug or UUID")
 	}
 	t, err := a.opts.Migrator.CreateTenant(r.Context(), req.ID, migrate.CreateOptions{Plan: req.Plan})
-	if errors.Is(err, migrate.ErrUnknownPlan) {
-		return invalidField("plan", "must be the id or name of a plan")
-	}
 	if err != nil {
-		return fmt.Errorf("create tenant %q: %w", req.ID, err)
+		return createTenantError(req.ID, err)
 	}
 	return a.encode(w, r, http.StatusCreated, newTenantResponse(t))
+}
+
+// createTenantError is the error answered for a failed CreateTenant of id.
+func createTenantError(id string, err error) error {
+	switch {
+	case errors.Is(err, tenant.ErrInvalidID):
+		return invalidField("id", "must be a lower-case slug or UUID")
+	case errors.Is(err, migrate.ErrUnknownPlan):
+		return invalidField("plan", "must be the id or name of a plan")
+	}
+	return fmt.Errorf("create tenant %q: %w", id, err)
 }
 
 // dropTenant serves DELETE /admin/tenants/{id}: drop the schema and the

@@ -21,6 +21,7 @@ func TestAdminAuth(t *testing.T) {
 		{method: "DELETE", path: "/admin/plans/3f2504e0-4f89-11d3-9a0c-0305e82c3301"},
 		{method: "GET", path: "/admin/tenants"},
 		{method: "POST", path: "/admin/tenants", body: `{"id":"delta"}`},
+		{method: "POST", path: "/admin/tenants/batch", body: `{"ids":["delta"]}`},
 		{method: "DELETE", path: "/admin/tenants/alpha"},
 	}
 	for _, rq := range routes {

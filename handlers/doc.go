@@ -17,6 +17,7 @@
 //	DELETE /admin/plans/{id}       admin token: 204; 409 while a tenant uses it
 //	GET    /admin/tenants          admin token: the tenant directory
 //	POST   /admin/tenants          admin token: {"id","plan"?} provision, 201
+//	POST   /admin/tenants/batch    admin token: {"ids":[…],"plan"?} provision up to 1000; 200, or 207 with failures
 //	DELETE /admin/tenants/{id}     admin token: drop schema and row, evict, 204
 //	POST   /admin/tenants/{id}/suspend    admin token: {"reason"?} suspend (403 for its requests), 200
 //	POST   /admin/tenants/{id}/resume     admin token: serve a suspended tenant again, 200
@@ -32,6 +33,26 @@
 //	GET    /users-async            as GET /users, acquiring with ping and retry
 //	GET    /posts, POST /posts     {"title","content"?,"authorId"}
 //	GET/PUT/DELETE /posts/{id}
+//
+// POST /admin/tenants/batch provisions each distinct id as POST
+// /admin/tenants would, [Options.BatchConcurrency] at once, and answers one
+// result per distinct id, in request order, and a summary:
+//
+//	{"results":[{"id":"acme","status":"created"},
+//	            {"id":"Bad","status":"failed","code":422,"error":"Validation failed","fields":{"id":"…"}},
+//	            {"id":"zeta","status":"notStarted"}],
+//	 "summary":{"total":3,"created":1,"failed":1,"notStarted":1}}
+//
+// The status is 200 when every tenant was created, else 207 (Multi-Status,
+// with this JSON body): a failing id does not stop the others, and a failed
+// result carries the status and error body POST /admin/tenants would have
+// answered for that id (an invalid id is refused before any SQL). Once the
+// request's deadline ([Options.RequestTimeout]) passes, or its client goes
+// away, no more tenants are started: those are "notStarted", and the ones
+// under way fail with 503. Sending the same request again creates what is
+// missing and repairs what failed. The request as a whole is refused, and
+// nothing is created, for more than [MaxBatchIDs] ids (413), no ids (422),
+// or an unknown plan (422, as POST /admin/tenants).
 //
 // Lists take ?limit= (1 to 1000, default 100) and ?offset= (≥ 0, default 0)
 // and are ordered by creation time, then id, so pages are stable. Any other
@@ -79,6 +100,7 @@
 //	admin route without a configured admin token              404
 //	entity not found                                          404 User not found, Post not found, ...
 //	body over Options.MaxBodyBytes                            413
+//	more than MaxBatchIDs ids in POST /admin/tenants/batch    413 Too many ids: at most 1000 per request
 //	validation failure; post author not in the tenant         422 with fields
 //	duplicate e-mail in a tenant (any letter case)            409
 //	deleting a user with posts, a plan in use                 409

@@ -45,6 +45,11 @@ type Options struct {
 	// 404.
 	Migrator *migrate.Migrator
 
+	// BatchConcurrency is how many tenants POST /admin/tenants/batch
+	// provisions at once, each on one connection of the Migrator's pool.
+	// Zero or less means DefaultBatchConcurrency.
+	BatchConcurrency int
+
 	// MaxBodyBytes limits request bodies; a larger body is answered 413.
 	// Default DefaultMaxBodyBytes (1 MiB).
 	MaxBodyBytes int64
@@ -120,6 +125,7 @@ func (a *API) Routes() http.Handler {
 		if a.opts.Migrator != nil {
 			r.Get("/admin/tenants", a.wrap(a.listTenants))
 			r.Post("/admin/tenants", a.wrap(a.createTenant))
+			r.Post("/admin/tenants/batch", a.wrap(a.createTenants))
 			r.Delete("/admin/tenants/{id}", a.wrap(a.dropTenant))
 			r.Post("/admin/tenants/{id}/suspend", a.wrap(a.suspendTenant))
 			r.Post("/admin/tenants/{id}/resume", a.wrap(a.resumeTenant))

@@ -65,7 +65,7 @@ const usage = `usage: api [serve | migrate | status | tenant | seed | cluster] [
   serve     serve the REST API (default)
   migrate   apply migrations: --all | --tenant ID | --tenants a,b
   status    applied, pending and drifted migrations per tenant
-  tenant    create ID [--plan P] | drop ID --force | list
+  tenant    create ID... [--from-file F] [--plan P] | drop ID --force | list
             suspend ID [--reason R] | resume ID | clone FROM TO [--with-data]
             export ID > F | import NEW_ID < F | move ID --to HOST:PORT (Citus)
             key create ID [--name N] [--expires 720h] | key list ID | key revoke PREFIX
