@@ -84,6 +84,7 @@ func createTenants(ctx context.Context, e env, b bulkCreate) error {
 		opts.Abort = func(err error) bool { return errors.Is(err, migrate.ErrUnknownPlan) }
 	}
 	if _, err := bulk.Run(ctx, b.ids, create, opts); err != nil {
+		out.clear()
 		return err
 	}
 	return out.finish()
@@ -145,6 +146,14 @@ func (o *bulkOutput) drawProgress() {
 	n := o.sum.Created + o.sum.Failed + o.sum.NotStarted
 	rate := float64(n) / time.Since(o.start).Seconds()
 	fmt.Fprintf(o.e.stderr, "\r\x1b[K%d/%d tenants, %d failed, %.1f/s", n, o.sum.Total, o.sum.Failed, rate)
+}
+
+// clear removes the progress line, for an error that ends the command
+// without a summary.
+func (o *bulkOutput) clear() {
+	if o.progress {
+		fmt.Fprint(o.e.stderr, "\r\x1b[K")
+	}
 }
 
 // finish prints the summary and returns the command's error: non-nil when

@@ -23,19 +23,20 @@ const tenantHelp = `usage: api tenant create ID... [--from-file F] [--concurrenc
 create  adds tenant ID to the directory, creates and migrates its schema and
         marks it active; safe to re-run, and re-running repairs a failed create;
         --seed then runs the SQL seed FILE in it (see api seed -h).
-        With several ids, or --from-file (one id a line, - for stdin;
-        blank lines and lines starting with # skipped), --concurrency
-        tenants are created at once (at most DB_MAX_CONNS - 1), each id
-        once; an unknown --plan stops before the second. A failing tenant does not
-        stop the others; an invalid id fails alone, before any SQL. Each
-        failure is printed on stderr as it happens, with --json instead one
-        JSON line per tenant on stdout ({"id","status","error"}, status
-        created, failed or notStarted) and a last {"summary":{...}} line;
-        on a terminal a progress line on stderr is rewritten in place. A
-        summary follows; the exit status is 1 if any tenant failed. Ctrl-C
-        starts no more tenants, finishes those under way (a second Ctrl-C
-        ends at once) and prints the summary. Running the same command
-        again creates what is missing and repairs what failed.
+        With several ids, or --from-file (one id a line, - for stdin; blank
+        lines and lines starting with # skipped), --concurrency tenants are
+        created at once (at most DB_MAX_CONNS - 1), each distinct id once.
+        An unknown --plan fails the command before any tenant is created;
+        otherwise a failing tenant does not stop the others, and an invalid
+        id fails alone, before any SQL. Failures are printed on stderr as
+        they happen; with --json, stdout has instead one JSON line per tenant
+        ({"id","status","error"}, status created, failed or notStarted) and
+        a last {"summary":{...}} line. On a terminal a progress line on
+        stderr is rewritten in place. A summary follows; the exit status is
+        1 if any tenant failed or was not started. Ctrl-C starts no more
+        tenants, finishes those under way (a second Ctrl-C ends at once) and
+        prints the summary. Running the same command again creates what is
+        missing and repairs what failed.
 drop    drops the tenant's schema with all its data and removes it from the
         directory; running API processes stop serving it
 list    lists the tenant directory (on Citus, with each tenant's node)
