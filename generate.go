@@ -5,6 +5,8 @@
 //
 //	ent/schema   hand-written Ent schemas (users, posts, plans, tenants)
 //	ent          the generated Ent client (committed; regenerate with go generate ./...)
+//	entpgtenant  the Shared annotation and, in codegen, the entc extension that
+//	             generates the tenant and shared table lists into ent
 //	tenant       the registry of per-tenant Ent clients, middleware, retry, migrations
 //	handlers     the reference REST API (chi + validator)
 //	cmd/api      the binary: serve, migrate, status, tenant create|drop|list
@@ -12,4 +14,4 @@
 // See README.md for the two commands that run the API and the tests.
 package pgtenant
 
-//go:generate go tool ent generate --feature sql/schemaconfig,sql/versioned-migration,sql/upsert,sql/execquery ./ent/schema
+//go:generate go run ./ent/entc.go

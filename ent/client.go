@@ -16,10 +16,9 @@ import (
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
-	"github.com/pgtenant/pgtenant/ent/apikey"
 	"github.com/pgtenant/pgtenant/ent/plan"
 	"github.com/pgtenant/pgtenant/ent/post"
-	"github.com/pgtenant/pgtenant/ent/tenant"
+	"github.com/pgtenant/pgtenant/ent/tenantplan"
 	"github.com/pgtenant/pgtenant/ent/user"
 
 	stdsql "database/sql"
@@ -32,14 +31,12 @@ type Client struct {
 	config
 	// Schema is the client for creating, migrating and dropping schema.
 	Schema *migrate.Schema
-	// APIKey is the client for interacting with the APIKey builders.
-	APIKey *APIKeyClient
 	// Plan is the client for interacting with the Plan builders.
 	Plan *PlanClient
 	// Post is the client for interacting with the Post builders.
 	Post *PostClient
-	// Tenant is the client for interacting with the Tenant builders.
-	Tenant *TenantClient
+	// TenantPlan is the client for interacting with the TenantPlan builders.
+	TenantPlan *TenantPlanClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 }
@@ -53,10 +50,9 @@ func NewClient(opts ...Option) *Client {
 
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
-	c.APIKey = NewAPIKeyClient(c.config)
 	c.Plan = NewPlanClient(c.config)
 	c.Post = NewPostClient(c.config)
-	c.Tenant = NewTenantClient(c.config)
+	c.TenantPlan = NewTenantPlanClient(c.config)
 	c.User = NewUserClient(c.config)
 }
 
@@ -150,13 +146,12 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:    ctx,
-		config: cfg,
-		APIKey: NewAPIKeyClient(cfg),
-		Plan:   NewPlanClient(cfg),
-		Post:   NewPostClient(cfg),
-		Tenant: NewTenantClient(cfg),
-		User:   NewUserClient(cfg),
+		ctx:        ctx,
+		config:     cfg,
+		Plan:       NewPlanClient(cfg),
+		Post:       NewPostClient(cfg),
+		TenantPlan: NewTenantPlanClient(cfg),
+		User:       NewUserClient(cfg),
 	}, nil
 }
 
@@ -174,20 +169,19 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:    ctx,
-		config: cfg,
-		APIKey: NewAPIKeyClient(cfg),
-		Plan:   NewPlanClient(cfg),
-		Post:   NewPostClient(cfg),
-		Tenant: NewTenantClient(cfg),
-		User:   NewUserClient(cfg),
+		ctx:        ctx,
+		config:     cfg,
+		Plan:       NewPlanClient(cfg),
+		Post:       NewPostClient(cfg),
+		TenantPlan: NewTenantPlanClient(cfg),
+		User:       NewUserClient(cfg),
 	}, nil
 }
 
 // Debug returns a new debug-client. It's used to get verbose logging on specific operations.
 //
 //	client.Debug().
-//		APIKey.
+//		Plan.
 //		Query().
 //		Count(ctx)
 func (c *Client) Debug() *Client {
@@ -209,190 +203,34 @@ func (c *Client) Close() error {
 // Use adds the mutation hooks to all the entity clients.
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
-	c.APIKey.Use(hooks...)
 	c.Plan.Use(hooks...)
 	c.Post.Use(hooks...)
-	c.Tenant.Use(hooks...)
+	c.TenantPlan.Use(hooks...)
 	c.User.Use(hooks...)
 }
 
 // Intercept adds the query interceptors to all the entity clients.
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
-	c.APIKey.Intercept(interceptors...)
 	c.Plan.Intercept(interceptors...)
 	c.Post.Intercept(interceptors...)
-	c.Tenant.Intercept(interceptors...)
+	c.TenantPlan.Intercept(interceptors...)
 	c.User.Intercept(interceptors...)
 }
 
 // Mutate implements the ent.Mutator interface.
 func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
-	case *APIKeyMutation:
-		return c.APIKey.mutate(ctx, m)
 	case *PlanMutation:
 		return c.Plan.mutate(ctx, m)
 	case *PostMutation:
 		return c.Post.mutate(ctx, m)
-	case *TenantMutation:
-		return c.Tenant.mutate(ctx, m)
+	case *TenantPlanMutation:
+		return c.TenantPlan.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
-	}
-}
-
-// APIKeyClient is a client for the APIKey schema.
-type APIKeyClient struct {
-	config
-}
-
-// NewAPIKeyClient returns a client for the APIKey from the given config.
-func NewAPIKeyClient(c config) *APIKeyClient {
-	return &APIKeyClient{config: c}
-}
-
-// Use adds a list of mutation hooks to the hooks stack.
-// A call to `Use(f, g, h)` equals to `apikey.Hooks(f(g(h())))`.
-func (c *APIKeyClient) Use(hooks ...Hook) {
-	c.hooks.APIKey = append(c.hooks.APIKey, hooks...)
-}
-
-// Intercept adds a list of query interceptors to the interceptors stack.
-// A call to `Intercept(f, g, h)` equals to `apikey.Intercept(f(g(h())))`.
-func (c *APIKeyClient) Intercept(interceptors ...Interceptor) {
-	c.inters.APIKey = append(c.inters.APIKey, interceptors...)
-}
-
-// Create returns a builder for creating a APIKey entity.
-func (c *APIKeyClient) Create() *APIKeyCreate {
-	mutation := newAPIKeyMutation(c.config, OpCreate)
-	return &APIKeyCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
-}
-
-// CreateBulk returns a builder for creating a bulk of APIKey entities.
-func (c *APIKeyClient) CreateBulk(builders ...*APIKeyCreate) *APIKeyCreateBulk {
-	return &APIKeyCreateBulk{config: c.config, builders: builders}
-}
-
-// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
-// a builder and applies setFunc on it.
-func (c *APIKeyClient) MapCreateBulk(slice any, setFunc func(*APIKeyCreate, int)) *APIKeyCreateBulk {
-	rv := reflect.ValueOf(slice)
-	if rv.Kind() != reflect.Slice {
-		return &APIKeyCreateBulk{err: fmt.Errorf("calling to APIKeyClient.MapCreateBulk with wrong type %T, need slice", slice)}
-	}
-	builders := make([]*APIKeyCreate, rv.Len())
-	for i := 0; i < rv.Len(); i++ {
-		builders[i] = c.Create()
-		setFunc(builders[i], i)
-	}
-	return &APIKeyCreateBulk{config: c.config, builders: builders}
-}
-
-// Update returns an update builder for APIKey.
-func (c *APIKeyClient) Update() *APIKeyUpdate {
-	mutation := newAPIKeyMutation(c.config, OpUpdate)
-	return &APIKeyUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
-}
-
-// UpdateOne returns an update builder for the given entity.
-func (c *APIKeyClient) UpdateOne(_m *APIKey) *APIKeyUpdateOne {
-	mutation := newAPIKeyMutation(c.config, OpUpdateOne, withAPIKey(_m))
-	return &APIKeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
-}
-
-// UpdateOneID returns an update builder for the given id.
-func (c *APIKeyClient) UpdateOneID(id uuid.UUID) *APIKeyUpdateOne {
-	mutation := newAPIKeyMutation(c.config, OpUpdateOne, withAPIKeyID(id))
-	return &APIKeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
-}
-
-// Delete returns a delete builder for APIKey.
-func (c *APIKeyClient) Delete() *APIKeyDelete {
-	mutation := newAPIKeyMutation(c.config, OpDelete)
-	return &APIKeyDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
-}
-
-// DeleteOne returns a builder for deleting the given entity.
-func (c *APIKeyClient) DeleteOne(_m *APIKey) *APIKeyDeleteOne {
-	return c.DeleteOneID(_m.ID)
-}
-
-// DeleteOneID returns a builder for deleting the given entity by its id.
-func (c *APIKeyClient) DeleteOneID(id uuid.UUID) *APIKeyDeleteOne {
-	builder := c.Delete().Where(apikey.ID(id))
-	builder.mutation.id = &id
-	builder.mutation.op = OpDeleteOne
-	return &APIKeyDeleteOne{builder}
-}
-
-// Query returns a query builder for APIKey.
-func (c *APIKeyClient) Query() *APIKeyQuery {
-	return &APIKeyQuery{
-		config: c.config,
-		ctx:    &QueryContext{Type: TypeAPIKey},
-		inters: c.Interceptors(),
-	}
-}
-
-// Get returns a APIKey entity by its id.
-func (c *APIKeyClient) Get(ctx context.Context, id uuid.UUID) (*APIKey, error) {
-	return c.Query().Where(apikey.ID(id)).Only(ctx)
-}
-
-// GetX is like Get, but panics if an error occurs.
-func (c *APIKeyClient) GetX(ctx context.Context, id uuid.UUID) *APIKey {
-	obj, err := c.Get(ctx, id)
-	if err != nil {
-		panic(err)
-	}
-	return obj
-}
-
-// QueryTenant queries the tenant edge of a APIKey.
-func (c *APIKeyClient) QueryTenant(_m *APIKey) *TenantQuery {
-	query := (&TenantClient{config: c.config}).Query()
-	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
-		id := _m.ID
-		step := sqlgraph.NewStep(
-			sqlgraph.From(apikey.Table, apikey.FieldID, id),
-			sqlgraph.To(tenant.Table, tenant.FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, false, apikey.TenantTable, apikey.TenantColumn),
-		)
-		schemaConfig := _m.schemaConfig
-		step.To.Schema = schemaConfig.Tenant
-		step.Edge.Schema = schemaConfig.APIKey
-		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
-		return fromV, nil
-	}
-	return query
-}
-
-// Hooks returns the client hooks.
-func (c *APIKeyClient) Hooks() []Hook {
-	return c.hooks.APIKey
-}
-
-// Interceptors returns the client interceptors.
-func (c *APIKeyClient) Interceptors() []Interceptor {
-	return c.inters.APIKey
-}
-
-func (c *APIKeyClient) mutate(ctx context.Context, m *APIKeyMutation) (Value, error) {
-	switch m.Op() {
-	case OpCreate:
-		return (&APIKeyCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
-	case OpUpdate:
-		return (&APIKeyUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
-	case OpUpdateOne:
-		return (&APIKeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
-	case OpDelete, OpDeleteOne:
-		return (&APIKeyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
-	default:
-		return nil, fmt.Errorf("ent: unknown APIKey mutation op: %q", m.Op())
 	}
 }
 
@@ -505,18 +343,18 @@ func (c *PlanClient) GetX(ctx context.Context, id uuid.UUID) *Plan {
 }
 
 // QueryTenants queries the tenants edge of a Plan.
-func (c *PlanClient) QueryTenants(_m *Plan) *TenantQuery {
-	query := (&TenantClient{config: c.config}).Query()
+func (c *PlanClient) QueryTenants(_m *Plan) *TenantPlanQuery {
+	query := (&TenantPlanClient{config: c.config}).Query()
 	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
 		id := _m.ID
 		step := sqlgraph.NewStep(
 			sqlgraph.From(plan.Table, plan.FieldID, id),
-			sqlgraph.To(tenant.Table, tenant.FieldID),
+			sqlgraph.To(tenantplan.Table, tenantplan.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, plan.TenantsTable, plan.TenantsColumn),
 		)
 		schemaConfig := _m.schemaConfig
-		step.To.Schema = schemaConfig.Tenant
-		step.Edge.Schema = schemaConfig.Tenant
+		step.To.Schema = schemaConfig.TenantPlan
+		step.Edge.Schema = schemaConfig.TenantPlan
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
 	}
@@ -700,107 +538,107 @@ func (c *PostClient) mutate(ctx context.Context, m *PostMutation) (Value, error)
 	}
 }
 
-// TenantClient is a client for the Tenant schema.
-type TenantClient struct {
+// TenantPlanClient is a client for the TenantPlan schema.
+type TenantPlanClient struct {
 	config
 }
 
-// NewTenantClient returns a client for the Tenant from the given config.
-func NewTenantClient(c config) *TenantClient {
-	return &TenantClient{config: c}
+// NewTenantPlanClient returns a client for the TenantPlan from the given config.
+func NewTenantPlanClient(c config) *TenantPlanClient {
+	return &TenantPlanClient{config: c}
 }
 
 // Use adds a list of mutation hooks to the hooks stack.
-// A call to `Use(f, g, h)` equals to `tenant.Hooks(f(g(h())))`.
-func (c *TenantClient) Use(hooks ...Hook) {
-	c.hooks.Tenant = append(c.hooks.Tenant, hooks...)
+// A call to `Use(f, g, h)` equals to `tenantplan.Hooks(f(g(h())))`.
+func (c *TenantPlanClient) Use(hooks ...Hook) {
+	c.hooks.TenantPlan = append(c.hooks.TenantPlan, hooks...)
 }
 
 // Intercept adds a list of query interceptors to the interceptors stack.
-// A call to `Intercept(f, g, h)` equals to `tenant.Intercept(f(g(h())))`.
-func (c *TenantClient) Intercept(interceptors ...Interceptor) {
-	c.inters.Tenant = append(c.inters.Tenant, interceptors...)
+// A call to `Intercept(f, g, h)` equals to `tenantplan.Intercept(f(g(h())))`.
+func (c *TenantPlanClient) Intercept(interceptors ...Interceptor) {
+	c.inters.TenantPlan = append(c.inters.TenantPlan, interceptors...)
 }
 
-// Create returns a builder for creating a Tenant entity.
-func (c *TenantClient) Create() *TenantCreate {
-	mutation := newTenantMutation(c.config, OpCreate)
-	return &TenantCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+// Create returns a builder for creating a TenantPlan entity.
+func (c *TenantPlanClient) Create() *TenantPlanCreate {
+	mutation := newTenantPlanMutation(c.config, OpCreate)
+	return &TenantPlanCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
 }
 
-// CreateBulk returns a builder for creating a bulk of Tenant entities.
-func (c *TenantClient) CreateBulk(builders ...*TenantCreate) *TenantCreateBulk {
-	return &TenantCreateBulk{config: c.config, builders: builders}
+// CreateBulk returns a builder for creating a bulk of TenantPlan entities.
+func (c *TenantPlanClient) CreateBulk(builders ...*TenantPlanCreate) *TenantPlanCreateBulk {
+	return &TenantPlanCreateBulk{config: c.config, builders: builders}
 }
 
 // MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
 // a builder and applies setFunc on it.
-func (c *TenantClient) MapCreateBulk(slice any, setFunc func(*TenantCreate, int)) *TenantCreateBulk {
+func (c *TenantPlanClient) MapCreateBulk(slice any, setFunc func(*TenantPlanCreate, int)) *TenantPlanCreateBulk {
 	rv := reflect.ValueOf(slice)
 	if rv.Kind() != reflect.Slice {
-		return &TenantCreateBulk{err: fmt.Errorf("calling to TenantClient.MapCreateBulk with wrong type %T, need slice", slice)}
+		return &TenantPlanCreateBulk{err: fmt.Errorf("calling to TenantPlanClient.MapCreateBulk with wrong type %T, need slice", slice)}
 	}
-	builders := make([]*TenantCreate, rv.Len())
+	builders := make([]*TenantPlanCreate, rv.Len())
 	for i := 0; i < rv.Len(); i++ {
 		builders[i] = c.Create()
 		setFunc(builders[i], i)
 	}
-	return &TenantCreateBulk{config: c.config, builders: builders}
+	return &TenantPlanCreateBulk{config: c.config, builders: builders}
 }
 
-// Update returns an update builder for Tenant.
-func (c *TenantClient) Update() *TenantUpdate {
-	mutation := newTenantMutation(c.config, OpUpdate)
-	return &TenantUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+// Update returns an update builder for TenantPlan.
+func (c *TenantPlanClient) Update() *TenantPlanUpdate {
+	mutation := newTenantPlanMutation(c.config, OpUpdate)
+	return &TenantPlanUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
 }
 
 // UpdateOne returns an update builder for the given entity.
-func (c *TenantClient) UpdateOne(_m *Tenant) *TenantUpdateOne {
-	mutation := newTenantMutation(c.config, OpUpdateOne, withTenant(_m))
-	return &TenantUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+func (c *TenantPlanClient) UpdateOne(_m *TenantPlan) *TenantPlanUpdateOne {
+	mutation := newTenantPlanMutation(c.config, OpUpdateOne, withTenantPlan(_m))
+	return &TenantPlanUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
 }
 
 // UpdateOneID returns an update builder for the given id.
-func (c *TenantClient) UpdateOneID(id string) *TenantUpdateOne {
-	mutation := newTenantMutation(c.config, OpUpdateOne, withTenantID(id))
-	return &TenantUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+func (c *TenantPlanClient) UpdateOneID(id string) *TenantPlanUpdateOne {
+	mutation := newTenantPlanMutation(c.config, OpUpdateOne, withTenantPlanID(id))
+	return &TenantPlanUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
 }
 
-// Delete returns a delete builder for Tenant.
-func (c *TenantClient) Delete() *TenantDelete {
-	mutation := newTenantMutation(c.config, OpDelete)
-	return &TenantDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+// Delete returns a delete builder for TenantPlan.
+func (c *TenantPlanClient) Delete() *TenantPlanDelete {
+	mutation := newTenantPlanMutation(c.config, OpDelete)
+	return &TenantPlanDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
 }
 
 // DeleteOne returns a builder for deleting the given entity.
-func (c *TenantClient) DeleteOne(_m *Tenant) *TenantDeleteOne {
+func (c *TenantPlanClient) DeleteOne(_m *TenantPlan) *TenantPlanDeleteOne {
 	return c.DeleteOneID(_m.ID)
 }
 
 // DeleteOneID returns a builder for deleting the given entity by its id.
-func (c *TenantClient) DeleteOneID(id string) *TenantDeleteOne {
-	builder := c.Delete().Where(tenant.ID(id))
+func (c *TenantPlanClient) DeleteOneID(id string) *TenantPlanDeleteOne {
+	builder := c.Delete().Where(tenantplan.ID(id))
 	builder.mutation.id = &id
 	builder.mutation.op = OpDeleteOne
-	return &TenantDeleteOne{builder}
+	return &TenantPlanDeleteOne{builder}
 }
 
-// Query returns a query builder for Tenant.
-func (c *TenantClient) Query() *TenantQuery {
-	return &TenantQuery{
+// Query returns a query builder for TenantPlan.
+func (c *TenantPlanClient) Query() *TenantPlanQuery {
+	return &TenantPlanQuery{
 		config: c.config,
-		ctx:    &QueryContext{Type: TypeTenant},
+		ctx:    &QueryContext{Type: TypeTenantPlan},
 		inters: c.Interceptors(),
 	}
 }
 
-// Get returns a Tenant entity by its id.
-func (c *TenantClient) Get(ctx context.Context, id string) (*Tenant, error) {
-	return c.Query().Where(tenant.ID(id)).Only(ctx)
+// Get returns a TenantPlan entity by its id.
+func (c *TenantPlanClient) Get(ctx context.Context, id string) (*TenantPlan, error) {
+	return c.Query().Where(tenantplan.ID(id)).Only(ctx)
 }
 
 // GetX is like Get, but panics if an error occurs.
-func (c *TenantClient) GetX(ctx context.Context, id string) *Tenant {
+func (c *TenantPlanClient) GetX(ctx context.Context, id string) *TenantPlan {
 	obj, err := c.Get(ctx, id)
 	if err != nil {
 		panic(err)
@@ -808,19 +646,19 @@ func (c *TenantClient) GetX(ctx context.Context, id string) *Tenant {
 	return obj
 }
 
-// QueryPlan queries the plan edge of a Tenant.
-func (c *TenantClient) QueryPlan(_m *Tenant) *PlanQuery {
+// QueryPlan queries the plan edge of a TenantPlan.
+func (c *TenantPlanClient) QueryPlan(_m *TenantPlan) *PlanQuery {
 	query := (&PlanClient{config: c.config}).Query()
 	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
 		id := _m.ID
 		step := sqlgraph.NewStep(
-			sqlgraph.From(tenant.Table, tenant.FieldID, id),
+			sqlgraph.From(tenantplan.Table, tenantplan.FieldID, id),
 			sqlgraph.To(plan.Table, plan.FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, true, tenant.PlanTable, tenant.PlanColumn),
+			sqlgraph.Edge(sqlgraph.M2O, true, tenantplan.PlanTable, tenantplan.PlanColumn),
 		)
 		schemaConfig := _m.schemaConfig
 		step.To.Schema = schemaConfig.Plan
-		step.Edge.Schema = schemaConfig.Tenant
+		step.Edge.Schema = schemaConfig.TenantPlan
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
 	}
@@ -828,27 +666,27 @@ func (c *TenantClient) QueryPlan(_m *Tenant) *PlanQuery {
 }
 
 // Hooks returns the client hooks.
-func (c *TenantClient) Hooks() []Hook {
-	return c.hooks.Tenant
+func (c *TenantPlanClient) Hooks() []Hook {
+	return c.hooks.TenantPlan
 }
 
 // Interceptors returns the client interceptors.
-func (c *TenantClient) Interceptors() []Interceptor {
-	return c.inters.Tenant
+func (c *TenantPlanClient) Interceptors() []Interceptor {
+	return c.inters.TenantPlan
 }
 
-func (c *TenantClient) mutate(ctx context.Context, m *TenantMutation) (Value, error) {
+func (c *TenantPlanClient) mutate(ctx context.Context, m *TenantPlanMutation) (Value, error) {
 	switch m.Op() {
 	case OpCreate:
-		return (&TenantCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+		return (&TenantPlanCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
 	case OpUpdate:
-		return (&TenantUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+		return (&TenantPlanUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
 	case OpUpdateOne:
-		return (&TenantUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+		return (&TenantPlanUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
 	case OpDelete, OpDeleteOne:
-		return (&TenantDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+		return (&TenantPlanDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
-		return nil, fmt.Errorf("ent: unknown Tenant mutation op: %q", m.Op())
+		return nil, fmt.Errorf("ent: unknown TenantPlan mutation op: %q", m.Op())
 	}
 }
 
@@ -1007,10 +845,10 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, Plan, Post, Tenant, User []ent.Hook
+		Plan, Post, TenantPlan, User []ent.Hook
 	}
 	inters struct {
-		APIKey, Plan, Post, Tenant, User []ent.Interceptor
+		Plan, Post, TenantPlan, User []ent.Interceptor
 	}
 )
 

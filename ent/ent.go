@@ -12,10 +12,9 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
-	"github.com/pgtenant/pgtenant/ent/apikey"
 	"github.com/pgtenant/pgtenant/ent/plan"
 	"github.com/pgtenant/pgtenant/ent/post"
-	"github.com/pgtenant/pgtenant/ent/tenant"
+	"github.com/pgtenant/pgtenant/ent/tenantplan"
 	"github.com/pgtenant/pgtenant/ent/user"
 )
 
@@ -77,11 +76,10 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			apikey.Table: apikey.ValidColumn,
-			plan.Table:   plan.ValidColumn,
-			post.Table:   post.ValidColumn,
-			tenant.Table: tenant.ValidColumn,
-			user.Table:   user.ValidColumn,
+			plan.Table:       plan.ValidColumn,
+			post.Table:       post.ValidColumn,
+			tenantplan.Table: tenantplan.ValidColumn,
+			user.Table:       user.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -12,11 +12,10 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
-	"github.com/pgtenant/pgtenant/ent/apikey"
 	"github.com/pgtenant/pgtenant/ent/plan"
 	"github.com/pgtenant/pgtenant/ent/post"
 	"github.com/pgtenant/pgtenant/ent/predicate"
-	"github.com/pgtenant/pgtenant/ent/tenant"
+	"github.com/pgtenant/pgtenant/ent/tenantplan"
 	"github.com/pgtenant/pgtenant/ent/user"
 )
 
@@ -29,836 +28,11 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAPIKey = "APIKey"
-	TypePlan   = "Plan"
-	TypePost   = "Post"
-	TypeTenant = "Tenant"
-	TypeUser   = "User"
+	TypePlan       = "Plan"
+	TypePost       = "Post"
+	TypeTenantPlan = "TenantPlan"
+	TypeUser       = "User"
 )
-
-// APIKeyMutation represents an operation that mutates the APIKey nodes in the graph.
-type APIKeyMutation struct {
-	config
-	op            Op
-	typ           string
-	id            *uuid.UUID
-	prefix        *string
-	hash          *[]byte
-	name          *string
-	created_at    *time.Time
-	expires_at    *time.Time
-	last_used_at  *time.Time
-	revoked_at    *time.Time
-	clearedFields map[string]struct{}
-	tenant        *string
-	clearedtenant bool
-	done          bool
-	oldValue      func(context.Context) (*APIKey, error)
-	predicates    []predicate.APIKey
-}
-
-var _ ent.Mutation = (*APIKeyMutation)(nil)
-
-// apikeyOption allows management of the mutation configuration using functional options.
-type apikeyOption func(*APIKeyMutation)
-
-// newAPIKeyMutation creates new mutation for the APIKey entity.
-func newAPIKeyMutation(c config, op Op, opts ...apikeyOption) *APIKeyMutation {
-	m := &APIKeyMutation{
-		config:        c,
-		op:            op,
-		typ:           TypeAPIKey,
-		clearedFields: make(map[string]struct{}),
-	}
-	for _, opt := range opts {
-		opt(m)
-	}
-	return m
-}
-
-// withAPIKeyID sets the ID field of the mutation.
-func withAPIKeyID(id uuid.UUID) apikeyOption {
-	return func(m *APIKeyMutation) {
-		var (
-			err   error
-			once  sync.Once
-			value *APIKey
-		)
-		m.oldValue = func(ctx context.Context) (*APIKey, error) {
-			once.Do(func() {
-				if m.done {
-					err = errors.New("querying old values post mutation is not allowed")
-				} else {
-					value, err = m.Client().APIKey.Get(ctx, id)
-				}
-			})
-			return value, err
-		}
-		m.id = &id
-	}
-}
-
-// withAPIKey sets the old APIKey of the mutation.
-func withAPIKey(node *APIKey) apikeyOption {
-	return func(m *APIKeyMutation) {
-		m.oldValue = func(context.Context) (*APIKey, error) {
-			return node, nil
-		}
-		m.id = &node.ID
-	}
-}
-
-// Client returns a new `ent.Client` from the mutation. If the mutation was
-// executed in a transaction (ent.Tx), a transactional client is returned.
-func (m APIKeyMutation) Client() *Client {
-	client := &Client{config: m.config}
-	client.init()
-	return client
-}
-
-// Tx returns an `ent.Tx` for mutations that were executed in transactions;
-// it returns an error otherwise.
-func (m APIKeyMutation) Tx() (*Tx, error) {
-	if _, ok := m.driver.(*txDriver); !ok {
-		return nil, errors.New("ent: mutation is not running in a transaction")
-	}
-	tx := &Tx{config: m.config}
-	tx.init()
-	return tx, nil
-}
-
-// SetID sets the value of the id field. Note that this
-// operation is only accepted on creation of APIKey entities.
-func (m *APIKeyMutation) SetID(id uuid.UUID) {
-	m.id = &id
-}
-
-// ID returns the ID value in the mutation. Note that the ID is only available
-// if it was provided to the builder or after it was returned from the database.
-func (m *APIKeyMutation) ID() (id uuid.UUID, exists bool) {
-	if m.id == nil {
-		return
-	}
-	return *m.id, true
-}
-
-// IDs queries the database and returns the entity ids that match the mutation's predicate.
-// That means, if the mutation is applied within a transaction with an isolation level such
-// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
-// or updated by the mutation.
-func (m *APIKeyMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
-	switch {
-	case m.op.Is(OpUpdateOne | OpDeleteOne):
-		id, exists := m.ID()
-		if exists {
-			return []uuid.UUID{id}, nil
-		}
-		fallthrough
-	case m.op.Is(OpUpdate | OpDelete):
-		return m.Client().APIKey.Query().Where(m.predicates...).IDs(ctx)
-	default:
-		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
-	}
-}
-
-// SetPrefix sets the "prefix" field.
-func (m *APIKeyMutation) SetPrefix(s string) {
-	m.prefix = &s
-}
-
-// Prefix returns the value of the "prefix" field in the mutation.
-func (m *APIKeyMutation) Prefix() (r string, exists bool) {
-	v := m.prefix
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldPrefix returns the old "prefix" field's value of the APIKey entity.
-// If the APIKey object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *APIKeyMutation) OldPrefix(ctx context.Context) (v string, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldPrefix is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldPrefix requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldPrefix: %w", err)
-	}
-	return oldValue.Prefix, nil
-}
-
-// ResetPrefix resets all changes to the "prefix" field.
-func (m *APIKeyMutation) ResetPrefix() {
-	m.prefix = nil
-}
-
-// SetHash sets the "hash" field.
-func (m *APIKeyMutation) SetHash(b []byte) {
-	m.hash = &b
-}
-
-// Hash returns the value of the "hash" field in the mutation.
-func (m *APIKeyMutation) Hash() (r []byte, exists bool) {
-	v := m.hash
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldHash returns the old "hash" field's value of the APIKey entity.
-// If the APIKey object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *APIKeyMutation) OldHash(ctx context.Context) (v []byte, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldHash is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldHash requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldHash: %w", err)
-	}
-	return oldValue.Hash, nil
-}
-
-// ResetHash resets all changes to the "hash" field.
-func (m *APIKeyMutation) ResetHash() {
-	m.hash = nil
-}
-
-// SetTenantID sets the "tenant_id" field.
-func (m *APIKeyMutation) SetTenantID(s string) {
-	m.tenant = &s
-}
-
-// TenantID returns the value of the "tenant_id" field in the mutation.
-func (m *APIKeyMutation) TenantID() (r string, exists bool) {
-	v := m.tenant
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldTenantID returns the old "tenant_id" field's value of the APIKey entity.
-// If the APIKey object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *APIKeyMutation) OldTenantID(ctx context.Context) (v string, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldTenantID is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldTenantID requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldTenantID: %w", err)
-	}
-	return oldValue.TenantID, nil
-}
-
-// ResetTenantID resets all changes to the "tenant_id" field.
-func (m *APIKeyMutation) ResetTenantID() {
-	m.tenant = nil
-}
-
-// SetName sets the "name" field.
-func (m *APIKeyMutation) SetName(s string) {
-	m.name = &s
-}
-
-// Name returns the value of the "name" field in the mutation.
-func (m *APIKeyMutation) Name() (r string, exists bool) {
-	v := m.name
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldName returns the old "name" field's value of the APIKey entity.
-// If the APIKey object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *APIKeyMutation) OldName(ctx context.Context) (v string, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldName is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldName requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldName: %w", err)
-	}
-	return oldValue.Name, nil
-}
-
-// ResetName resets all changes to the "name" field.
-func (m *APIKeyMutation) ResetName() {
-	m.name = nil
-}
-
-// SetCreatedAt sets the "created_at" field.
-func (m *APIKeyMutation) SetCreatedAt(t time.Time) {
-	m.created_at = &t
-}
-
-// CreatedAt returns the value of the "created_at" field in the mutation.
-func (m *APIKeyMutation) CreatedAt() (r time.Time, exists bool) {
-	v := m.created_at
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldCreatedAt returns the old "created_at" field's value of the APIKey entity.
-// If the APIKey object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *APIKeyMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
-	}
-	return oldValue.CreatedAt, nil
-}
-
-// ResetCreatedAt resets all changes to the "created_at" field.
-func (m *APIKeyMutation) ResetCreatedAt() {
-	m.created_at = nil
-}
-
-// SetExpiresAt sets the "expires_at" field.
-func (m *APIKeyMutation) SetExpiresAt(t time.Time) {
-	m.expires_at = &t
-}
-
-// ExpiresAt returns the value of the "expires_at" field in the mutation.
-func (m *APIKeyMutation) ExpiresAt() (r time.Time, exists bool) {
-	v := m.expires_at
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldExpiresAt returns the old "expires_at" field's value of the APIKey entity.
-// If the APIKey object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *APIKeyMutation) OldExpiresAt(ctx context.Context) (v *time.Time, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
-	}
-	return oldValue.ExpiresAt, nil
-}
-
-// ClearExpiresAt clears the value of the "expires_at" field.
-func (m *APIKeyMutation) ClearExpiresAt() {
-	m.expires_at = nil
-	m.clearedFields[apikey.FieldExpiresAt] = struct{}{}
-}
-
-// ExpiresAtCleared returns if the "expires_at" field was cleared in this mutation.
-func (m *APIKeyMutation) ExpiresAtCleared() bool {
-	_, ok := m.clearedFields[apikey.FieldExpiresAt]
-	return ok
-}
-
-// ResetExpiresAt resets all changes to the "expires_at" field.
-func (m *APIKeyMutation) ResetExpiresAt() {
-	m.expires_at = nil
-	delete(m.clearedFields, apikey.FieldExpiresAt)
-}
-
-// SetLastUsedAt sets the "last_used_at" field.
-func (m *APIKeyMutation) SetLastUsedAt(t time.Time) {
-	m.last_used_at = &t
-}
-
-// LastUsedAt returns the value of the "last_used_at" field in the mutation.
-func (m *APIKeyMutation) LastUsedAt() (r time.Time, exists bool) {
-	v := m.last_used_at
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldLastUsedAt returns the old "last_used_at" field's value of the APIKey entity.
-// If the APIKey object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *APIKeyMutation) OldLastUsedAt(ctx context.Context) (v *time.Time, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldLastUsedAt is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldLastUsedAt requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldLastUsedAt: %w", err)
-	}
-	return oldValue.LastUsedAt, nil
-}
-
-// ClearLastUsedAt clears the value of the "last_used_at" field.
-func (m *APIKeyMutation) ClearLastUsedAt() {
-	m.last_used_at = nil
-	m.clearedFields[apikey.FieldLastUsedAt] = struct{}{}
-}
-
-// LastUsedAtCleared returns if the "last_used_at" field was cleared in this mutation.
-func (m *APIKeyMutation) LastUsedAtCleared() bool {
-	_, ok := m.clearedFields[apikey.FieldLastUsedAt]
-	return ok
-}
-
-// ResetLastUsedAt resets all changes to the "last_used_at" field.
-func (m *APIKeyMutation) ResetLastUsedAt() {
-	m.last_used_at = nil
-	delete(m.clearedFields, apikey.FieldLastUsedAt)
-}
-
-// SetRevokedAt sets the "revoked_at" field.
-func (m *APIKeyMutation) SetRevokedAt(t time.Time) {
-	m.revoked_at = &t
-}
-
-// RevokedAt returns the value of the "revoked_at" field in the mutation.
-func (m *APIKeyMutation) RevokedAt() (r time.Time, exists bool) {
-	v := m.revoked_at
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldRevokedAt returns the old "revoked_at" field's value of the APIKey entity.
-// If the APIKey object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *APIKeyMutation) OldRevokedAt(ctx context.Context) (v *time.Time, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldRevokedAt is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldRevokedAt requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldRevokedAt: %w", err)
-	}
-	return oldValue.RevokedAt, nil
-}
-
-// ClearRevokedAt clears the value of the "revoked_at" field.
-func (m *APIKeyMutation) ClearRevokedAt() {
-	m.revoked_at = nil
-	m.clearedFields[apikey.FieldRevokedAt] = struct{}{}
-}
-
-// RevokedAtCleared returns if the "revoked_at" field was cleared in this mutation.
-func (m *APIKeyMutation) RevokedAtCleared() bool {
-	_, ok := m.clearedFields[apikey.FieldRevokedAt]
-	return ok
-}
-
-// ResetRevokedAt resets all changes to the "revoked_at" field.
-func (m *APIKeyMutation) ResetRevokedAt() {
-	m.revoked_at = nil
-	delete(m.clearedFields, apikey.FieldRevokedAt)
-}
-
-// ClearTenant clears the "tenant" edge to the Tenant entity.
-func (m *APIKeyMutation) ClearTenant() {
-	m.clearedtenant = true
-	m.clearedFields[apikey.FieldTenantID] = struct{}{}
-}
-
-// TenantCleared reports if the "tenant" edge to the Tenant entity was cleared.
-func (m *APIKeyMutation) TenantCleared() bool {
-	return m.clearedtenant
-}
-
-// TenantIDs returns the "tenant" edge IDs in the mutation.
-// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
-// TenantID instead. It exists only for internal usage by the builders.
-func (m *APIKeyMutation) TenantIDs() (ids []string) {
-	if id := m.tenant; id != nil {
-		ids = append(ids, *id)
-	}
-	return
-}
-
-// ResetTenant resets all changes to the "tenant" edge.
-func (m *APIKeyMutation) ResetTenant() {
-	m.tenant = nil
-	m.clearedtenant = false
-}
-
-// Where appends a list predicates to the APIKeyMutation builder.
-func (m *APIKeyMutation) Where(ps ...predicate.APIKey) {
-	m.predicates = append(m.predicates, ps...)
-}
-
-// WhereP appends storage-level predicates to the APIKeyMutation builder. Using this method,
-// users can use type-assertion to append predicates that do not depend on any generated package.
-func (m *APIKeyMutation) WhereP(ps ...func(*sql.Selector)) {
-	p := make([]predicate.APIKey, len(ps))
-	for i := range ps {
-		p[i] = ps[i]
-	}
-	m.Where(p...)
-}
-
-// Op returns the operation name.
-func (m *APIKeyMutation) Op() Op {
-	return m.op
-}
-
-// SetOp allows setting the mutation operation.
-func (m *APIKeyMutation) SetOp(op Op) {
-	m.op = op
-}
-
-// Type returns the node type of this mutation (APIKey).
-func (m *APIKeyMutation) Type() string {
-	return m.typ
-}
-
-// Fields returns all fields that were changed during this mutation. Note that in
-// order to get all numeric fields that were incremented/decremented, call
-// AddedFields().
-func (m *APIKeyMutation) Fields() []string {
-	fields := make([]string, 0, 8)
-	if m.prefix != nil {
-		fields = append(fields, apikey.FieldPrefix)
-	}
-	if m.hash != nil {
-		fields = append(fields, apikey.FieldHash)
-	}
-	if m.tenant != nil {
-		fields = append(fields, apikey.FieldTenantID)
-	}
-	if m.name != nil {
-		fields = append(fields, apikey.FieldName)
-	}
-	if m.created_at != nil {
-		fields = append(fields, apikey.FieldCreatedAt)
-	}
-	if m.expires_at != nil {
-		fields = append(fields, apikey.FieldExpiresAt)
-	}
-	if m.last_used_at != nil {
-		fields = append(fields, apikey.FieldLastUsedAt)
-	}
-	if m.revoked_at != nil {
-		fields = append(fields, apikey.FieldRevokedAt)
-	}
-	return fields
-}
-
-// Field returns the value of a field with the given name. The second boolean
-// return value indicates that this field was not set, or was not defined in the
-// schema.
-func (m *APIKeyMutation) Field(name string) (ent.Value, bool) {
-	switch name {
-	case apikey.FieldPrefix:
-		return m.Prefix()
-	case apikey.FieldHash:
-		return m.Hash()
-	case apikey.FieldTenantID:
-		return m.TenantID()
-	case apikey.FieldName:
-		return m.Name()
-	case apikey.FieldCreatedAt:
-		return m.CreatedAt()
-	case apikey.FieldExpiresAt:
-		return m.ExpiresAt()
-	case apikey.FieldLastUsedAt:
-		return m.LastUsedAt()
-	case apikey.FieldRevokedAt:
-		return m.RevokedAt()
-	}
-	return nil, false
-}
-
-// OldField returns the old value of the field from the database. An error is
-// returned if the mutation operation is not UpdateOne, or the query to the
-// database failed.
-func (m *APIKeyMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
-	switch name {
-	case apikey.FieldPrefix:
-		return m.OldPrefix(ctx)
-	case apikey.FieldHash:
-		return m.OldHash(ctx)
-	case apikey.FieldTenantID:
-		return m.OldTenantID(ctx)
-	case apikey.FieldName:
-		return m.OldName(ctx)
-	case apikey.FieldCreatedAt:
-		return m.OldCreatedAt(ctx)
-	case apikey.FieldExpiresAt:
-		return m.OldExpiresAt(ctx)
-	case apikey.FieldLastUsedAt:
-		return m.OldLastUsedAt(ctx)
-	case apikey.FieldRevokedAt:
-		return m.OldRevokedAt(ctx)
-	}
-	return nil, fmt.Errorf("unknown APIKey field %s", name)
-}
-
-// SetField sets the value of a field with the given name. It returns an error if
-// the field is not defined in the schema, or if the type mismatched the field
-// type.
-func (m *APIKeyMutation) SetField(name string, value ent.Value) error {
-	switch name {
-	case apikey.FieldPrefix:
-		v, ok := value.(string)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetPrefix(v)
-		return nil
-	case apikey.FieldHash:
-		v, ok := value.([]byte)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetHash(v)
-		return nil
-	case apikey.FieldTenantID:
-		v, ok := value.(string)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetTenantID(v)
-		return nil
-	case apikey.FieldName:
-		v, ok := value.(string)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetName(v)
-		return nil
-	case apikey.FieldCreatedAt:
-		v, ok := value.(time.Time)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetCreatedAt(v)
-		return nil
-	case apikey.FieldExpiresAt:
-		v, ok := value.(time.Time)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetExpiresAt(v)
-		return nil
-	case apikey.FieldLastUsedAt:
-		v, ok := value.(time.Time)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetLastUsedAt(v)
-		return nil
-	case apikey.FieldRevokedAt:
-		v, ok := value.(time.Time)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetRevokedAt(v)
-		return nil
-	}
-	return fmt.Errorf("unknown APIKey field %s", name)
-}
-
-// AddedFields returns all numeric fields that were incremented/decremented during
-// this mutation.
-func (m *APIKeyMutation) AddedFields() []string {
-	return nil
-}
-
-// AddedField returns the numeric value that was incremented/decremented on a field
-// with the given name. The second boolean return value indicates that this field
-// was not set, or was not defined in the schema.
-func (m *APIKeyMutation) AddedField(name string) (ent.Value, bool) {
-	return nil, false
-}
-
-// AddField adds the value to the field with the given name. It returns an error if
-// the field is not defined in the schema, or if the type mismatched the field
-// type.
-func (m *APIKeyMutation) AddField(name string, value ent.Value) error {
-	switch name {
-	}
-	return fmt.Errorf("unknown APIKey numeric field %s", name)
-}
-
-// ClearedFields returns all nullable fields that were cleared during this
-// mutation.
-func (m *APIKeyMutation) ClearedFields() []string {
-	var fields []string
-	if m.FieldCleared(apikey.FieldExpiresAt) {
-		fields = append(fields, apikey.FieldExpiresAt)
-	}
-	if m.FieldCleared(apikey.FieldLastUsedAt) {
-		fields = append(fields, apikey.FieldLastUsedAt)
-	}
-	if m.FieldCleared(apikey.FieldRevokedAt) {
-		fields = append(fields, apikey.FieldRevokedAt)
-	}
-	return fields
-}
-
-// FieldCleared returns a boolean indicating if a field with the given name was
-// cleared in this mutation.
-func (m *APIKeyMutation) FieldCleared(name string) bool {
-	_, ok := m.clearedFields[name]
-	return ok
-}
-
-// ClearField clears the value of the field with the given name. It returns an
-// error if the field is not defined in the schema.
-func (m *APIKeyMutation) ClearField(name string) error {
-	switch name {
-	case apikey.FieldExpiresAt:
-		m.ClearExpiresAt()
-		return nil
-	case apikey.FieldLastUsedAt:
-		m.ClearLastUsedAt()
-		return nil
-	case apikey.FieldRevokedAt:
-		m.ClearRevokedAt()
-		return nil
-	}
-	return fmt.Errorf("unknown APIKey nullable field %s", name)
-}
-
-// ResetField resets all changes in the mutation for the field with the given name.
-// It returns an error if the field is not defined in the schema.
-func (m *APIKeyMutation) ResetField(name string) error {
-	switch name {
-	case apikey.FieldPrefix:
-		m.ResetPrefix()
-		return nil
-	case apikey.FieldHash:
-		m.ResetHash()
-		return nil
-	case apikey.FieldTenantID:
-		m.ResetTenantID()
-		return nil
-	case apikey.FieldName:
-		m.ResetName()
-		return nil
-	case apikey.FieldCreatedAt:
-		m.ResetCreatedAt()
-		return nil
-	case apikey.FieldExpiresAt:
-		m.ResetExpiresAt()
-		return nil
-	case apikey.FieldLastUsedAt:
-		m.ResetLastUsedAt()
-		return nil
-	case apikey.FieldRevokedAt:
-		m.ResetRevokedAt()
-		return nil
-	}
-	return fmt.Errorf("unknown APIKey field %s", name)
-}
-
-// AddedEdges returns all edge names that were set/added in this mutation.
-func (m *APIKeyMutation) AddedEdges() []string {
-	edges := make([]string, 0, 1)
-	if m.tenant != nil {
-		edges = append(edges, apikey.EdgeTenant)
-	}
-	return edges
-}
-
-// AddedIDs returns all IDs (to other nodes) that were added for the given edge
-// name in this mutation.
-func (m *APIKeyMutation) AddedIDs(name string) []ent.Value {
-	switch name {
-	case apikey.EdgeTenant:
-		if id := m.tenant; id != nil {
-			return []ent.Value{*id}
-		}
-	}
-	return nil
-}
-
-// RemovedEdges returns all edge names that were removed in this mutation.
-func (m *APIKeyMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 1)
-	return edges
-}
-
-// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
-// the given name in this mutation.
-func (m *APIKeyMutation) RemovedIDs(name string) []ent.Value {
-	return nil
-}
-
-// ClearedEdges returns all edge names that were cleared in this mutation.
-func (m *APIKeyMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 1)
-	if m.clearedtenant {
-		edges = append(edges, apikey.EdgeTenant)
-	}
-	return edges
-}
-
-// EdgeCleared returns a boolean which indicates if the edge with the given name
-// was cleared in this mutation.
-func (m *APIKeyMutation) EdgeCleared(name string) bool {
-	switch name {
-	case apikey.EdgeTenant:
-		return m.clearedtenant
-	}
-	return false
-}
-
-// ClearEdge clears the value of the edge with the given name. It returns an error
-// if that edge is not defined in the schema.
-func (m *APIKeyMutation) ClearEdge(name string) error {
-	switch name {
-	case apikey.EdgeTenant:
-		m.ClearTenant()
-		return nil
-	}
-	return fmt.Errorf("unknown APIKey unique edge %s", name)
-}
-
-// ResetEdge resets all changes to the edge with the given name in this mutation.
-// It returns an error if the edge is not defined in the schema.
-func (m *APIKeyMutation) ResetEdge(name string) error {
-	switch name {
-	case apikey.EdgeTenant:
-		m.ResetTenant()
-		return nil
-	}
-	return fmt.Errorf("unknown APIKey edge %s", name)
-}
 
 // PlanMutation represents an operation that mutates the Plan nodes in the graph.
 type PlanMutation struct {
@@ -1116,7 +290,7 @@ func (m *PlanMutation) ResetPrice() {
 	delete(m.clearedFields, plan.FieldPrice)
 }
 
-// AddTenantIDs adds the "tenants" edge to the Tenant entity by ids.
+// AddTenantIDs adds the "tenants" edge to the TenantPlan entity by ids.
 func (m *PlanMutation) AddTenantIDs(ids ...string) {
 	if m.tenants == nil {
 		m.tenants = make(map[string]struct{})
@@ -1126,17 +300,17 @@ func (m *PlanMutation) AddTenantIDs(ids ...string) {
 	}
 }
 
-// ClearTenants clears the "tenants" edge to the Tenant entity.
+// ClearTenants clears the "tenants" edge to the TenantPlan entity.
 func (m *PlanMutation) ClearTenants() {
 	m.clearedtenants = true
 }
 
-// TenantsCleared reports if the "tenants" edge to the Tenant entity was cleared.
+// TenantsCleared reports if the "tenants" edge to the TenantPlan entity was cleared.
 func (m *PlanMutation) TenantsCleared() bool {
 	return m.clearedtenants
 }
 
-// RemoveTenantIDs removes the "tenants" edge to the Tenant entity by IDs.
+// RemoveTenantIDs removes the "tenants" edge to the TenantPlan entity by IDs.
 func (m *PlanMutation) RemoveTenantIDs(ids ...string) {
 	if m.removedtenants == nil {
 		m.removedtenants = make(map[string]struct{})
@@ -1147,7 +321,7 @@ func (m *PlanMutation) RemoveTenantIDs(ids ...string) {
 	}
 }
 
-// RemovedTenants returns the removed IDs of the "tenants" edge to the Tenant entity.
+// RemovedTenants returns the removed IDs of the "tenants" edge to the TenantPlan entity.
 func (m *PlanMutation) RemovedTenantsIDs() (ids []string) {
 	for id := range m.removedtenants {
 		ids = append(ids, id)
@@ -2023,37 +1197,31 @@ func (m *PostMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Post edge %s", name)
 }
 
-// TenantMutation represents an operation that mutates the Tenant nodes in the graph.
-type TenantMutation struct {
+// TenantPlanMutation represents an operation that mutates the TenantPlan nodes in the graph.
+type TenantPlanMutation struct {
 	config
 	op            Op
 	typ           string
 	id            *string
-	schema_name   *string
-	status        *tenant.Status
-	status_reason *string
-	revision      *string
-	created_at    *time.Time
-	updated_at    *time.Time
 	clearedFields map[string]struct{}
 	plan          *uuid.UUID
 	clearedplan   bool
 	done          bool
-	oldValue      func(context.Context) (*Tenant, error)
-	predicates    []predicate.Tenant
+	oldValue      func(context.Context) (*TenantPlan, error)
+	predicates    []predicate.TenantPlan
 }
 
-var _ ent.Mutation = (*TenantMutation)(nil)
+var _ ent.Mutation = (*TenantPlanMutation)(nil)
 
-// tenantOption allows management of the mutation configuration using functional options.
-type tenantOption func(*TenantMutation)
+// tenantplanOption allows management of the mutation configuration using functional options.
+type tenantplanOption func(*TenantPlanMutation)
 
-// newTenantMutation creates new mutation for the Tenant entity.
-func newTenantMutation(c config, op Op, opts ...tenantOption) *TenantMutation {
-	m := &TenantMutation{
+// newTenantPlanMutation creates new mutation for the TenantPlan entity.
+func newTenantPlanMutation(c config, op Op, opts ...tenantplanOption) *TenantPlanMutation {
+	m := &TenantPlanMutation{
 		config:        c,
 		op:            op,
-		typ:           TypeTenant,
+		typ:           TypeTenantPlan,
 		clearedFields: make(map[string]struct{}),
 	}
 	for _, opt := range opts {
@@ -2062,20 +1230,20 @@ func newTenantMutation(c config, op Op, opts ...tenantOption) *TenantMutation {
 	return m
 }
 
-// withTenantID sets the ID field of the mutation.
-func withTenantID(id string) tenantOption {
-	return func(m *TenantMutation) {
+// withTenantPlanID sets the ID field of the mutation.
+func withTenantPlanID(id string) tenantplanOption {
+	return func(m *TenantPlanMutation) {
 		var (
 			err   error
 			once  sync.Once
-			value *Tenant
+			value *TenantPlan
 		)
-		m.oldValue = func(ctx context.Context) (*Tenant, error) {
+		m.oldValue = func(ctx context.Context) (*TenantPlan, error) {
 			once.Do(func() {
 				if m.done {
 					err = errors.New("querying old values post mutation is not allowed")
 				} else {
-					value, err = m.Client().Tenant.Get(ctx, id)
+					value, err = m.Client().TenantPlan.Get(ctx, id)
 				}
 			})
 			return value, err
@@ -2084,10 +1252,10 @@ func withTenantID(id string) tenantOption {
 	}
 }
 
-// withTenant sets the old Tenant of the mutation.
-func withTenant(node *Tenant) tenantOption {
-	return func(m *TenantMutation) {
-		m.oldValue = func(context.Context) (*Tenant, error) {
+// withTenantPlan sets the old TenantPlan of the mutation.
+func withTenantPlan(node *TenantPlan) tenantplanOption {
+	return func(m *TenantPlanMutation) {
+		m.oldValue = func(context.Context) (*TenantPlan, error) {
 			return node, nil
 		}
 		m.id = &node.ID
@@ -2096,7 +1264,7 @@ func withTenant(node *Tenant) tenantOption {
 
 // Client returns a new `ent.Client` from the mutation. If the mutation was
 // executed in a transaction (ent.Tx), a transactional client is returned.
-func (m TenantMutation) Client() *Client {
+func (m TenantPlanMutation) Client() *Client {
 	client := &Client{config: m.config}
 	client.init()
 	return client
@@ -2104,7 +1272,7 @@ func (m TenantMutation) Client() *Client {
 
 // Tx returns an `ent.Tx` for mutations that were executed in transactions;
 // it returns an error otherwise.
-func (m TenantMutation) Tx() (*Tx, error) {
+func (m TenantPlanMutation) Tx() (*Tx, error) {
 	if _, ok := m.driver.(*txDriver); !ok {
 		return nil, errors.New("ent: mutation is not running in a transaction")
 	}
@@ -2114,14 +1282,14 @@ func (m TenantMutation) Tx() (*Tx, error) {
 }
 
 // SetID sets the value of the id field. Note that this
-// operation is only accepted on creation of Tenant entities.
-func (m *TenantMutation) SetID(id string) {
+// operation is only accepted on creation of TenantPlan entities.
+func (m *TenantPlanMutation) SetID(id string) {
 	m.id = &id
 }
 
 // ID returns the ID value in the mutation. Note that the ID is only available
 // if it was provided to the builder or after it was returned from the database.
-func (m *TenantMutation) ID() (id string, exists bool) {
+func (m *TenantPlanMutation) ID() (id string, exists bool) {
 	if m.id == nil {
 		return
 	}
@@ -2132,7 +1300,7 @@ func (m *TenantMutation) ID() (id string, exists bool) {
 // That means, if the mutation is applied within a transaction with an isolation level such
 // as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
 // or updated by the mutation.
-func (m *TenantMutation) IDs(ctx context.Context) ([]string, error) {
+func (m *TenantPlanMutation) IDs(ctx context.Context) ([]string, error) {
 	switch {
 	case m.op.Is(OpUpdateOne | OpDeleteOne):
 		id, exists := m.ID()
@@ -2141,55 +1309,19 @@ func (m *TenantMutation) IDs(ctx context.Context) ([]string, error) {
 		}
 		fallthrough
 	case m.op.Is(OpUpdate | OpDelete):
-		return m.Client().Tenant.Query().Where(m.predicates...).IDs(ctx)
+		return m.Client().TenantPlan.Query().Where(m.predicates...).IDs(ctx)
 	default:
 		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
 	}
 }
 
-// SetSchemaName sets the "schema_name" field.
-func (m *TenantMutation) SetSchemaName(s string) {
-	m.schema_name = &s
-}
-
-// SchemaName returns the value of the "schema_name" field in the mutation.
-func (m *TenantMutation) SchemaName() (r string, exists bool) {
-	v := m.schema_name
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldSchemaName returns the old "schema_name" field's value of the Tenant entity.
-// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *TenantMutation) OldSchemaName(ctx context.Context) (v string, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldSchemaName is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldSchemaName requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldSchemaName: %w", err)
-	}
-	return oldValue.SchemaName, nil
-}
-
-// ResetSchemaName resets all changes to the "schema_name" field.
-func (m *TenantMutation) ResetSchemaName() {
-	m.schema_name = nil
-}
-
 // SetPlanID sets the "plan_id" field.
-func (m *TenantMutation) SetPlanID(u uuid.UUID) {
+func (m *TenantPlanMutation) SetPlanID(u uuid.UUID) {
 	m.plan = &u
 }
 
 // PlanID returns the value of the "plan_id" field in the mutation.
-func (m *TenantMutation) PlanID() (r uuid.UUID, exists bool) {
+func (m *TenantPlanMutation) PlanID() (r uuid.UUID, exists bool) {
 	v := m.plan
 	if v == nil {
 		return
@@ -2197,10 +1329,10 @@ func (m *TenantMutation) PlanID() (r uuid.UUID, exists bool) {
 	return *v, true
 }
 
-// OldPlanID returns the old "plan_id" field's value of the Tenant entity.
-// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
+// OldPlanID returns the old "plan_id" field's value of the TenantPlan entity.
+// If the TenantPlan object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *TenantMutation) OldPlanID(ctx context.Context) (v *uuid.UUID, err error) {
+func (m *TenantPlanMutation) OldPlanID(ctx context.Context) (v uuid.UUID, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldPlanID is only allowed on UpdateOne operations")
 	}
@@ -2214,245 +1346,26 @@ func (m *TenantMutation) OldPlanID(ctx context.Context) (v *uuid.UUID, err error
 	return oldValue.PlanID, nil
 }
 
-// ClearPlanID clears the value of the "plan_id" field.
-func (m *TenantMutation) ClearPlanID() {
-	m.plan = nil
-	m.clearedFields[tenant.FieldPlanID] = struct{}{}
-}
-
-// PlanIDCleared returns if the "plan_id" field was cleared in this mutation.
-func (m *TenantMutation) PlanIDCleared() bool {
-	_, ok := m.clearedFields[tenant.FieldPlanID]
-	return ok
-}
-
 // ResetPlanID resets all changes to the "plan_id" field.
-func (m *TenantMutation) ResetPlanID() {
+func (m *TenantPlanMutation) ResetPlanID() {
 	m.plan = nil
-	delete(m.clearedFields, tenant.FieldPlanID)
-}
-
-// SetStatus sets the "status" field.
-func (m *TenantMutation) SetStatus(t tenant.Status) {
-	m.status = &t
-}
-
-// Status returns the value of the "status" field in the mutation.
-func (m *TenantMutation) Status() (r tenant.Status, exists bool) {
-	v := m.status
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldStatus returns the old "status" field's value of the Tenant entity.
-// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *TenantMutation) OldStatus(ctx context.Context) (v tenant.Status, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldStatus requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
-	}
-	return oldValue.Status, nil
-}
-
-// ResetStatus resets all changes to the "status" field.
-func (m *TenantMutation) ResetStatus() {
-	m.status = nil
-}
-
-// SetStatusReason sets the "status_reason" field.
-func (m *TenantMutation) SetStatusReason(s string) {
-	m.status_reason = &s
-}
-
-// StatusReason returns the value of the "status_reason" field in the mutation.
-func (m *TenantMutation) StatusReason() (r string, exists bool) {
-	v := m.status_reason
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldStatusReason returns the old "status_reason" field's value of the Tenant entity.
-// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *TenantMutation) OldStatusReason(ctx context.Context) (v *string, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldStatusReason is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldStatusReason requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldStatusReason: %w", err)
-	}
-	return oldValue.StatusReason, nil
-}
-
-// ClearStatusReason clears the value of the "status_reason" field.
-func (m *TenantMutation) ClearStatusReason() {
-	m.status_reason = nil
-	m.clearedFields[tenant.FieldStatusReason] = struct{}{}
-}
-
-// StatusReasonCleared returns if the "status_reason" field was cleared in this mutation.
-func (m *TenantMutation) StatusReasonCleared() bool {
-	_, ok := m.clearedFields[tenant.FieldStatusReason]
-	return ok
-}
-
-// ResetStatusReason resets all changes to the "status_reason" field.
-func (m *TenantMutation) ResetStatusReason() {
-	m.status_reason = nil
-	delete(m.clearedFields, tenant.FieldStatusReason)
-}
-
-// SetRevision sets the "revision" field.
-func (m *TenantMutation) SetRevision(s string) {
-	m.revision = &s
-}
-
-// Revision returns the value of the "revision" field in the mutation.
-func (m *TenantMutation) Revision() (r string, exists bool) {
-	v := m.revision
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldRevision returns the old "revision" field's value of the Tenant entity.
-// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *TenantMutation) OldRevision(ctx context.Context) (v *string, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldRevision is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldRevision requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldRevision: %w", err)
-	}
-	return oldValue.Revision, nil
-}
-
-// ClearRevision clears the value of the "revision" field.
-func (m *TenantMutation) ClearRevision() {
-	m.revision = nil
-	m.clearedFields[tenant.FieldRevision] = struct{}{}
-}
-
-// RevisionCleared returns if the "revision" field was cleared in this mutation.
-func (m *TenantMutation) RevisionCleared() bool {
-	_, ok := m.clearedFields[tenant.FieldRevision]
-	return ok
-}
-
-// ResetRevision resets all changes to the "revision" field.
-func (m *TenantMutation) ResetRevision() {
-	m.revision = nil
-	delete(m.clearedFields, tenant.FieldRevision)
-}
-
-// SetCreatedAt sets the "created_at" field.
-func (m *TenantMutation) SetCreatedAt(t time.Time) {
-	m.created_at = &t
-}
-
-// CreatedAt returns the value of the "created_at" field in the mutation.
-func (m *TenantMutation) CreatedAt() (r time.Time, exists bool) {
-	v := m.created_at
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldCreatedAt returns the old "created_at" field's value of the Tenant entity.
-// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *TenantMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
-	}
-	return oldValue.CreatedAt, nil
-}
-
-// ResetCreatedAt resets all changes to the "created_at" field.
-func (m *TenantMutation) ResetCreatedAt() {
-	m.created_at = nil
-}
-
-// SetUpdatedAt sets the "updated_at" field.
-func (m *TenantMutation) SetUpdatedAt(t time.Time) {
-	m.updated_at = &t
-}
-
-// UpdatedAt returns the value of the "updated_at" field in the mutation.
-func (m *TenantMutation) UpdatedAt() (r time.Time, exists bool) {
-	v := m.updated_at
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldUpdatedAt returns the old "updated_at" field's value of the Tenant entity.
-// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *TenantMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
-	}
-	return oldValue.UpdatedAt, nil
-}
-
-// ResetUpdatedAt resets all changes to the "updated_at" field.
-func (m *TenantMutation) ResetUpdatedAt() {
-	m.updated_at = nil
 }
 
 // ClearPlan clears the "plan" edge to the Plan entity.
-func (m *TenantMutation) ClearPlan() {
+func (m *TenantPlanMutation) ClearPlan() {
 	m.clearedplan = true
-	m.clearedFields[tenant.FieldPlanID] = struct{}{}
+	m.clearedFields[tenantplan.FieldPlanID] = struct{}{}
 }
 
 // PlanCleared reports if the "plan" edge to the Plan entity was cleared.
-func (m *TenantMutation) PlanCleared() bool {
-	return m.PlanIDCleared() || m.clearedplan
+func (m *TenantPlanMutation) PlanCleared() bool {
+	return m.clearedplan
 }
 
 // PlanIDs returns the "plan" edge IDs in the mutation.
 // Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
 // PlanID instead. It exists only for internal usage by the builders.
-func (m *TenantMutation) PlanIDs() (ids []uuid.UUID) {
+func (m *TenantPlanMutation) PlanIDs() (ids []uuid.UUID) {
 	if id := m.plan; id != nil {
 		ids = append(ids, *id)
 	}
@@ -2460,20 +1373,20 @@ func (m *TenantMutation) PlanIDs() (ids []uuid.UUID) {
 }
 
 // ResetPlan resets all changes to the "plan" edge.
-func (m *TenantMutation) ResetPlan() {
+func (m *TenantPlanMutation) ResetPlan() {
 	m.plan = nil
 	m.clearedplan = false
 }
 
-// Where appends a list predicates to the TenantMutation builder.
-func (m *TenantMutation) Where(ps ...predicate.Tenant) {
+// Where appends a list predicates to the TenantPlanMutation builder.
+func (m *TenantPlanMutation) Where(ps ...predicate.TenantPlan) {
 	m.predicates = append(m.predicates, ps...)
 }
 
-// WhereP appends storage-level predicates to the TenantMutation builder. Using this method,
+// WhereP appends storage-level predicates to the TenantPlanMutation builder. Using this method,
 // users can use type-assertion to append predicates that do not depend on any generated package.
-func (m *TenantMutation) WhereP(ps ...func(*sql.Selector)) {
-	p := make([]predicate.Tenant, len(ps))
+func (m *TenantPlanMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.TenantPlan, len(ps))
 	for i := range ps {
 		p[i] = ps[i]
 	}
@@ -2481,45 +1394,27 @@ func (m *TenantMutation) WhereP(ps ...func(*sql.Selector)) {
 }
 
 // Op returns the operation name.
-func (m *TenantMutation) Op() Op {
+func (m *TenantPlanMutation) Op() Op {
 	return m.op
 }
 
 // SetOp allows setting the mutation operation.
-func (m *TenantMutation) SetOp(op Op) {
+func (m *TenantPlanMutation) SetOp(op Op) {
 	m.op = op
 }
 
-// Type returns the node type of this mutation (Tenant).
-func (m *TenantMutation) Type() string {
+// Type returns the node type of this mutation (TenantPlan).
+func (m *TenantPlanMutation) Type() string {
 	return m.typ
 }
 
 // Fields returns all fields that were changed during this mutation. Note that in
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
-func (m *TenantMutation) Fields() []string {
-	fields := make([]string, 0, 7)
-	if m.schema_name != nil {
-		fields = append(fields, tenant.FieldSchemaName)
-	}
+func (m *TenantPlanMutation) Fields() []string {
+	fields := make([]string, 0, 1)
 	if m.plan != nil {
-		fields = append(fields, tenant.FieldPlanID)
-	}
-	if m.status != nil {
-		fields = append(fields, tenant.FieldStatus)
-	}
-	if m.status_reason != nil {
-		fields = append(fields, tenant.FieldStatusReason)
-	}
-	if m.revision != nil {
-		fields = append(fields, tenant.FieldRevision)
-	}
-	if m.created_at != nil {
-		fields = append(fields, tenant.FieldCreatedAt)
-	}
-	if m.updated_at != nil {
-		fields = append(fields, tenant.FieldUpdatedAt)
+		fields = append(fields, tenantplan.FieldPlanID)
 	}
 	return fields
 }
@@ -2527,22 +1422,10 @@ func (m *TenantMutation) Fields() []string {
 // Field returns the value of a field with the given name. The second boolean
 // return value indicates that this field was not set, or was not defined in the
 // schema.
-func (m *TenantMutation) Field(name string) (ent.Value, bool) {
+func (m *TenantPlanMutation) Field(name string) (ent.Value, bool) {
 	switch name {
-	case tenant.FieldSchemaName:
-		return m.SchemaName()
-	case tenant.FieldPlanID:
+	case tenantplan.FieldPlanID:
 		return m.PlanID()
-	case tenant.FieldStatus:
-		return m.Status()
-	case tenant.FieldStatusReason:
-		return m.StatusReason()
-	case tenant.FieldRevision:
-		return m.Revision()
-	case tenant.FieldCreatedAt:
-		return m.CreatedAt()
-	case tenant.FieldUpdatedAt:
-		return m.UpdatedAt()
 	}
 	return nil, false
 }
@@ -2550,189 +1433,96 @@ func (m *TenantMutation) Field(name string) (ent.Value, bool) {
 // OldField returns the old value of the field from the database. An error is
 // returned if the mutation operation is not UpdateOne, or the query to the
 // database failed.
-func (m *TenantMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+func (m *TenantPlanMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
 	switch name {
-	case tenant.FieldSchemaName:
-		return m.OldSchemaName(ctx)
-	case tenant.FieldPlanID:
+	case tenantplan.FieldPlanID:
 		return m.OldPlanID(ctx)
-	case tenant.FieldStatus:
-		return m.OldStatus(ctx)
-	case tenant.FieldStatusReason:
-		return m.OldStatusReason(ctx)
-	case tenant.FieldRevision:
-		return m.OldRevision(ctx)
-	case tenant.FieldCreatedAt:
-		return m.OldCreatedAt(ctx)
-	case tenant.FieldUpdatedAt:
-		return m.OldUpdatedAt(ctx)
 	}
-	return nil, fmt.Errorf("unknown Tenant field %s", name)
+	return nil, fmt.Errorf("unknown TenantPlan field %s", name)
 }
 
 // SetField sets the value of a field with the given name. It returns an error if
 // the field is not defined in the schema, or if the type mismatched the field
 // type.
-func (m *TenantMutation) SetField(name string, value ent.Value) error {
+func (m *TenantPlanMutation) SetField(name string, value ent.Value) error {
 	switch name {
-	case tenant.FieldSchemaName:
-		v, ok := value.(string)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetSchemaName(v)
-		return nil
-	case tenant.FieldPlanID:
+	case tenantplan.FieldPlanID:
 		v, ok := value.(uuid.UUID)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetPlanID(v)
 		return nil
-	case tenant.FieldStatus:
-		v, ok := value.(tenant.Status)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetStatus(v)
-		return nil
-	case tenant.FieldStatusReason:
-		v, ok := value.(string)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetStatusReason(v)
-		return nil
-	case tenant.FieldRevision:
-		v, ok := value.(string)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetRevision(v)
-		return nil
-	case tenant.FieldCreatedAt:
-		v, ok := value.(time.Time)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetCreatedAt(v)
-		return nil
-	case tenant.FieldUpdatedAt:
-		v, ok := value.(time.Time)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetUpdatedAt(v)
-		return nil
 	}
-	return fmt.Errorf("unknown Tenant field %s", name)
+	return fmt.Errorf("unknown TenantPlan field %s", name)
 }
 
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
-func (m *TenantMutation) AddedFields() []string {
+func (m *TenantPlanMutation) AddedFields() []string {
 	return nil
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
-func (m *TenantMutation) AddedField(name string) (ent.Value, bool) {
+func (m *TenantPlanMutation) AddedField(name string) (ent.Value, bool) {
 	return nil, false
 }
 
 // AddField adds the value to the field with the given name. It returns an error if
 // the field is not defined in the schema, or if the type mismatched the field
 // type.
-func (m *TenantMutation) AddField(name string, value ent.Value) error {
+func (m *TenantPlanMutation) AddField(name string, value ent.Value) error {
 	switch name {
 	}
-	return fmt.Errorf("unknown Tenant numeric field %s", name)
+	return fmt.Errorf("unknown TenantPlan numeric field %s", name)
 }
 
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
-func (m *TenantMutation) ClearedFields() []string {
-	var fields []string
-	if m.FieldCleared(tenant.FieldPlanID) {
-		fields = append(fields, tenant.FieldPlanID)
-	}
-	if m.FieldCleared(tenant.FieldStatusReason) {
-		fields = append(fields, tenant.FieldStatusReason)
-	}
-	if m.FieldCleared(tenant.FieldRevision) {
-		fields = append(fields, tenant.FieldRevision)
-	}
-	return fields
+func (m *TenantPlanMutation) ClearedFields() []string {
+	return nil
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
 // cleared in this mutation.
-func (m *TenantMutation) FieldCleared(name string) bool {
+func (m *TenantPlanMutation) FieldCleared(name string) bool {
 	_, ok := m.clearedFields[name]
 	return ok
 }
 
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
-func (m *TenantMutation) ClearField(name string) error {
-	switch name {
-	case tenant.FieldPlanID:
-		m.ClearPlanID()
-		return nil
-	case tenant.FieldStatusReason:
-		m.ClearStatusReason()
-		return nil
-	case tenant.FieldRevision:
-		m.ClearRevision()
-		return nil
-	}
-	return fmt.Errorf("unknown Tenant nullable field %s", name)
+func (m *TenantPlanMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown TenantPlan nullable field %s", name)
 }
 
 // ResetField resets all changes in the mutation for the field with the given name.
 // It returns an error if the field is not defined in the schema.
-func (m *TenantMutation) ResetField(name string) error {
+func (m *TenantPlanMutation) ResetField(name string) error {
 	switch name {
-	case tenant.FieldSchemaName:
-		m.ResetSchemaName()
-		return nil
-	case tenant.FieldPlanID:
+	case tenantplan.FieldPlanID:
 		m.ResetPlanID()
 		return nil
-	case tenant.FieldStatus:
-		m.ResetStatus()
-		return nil
-	case tenant.FieldStatusReason:
-		m.ResetStatusReason()
-		return nil
-	case tenant.FieldRevision:
-		m.ResetRevision()
-		return nil
-	case tenant.FieldCreatedAt:
-		m.ResetCreatedAt()
-		return nil
-	case tenant.FieldUpdatedAt:
-		m.ResetUpdatedAt()
-		return nil
 	}
-	return fmt.Errorf("unknown Tenant field %s", name)
+	return fmt.Errorf("unknown TenantPlan field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
-func (m *TenantMutation) AddedEdges() []string {
+func (m *TenantPlanMutation) AddedEdges() []string {
 	edges := make([]string, 0, 1)
 	if m.plan != nil {
-		edges = append(edges, tenant.EdgePlan)
+		edges = append(edges, tenantplan.EdgePlan)
 	}
 	return edges
 }
 
 // AddedIDs returns all IDs (to other nodes) that were added for the given edge
 // name in this mutation.
-func (m *TenantMutation) AddedIDs(name string) []ent.Value {
+func (m *TenantPlanMutation) AddedIDs(name string) []ent.Value {
 	switch name {
-	case tenant.EdgePlan:
+	case tenantplan.EdgePlan:
 		if id := m.plan; id != nil {
 			return []ent.Value{*id}
 		}
@@ -2741,31 +1531,31 @@ func (m *TenantMutation) AddedIDs(name string) []ent.Value {
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
-func (m *TenantMutation) RemovedEdges() []string {
+func (m *TenantPlanMutation) RemovedEdges() []string {
 	edges := make([]string, 0, 1)
 	return edges
 }
 
 // RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
 // the given name in this mutation.
-func (m *TenantMutation) RemovedIDs(name string) []ent.Value {
+func (m *TenantPlanMutation) RemovedIDs(name string) []ent.Value {
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
-func (m *TenantMutation) ClearedEdges() []string {
+func (m *TenantPlanMutation) ClearedEdges() []string {
 	edges := make([]string, 0, 1)
 	if m.clearedplan {
-		edges = append(edges, tenant.EdgePlan)
+		edges = append(edges, tenantplan.EdgePlan)
 	}
 	return edges
 }
 
 // EdgeCleared returns a boolean which indicates if the edge with the given name
 // was cleared in this mutation.
-func (m *TenantMutation) EdgeCleared(name string) bool {
+func (m *TenantPlanMutation) EdgeCleared(name string) bool {
 	switch name {
-	case tenant.EdgePlan:
+	case tenantplan.EdgePlan:
 		return m.clearedplan
 	}
 	return false
@@ -2773,24 +1563,24 @@ func (m *TenantMutation) EdgeCleared(name string) bool {
 
 // ClearEdge clears the value of the edge with the given name. It returns an error
 // if that edge is not defined in the schema.
-func (m *TenantMutation) ClearEdge(name string) error {
+func (m *TenantPlanMutation) ClearEdge(name string) error {
 	switch name {
-	case tenant.EdgePlan:
+	case tenantplan.EdgePlan:
 		m.ClearPlan()
 		return nil
 	}
-	return fmt.Errorf("unknown Tenant unique edge %s", name)
+	return fmt.Errorf("unknown TenantPlan unique edge %s", name)
 }
 
 // ResetEdge resets all changes to the edge with the given name in this mutation.
 // It returns an error if the edge is not defined in the schema.
-func (m *TenantMutation) ResetEdge(name string) error {
+func (m *TenantPlanMutation) ResetEdge(name string) error {
 	switch name {
-	case tenant.EdgePlan:
+	case tenantplan.EdgePlan:
 		m.ResetPlan()
 		return nil
 	}
-	return fmt.Errorf("unknown Tenant edge %s", name)
+	return fmt.Errorf("unknown TenantPlan edge %s", name)
 }
 
 // UserMutation represents an operation that mutates the User nodes in the graph.

@@ -32,7 +32,7 @@ type Plan struct {
 // PlanEdges holds the relations/edges for other nodes in the graph.
 type PlanEdges struct {
 	// Tenants holds the value of the tenants edge.
-	Tenants []*Tenant `json:"tenants,omitempty"`
+	Tenants []*TenantPlan `json:"tenants,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
 	loadedTypes [1]bool
@@ -40,7 +40,7 @@ type PlanEdges struct {
 
 // TenantsOrErr returns the Tenants value or an error if the edge
 // was not loaded in eager-loading.
-func (e PlanEdges) TenantsOrErr() ([]*Tenant, error) {
+func (e PlanEdges) TenantsOrErr() ([]*TenantPlan, error) {
 	if e.loadedTypes[0] {
 		return e.Tenants, nil
 	}
@@ -111,7 +111,7 @@ func (_m *Plan) Value(name string) (ent.Value, error) {
 }
 
 // QueryTenants queries the "tenants" edge of the Plan entity.
-func (_m *Plan) QueryTenants() *TenantQuery {
+func (_m *Plan) QueryTenants() *TenantPlanQuery {
 	return NewPlanClient(_m.config).QueryTenants(_m)
 }
 

@@ -13,7 +13,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/google/uuid"
 	"github.com/pgtenant/pgtenant/ent/plan"
-	"github.com/pgtenant/pgtenant/ent/tenant"
+	"github.com/pgtenant/pgtenant/ent/tenantplan"
 )
 
 // PlanCreate is the builder for creating a Plan entity.
@@ -72,14 +72,14 @@ func (_c *PlanCreate) SetNillableID(v *uuid.UUID) *PlanCreate {
 	return _c
 }
 
-// AddTenantIDs adds the "tenants" edge to the Tenant entity by IDs.
+// AddTenantIDs adds the "tenants" edge to the TenantPlan entity by IDs.
 func (_c *PlanCreate) AddTenantIDs(ids ...string) *PlanCreate {
 	_c.mutation.AddTenantIDs(ids...)
 	return _c
 }
 
-// AddTenants adds the "tenants" edges to the Tenant entity.
-func (_c *PlanCreate) AddTenants(v ...*Tenant) *PlanCreate {
+// AddTenants adds the "tenants" edges to the TenantPlan entity.
+func (_c *PlanCreate) AddTenants(v ...*TenantPlan) *PlanCreate {
 	ids := make([]string, len(v))
 	for i := range v {
 		ids[i] = v[i].ID
@@ -205,10 +205,10 @@ func (_c *PlanCreate) createSpec() (*Plan, *sqlgraph.CreateSpec) {
 			Columns: []string{plan.TenantsColumn},
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(tenant.FieldID, field.TypeString),
+				IDSpec: sqlgraph.NewFieldSpec(tenantplan.FieldID, field.TypeString),
 			},
 		}
-		edge.Schema = _c.schemaConfig.Tenant
+		edge.Schema = _c.schemaConfig.TenantPlan
 		for _, k := range nodes {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}

@@ -16,7 +16,7 @@ import (
 	"github.com/pgtenant/pgtenant/ent/internal"
 	"github.com/pgtenant/pgtenant/ent/plan"
 	"github.com/pgtenant/pgtenant/ent/predicate"
-	"github.com/pgtenant/pgtenant/ent/tenant"
+	"github.com/pgtenant/pgtenant/ent/tenantplan"
 )
 
 // PlanQuery is the builder for querying Plan entities.
@@ -26,7 +26,7 @@ type PlanQuery struct {
 	order       []plan.OrderOption
 	inters      []Interceptor
 	predicates  []predicate.Plan
-	withTenants *TenantQuery
+	withTenants *TenantPlanQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -64,8 +64,8 @@ func (_q *PlanQuery) Order(o ...plan.OrderOption) *PlanQuery {
 }
 
 // QueryTenants chains the current query on the "tenants" edge.
-func (_q *PlanQuery) QueryTenants() *TenantQuery {
-	query := (&TenantClient{config: _q.config}).Query()
+func (_q *PlanQuery) QueryTenants() *TenantPlanQuery {
+	query := (&TenantPlanClient{config: _q.config}).Query()
 	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
 		if err := _q.prepareQuery(ctx); err != nil {
 			return nil, err
@@ -76,12 +76,12 @@ func (_q *PlanQuery) QueryTenants() *TenantQuery {
 		}
 		step := sqlgraph.NewStep(
 			sqlgraph.From(plan.Table, plan.FieldID, selector),
-			sqlgraph.To(tenant.Table, tenant.FieldID),
+			sqlgraph.To(tenantplan.Table, tenantplan.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, plan.TenantsTable, plan.TenantsColumn),
 		)
 		schemaConfig := _q.schemaConfig
-		step.To.Schema = schemaConfig.Tenant
-		step.Edge.Schema = schemaConfig.Tenant
+		step.To.Schema = schemaConfig.TenantPlan
+		step.Edge.Schema = schemaConfig.TenantPlan
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
 	}
@@ -289,8 +289,8 @@ func (_q *PlanQuery) Clone() *PlanQuery {
 
 // WithTenants tells the query-builder to eager-load the nodes that are connected to
 // the "tenants" edge. The optional arguments are used to configure the query builder of the edge.
-func (_q *PlanQuery) WithTenants(opts ...func(*TenantQuery)) *PlanQuery {
-	query := (&TenantClient{config: _q.config}).Query()
+func (_q *PlanQuery) WithTenants(opts ...func(*TenantPlanQuery)) *PlanQuery {
+	query := (&TenantPlanClient{config: _q.config}).Query()
 	for _, opt := range opts {
 		opt(query)
 	}
@@ -402,15 +402,15 @@ func (_q *PlanQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Plan, e
 	}
 	if query := _q.withTenants; query != nil {
 		if err := _q.loadTenants(ctx, query, nodes,
-			func(n *Plan) { n.Edges.Tenants = []*Tenant{} },
-			func(n *Plan, e *Tenant) { n.Edges.Tenants = append(n.Edges.Tenants, e) }); err != nil {
+			func(n *Plan) { n.Edges.Tenants = []*TenantPlan{} },
+			func(n *Plan, e *TenantPlan) { n.Edges.Tenants = append(n.Edges.Tenants, e) }); err != nil {
 			return nil, err
 		}
 	}
 	return nodes, nil
 }
 
-func (_q *PlanQuery) loadTenants(ctx context.Context, query *TenantQuery, nodes []*Plan, init func(*Plan), assign func(*Plan, *Tenant)) error {
+func (_q *PlanQuery) loadTenants(ctx context.Context, query *TenantPlanQuery, nodes []*Plan, init func(*Plan), assign func(*Plan, *TenantPlan)) error {
 	fks := make([]driver.Value, 0, len(nodes))
 	nodeids := make(map[uuid.UUID]*Plan)
 	for i := range nodes {
@@ -421,9 +421,9 @@ func (_q *PlanQuery) loadTenants(ctx context.Context, query *TenantQuery, nodes 
 		}
 	}
 	if len(query.ctx.Fields) > 0 {
-		query.ctx.AppendFieldOnce(tenant.FieldPlanID)
+		query.ctx.AppendFieldOnce(tenantplan.FieldPlanID)
 	}
-	query.Where(predicate.Tenant(func(s *sql.Selector) {
+	query.Where(predicate.TenantPlan(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(plan.TenantsColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
@@ -432,12 +432,9 @@ func (_q *PlanQuery) loadTenants(ctx context.Context, query *TenantQuery, nodes 
 	}
 	for _, n := range neighbors {
 		fk := n.PlanID
-		if fk == nil {
-			return fmt.Errorf(`foreign-key "plan_id" is nil for node %v`, n.ID)
-		}
-		node, ok := nodeids[*fk]
+		node, ok := nodeids[fk]
 		if !ok {
-			return fmt.Errorf(`unexpected referenced foreign-key "plan_id" returned %v for node %v`, *fk, n.ID)
+			return fmt.Errorf(`unexpected referenced foreign-key "plan_id" returned %v for node %v`, fk, n.ID)
 		}
 		assign(node, n)
 	}

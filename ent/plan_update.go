@@ -13,7 +13,7 @@ import (
 	"github.com/pgtenant/pgtenant/ent/internal"
 	"github.com/pgtenant/pgtenant/ent/plan"
 	"github.com/pgtenant/pgtenant/ent/predicate"
-	"github.com/pgtenant/pgtenant/ent/tenant"
+	"github.com/pgtenant/pgtenant/ent/tenantplan"
 )
 
 // PlanUpdate is the builder for updating Plan entities.
@@ -83,14 +83,14 @@ func (_u *PlanUpdate) ClearPrice() *PlanUpdate {
 	return _u
 }
 
-// AddTenantIDs adds the "tenants" edge to the Tenant entity by IDs.
+// AddTenantIDs adds the "tenants" edge to the TenantPlan entity by IDs.
 func (_u *PlanUpdate) AddTenantIDs(ids ...string) *PlanUpdate {
 	_u.mutation.AddTenantIDs(ids...)
 	return _u
 }
 
-// AddTenants adds the "tenants" edges to the Tenant entity.
-func (_u *PlanUpdate) AddTenants(v ...*Tenant) *PlanUpdate {
+// AddTenants adds the "tenants" edges to the TenantPlan entity.
+func (_u *PlanUpdate) AddTenants(v ...*TenantPlan) *PlanUpdate {
 	ids := make([]string, len(v))
 	for i := range v {
 		ids[i] = v[i].ID
@@ -103,20 +103,20 @@ func (_u *PlanUpdate) Mutation() *PlanMutation {
 	return _u.mutation
 }
 
-// ClearTenants clears all "tenants" edges to the Tenant entity.
+// ClearTenants clears all "tenants" edges to the TenantPlan entity.
 func (_u *PlanUpdate) ClearTenants() *PlanUpdate {
 	_u.mutation.ClearTenants()
 	return _u
 }
 
-// RemoveTenantIDs removes the "tenants" edge to Tenant entities by IDs.
+// RemoveTenantIDs removes the "tenants" edge to TenantPlan entities by IDs.
 func (_u *PlanUpdate) RemoveTenantIDs(ids ...string) *PlanUpdate {
 	_u.mutation.RemoveTenantIDs(ids...)
 	return _u
 }
 
-// RemoveTenants removes "tenants" edges to Tenant entities.
-func (_u *PlanUpdate) RemoveTenants(v ...*Tenant) *PlanUpdate {
+// RemoveTenants removes "tenants" edges to TenantPlan entities.
+func (_u *PlanUpdate) RemoveTenants(v ...*TenantPlan) *PlanUpdate {
 	ids := make([]string, len(v))
 	for i := range v {
 		ids[i] = v[i].ID
@@ -206,10 +206,10 @@ func (_u *PlanUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Columns: []string{plan.TenantsColumn},
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(tenant.FieldID, field.TypeString),
+				IDSpec: sqlgraph.NewFieldSpec(tenantplan.FieldID, field.TypeString),
 			},
 		}
-		edge.Schema = _u.schemaConfig.Tenant
+		edge.Schema = _u.schemaConfig.TenantPlan
 		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
 	}
 	if nodes := _u.mutation.RemovedTenantsIDs(); len(nodes) > 0 && !_u.mutation.TenantsCleared() {
@@ -220,10 +220,10 @@ func (_u *PlanUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Columns: []string{plan.TenantsColumn},
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(tenant.FieldID, field.TypeString),
+				IDSpec: sqlgraph.NewFieldSpec(tenantplan.FieldID, field.TypeString),
 			},
 		}
-		edge.Schema = _u.schemaConfig.Tenant
+		edge.Schema = _u.schemaConfig.TenantPlan
 		for _, k := range nodes {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
@@ -237,10 +237,10 @@ func (_u *PlanUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Columns: []string{plan.TenantsColumn},
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(tenant.FieldID, field.TypeString),
+				IDSpec: sqlgraph.NewFieldSpec(tenantplan.FieldID, field.TypeString),
 			},
 		}
-		edge.Schema = _u.schemaConfig.Tenant
+		edge.Schema = _u.schemaConfig.TenantPlan
 		for _, k := range nodes {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
@@ -322,14 +322,14 @@ func (_u *PlanUpdateOne) ClearPrice() *PlanUpdateOne {
 	return _u
 }
 
-// AddTenantIDs adds the "tenants" edge to the Tenant entity by IDs.
+// AddTenantIDs adds the "tenants" edge to the TenantPlan entity by IDs.
 func (_u *PlanUpdateOne) AddTenantIDs(ids ...string) *PlanUpdateOne {
 	_u.mutation.AddTenantIDs(ids...)
 	return _u
 }
 
-// AddTenants adds the "tenants" edges to the Tenant entity.
-func (_u *PlanUpdateOne) AddTenants(v ...*Tenant) *PlanUpdateOne {
+// AddTenants adds the "tenants" edges to the TenantPlan entity.
+func (_u *PlanUpdateOne) AddTenants(v ...*TenantPlan) *PlanUpdateOne {
 	ids := make([]string, len(v))
 	for i := range v {
 		ids[i] = v[i].ID
@@ -342,20 +342,20 @@ func (_u *PlanUpdateOne) Mutation() *PlanMutation {
 	return _u.mutation
 }
 
-// ClearTenants clears all "tenants" edges to the Tenant entity.
+// ClearTenants clears all "tenants" edges to the TenantPlan entity.
 func (_u *PlanUpdateOne) ClearTenants() *PlanUpdateOne {
 	_u.mutation.ClearTenants()
 	return _u
 }
 
-// RemoveTenantIDs removes the "tenants" edge to Tenant entities by IDs.
+// RemoveTenantIDs removes the "tenants" edge to TenantPlan entities by IDs.
 func (_u *PlanUpdateOne) RemoveTenantIDs(ids ...string) *PlanUpdateOne {
 	_u.mutation.RemoveTenantIDs(ids...)
 	return _u
 }
 
-// RemoveTenants removes "tenants" edges to Tenant entities.
-func (_u *PlanUpdateOne) RemoveTenants(v ...*Tenant) *PlanUpdateOne {
+// RemoveTenants removes "tenants" edges to TenantPlan entities.
+func (_u *PlanUpdateOne) RemoveTenants(v ...*TenantPlan) *PlanUpdateOne {
 	ids := make([]string, len(v))
 	for i := range v {
 		ids[i] = v[i].ID
@@ -475,10 +475,10 @@ func (_u *PlanUpdateOne) sqlSave(ctx context.Context) (_node *Plan, err error) {
 			Columns: []string{plan.TenantsColumn},
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(tenant.FieldID, field.TypeString),
+				IDSpec: sqlgraph.NewFieldSpec(tenantplan.FieldID, field.TypeString),
 			},
 		}
-		edge.Schema = _u.schemaConfig.Tenant
+		edge.Schema = _u.schemaConfig.TenantPlan
 		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
 	}
 	if nodes := _u.mutation.RemovedTenantsIDs(); len(nodes) > 0 && !_u.mutation.TenantsCleared() {
@@ -489,10 +489,10 @@ func (_u *PlanUpdateOne) sqlSave(ctx context.Context) (_node *Plan, err error) {
 			Columns: []string{plan.TenantsColumn},
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(tenant.FieldID, field.TypeString),
+				IDSpec: sqlgraph.NewFieldSpec(tenantplan.FieldID, field.TypeString),
 			},
 		}
-		edge.Schema = _u.schemaConfig.Tenant
+		edge.Schema = _u.schemaConfig.TenantPlan
 		for _, k := range nodes {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
@@ -506,10 +506,10 @@ func (_u *PlanUpdateOne) sqlSave(ctx context.Context) (_node *Plan, err error) {
 			Columns: []string{plan.TenantsColumn},
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(tenant.FieldID, field.TypeString),
+				IDSpec: sqlgraph.NewFieldSpec(tenantplan.FieldID, field.TypeString),
 			},
 		}
-		edge.Schema = _u.schemaConfig.Tenant
+		edge.Schema = _u.schemaConfig.TenantPlan
 		for _, k := range nodes {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}

@@ -6,11 +6,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/pgtenant/pgtenant/ent/apikey"
 	"github.com/pgtenant/pgtenant/ent/plan"
 	"github.com/pgtenant/pgtenant/ent/post"
 	"github.com/pgtenant/pgtenant/ent/schema"
-	"github.com/pgtenant/pgtenant/ent/tenant"
+	"github.com/pgtenant/pgtenant/ent/tenantplan"
 	"github.com/pgtenant/pgtenant/ent/user"
 )
 
@@ -18,76 +17,6 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
-	apikeyFields := schema.APIKey{}.Fields()
-	_ = apikeyFields
-	// apikeyDescPrefix is the schema descriptor for prefix field.
-	apikeyDescPrefix := apikeyFields[1].Descriptor()
-	// apikey.PrefixValidator is a validator for the "prefix" field. It is called by the builders before save.
-	apikey.PrefixValidator = func() func(string) error {
-		validators := apikeyDescPrefix.Validators
-		fns := [...]func(string) error{
-			validators[0].(func(string) error),
-			validators[1].(func(string) error),
-		}
-		return func(prefix string) error {
-			for _, fn := range fns {
-				if err := fn(prefix); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-	}()
-	// apikeyDescHash is the schema descriptor for hash field.
-	apikeyDescHash := apikeyFields[2].Descriptor()
-	// apikey.HashValidator is a validator for the "hash" field. It is called by the builders before save.
-	apikey.HashValidator = func() func([]byte) error {
-		validators := apikeyDescHash.Validators
-		fns := [...]func([]byte) error{
-			validators[0].(func([]byte) error),
-			validators[1].(func([]byte) error),
-		}
-		return func(hash []byte) error {
-			for _, fn := range fns {
-				if err := fn(hash); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-	}()
-	// apikeyDescTenantID is the schema descriptor for tenant_id field.
-	apikeyDescTenantID := apikeyFields[3].Descriptor()
-	// apikey.TenantIDValidator is a validator for the "tenant_id" field. It is called by the builders before save.
-	apikey.TenantIDValidator = func() func(string) error {
-		validators := apikeyDescTenantID.Validators
-		fns := [...]func(string) error{
-			validators[0].(func(string) error),
-			validators[1].(func(string) error),
-		}
-		return func(tenant string) error {
-			for _, fn := range fns {
-				if err := fn(tenant); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-	}()
-	// apikeyDescName is the schema descriptor for name field.
-	apikeyDescName := apikeyFields[4].Descriptor()
-	// apikey.DefaultName holds the default value on creation for the name field.
-	apikey.DefaultName = apikeyDescName.Default.(string)
-	// apikey.NameValidator is a validator for the "name" field. It is called by the builders before save.
-	apikey.NameValidator = apikeyDescName.Validators[0].(func(string) error)
-	// apikeyDescCreatedAt is the schema descriptor for created_at field.
-	apikeyDescCreatedAt := apikeyFields[5].Descriptor()
-	// apikey.DefaultCreatedAt holds the default value on creation for the created_at field.
-	apikey.DefaultCreatedAt = apikeyDescCreatedAt.Default.(func() time.Time)
-	// apikeyDescID is the schema descriptor for id field.
-	apikeyDescID := apikeyFields[0].Descriptor()
-	// apikey.DefaultID holds the default value on creation for the id field.
-	apikey.DefaultID = apikeyDescID.Default.(func() uuid.UUID)
 	planFields := schema.Plan{}.Fields()
 	_ = planFields
 	// planDescName is the schema descriptor for name field.
@@ -152,49 +81,13 @@ func init() {
 	postDescID := postFields[0].Descriptor()
 	// post.DefaultID holds the default value on creation for the id field.
 	post.DefaultID = postDescID.Default.(func() uuid.UUID)
-	tenantFields := schema.Tenant{}.Fields()
-	_ = tenantFields
-	// tenantDescSchemaName is the schema descriptor for schema_name field.
-	tenantDescSchemaName := tenantFields[1].Descriptor()
-	// tenant.SchemaNameValidator is a validator for the "schema_name" field. It is called by the builders before save.
-	tenant.SchemaNameValidator = func() func(string) error {
-		validators := tenantDescSchemaName.Validators
-		fns := [...]func(string) error{
-			validators[0].(func(string) error),
-			validators[1].(func(string) error),
-		}
-		return func(schema_name string) error {
-			for _, fn := range fns {
-				if err := fn(schema_name); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-	}()
-	// tenantDescStatusReason is the schema descriptor for status_reason field.
-	tenantDescStatusReason := tenantFields[4].Descriptor()
-	// tenant.StatusReasonValidator is a validator for the "status_reason" field. It is called by the builders before save.
-	tenant.StatusReasonValidator = tenantDescStatusReason.Validators[0].(func(string) error)
-	// tenantDescRevision is the schema descriptor for revision field.
-	tenantDescRevision := tenantFields[5].Descriptor()
-	// tenant.RevisionValidator is a validator for the "revision" field. It is called by the builders before save.
-	tenant.RevisionValidator = tenantDescRevision.Validators[0].(func(string) error)
-	// tenantDescCreatedAt is the schema descriptor for created_at field.
-	tenantDescCreatedAt := tenantFields[6].Descriptor()
-	// tenant.DefaultCreatedAt holds the default value on creation for the created_at field.
-	tenant.DefaultCreatedAt = tenantDescCreatedAt.Default.(func() time.Time)
-	// tenantDescUpdatedAt is the schema descriptor for updated_at field.
-	tenantDescUpdatedAt := tenantFields[7].Descriptor()
-	// tenant.DefaultUpdatedAt holds the default value on creation for the updated_at field.
-	tenant.DefaultUpdatedAt = tenantDescUpdatedAt.Default.(func() time.Time)
-	// tenant.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
-	tenant.UpdateDefaultUpdatedAt = tenantDescUpdatedAt.UpdateDefault.(func() time.Time)
-	// tenantDescID is the schema descriptor for id field.
-	tenantDescID := tenantFields[0].Descriptor()
-	// tenant.IDValidator is a validator for the "id" field. It is called by the builders before save.
-	tenant.IDValidator = func() func(string) error {
-		validators := tenantDescID.Validators
+	tenantplanFields := schema.TenantPlan{}.Fields()
+	_ = tenantplanFields
+	// tenantplanDescID is the schema descriptor for id field.
+	tenantplanDescID := tenantplanFields[0].Descriptor()
+	// tenantplan.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	tenantplan.IDValidator = func() func(string) error {
+		validators := tenantplanDescID.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),

@@ -14,14 +14,12 @@ import (
 // Tx is a transactional client that is created by calling Client.Tx().
 type Tx struct {
 	config
-	// APIKey is the client for interacting with the APIKey builders.
-	APIKey *APIKeyClient
 	// Plan is the client for interacting with the Plan builders.
 	Plan *PlanClient
 	// Post is the client for interacting with the Post builders.
 	Post *PostClient
-	// Tenant is the client for interacting with the Tenant builders.
-	Tenant *TenantClient
+	// TenantPlan is the client for interacting with the TenantPlan builders.
+	TenantPlan *TenantPlanClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 
@@ -155,10 +153,9 @@ func (tx *Tx) Client() *Client {
 }
 
 func (tx *Tx) init() {
-	tx.APIKey = NewAPIKeyClient(tx.config)
 	tx.Plan = NewPlanClient(tx.config)
 	tx.Post = NewPostClient(tx.config)
-	tx.Tenant = NewTenantClient(tx.config)
+	tx.TenantPlan = NewTenantPlanClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 }
 
@@ -169,7 +166,7 @@ func (tx *Tx) init() {
 // of them in order to commit or rollback the transaction.
 //
 // If a closed transaction is embedded in one of the generated entities, and the entity
-// applies a query, for example: APIKey.QueryXXX(), the query will be executed
+// applies a query, for example: Plan.QueryXXX(), the query will be executed
 // through the driver which created this transaction.
 //
 // Note that txDriver is not goroutine safe.

@@ -1,16 +1,18 @@
 package handlers
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/pgtenant/pgtenant/ent"
+	"github.com/pgtenant/pgtenant/internal/tenantplan"
 	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
@@ -20,7 +22,7 @@ import (
 type poolsResponse struct {
 	Count     int               `json:"count"`
 	Mode      string            `json:"mode"`
-	MaxPools  int               `json:"maxPools"`
+	MaxPools  int               `json:"maxPools"` // Stats.MaxClients
 	Hits      uint64            `json:"hits"`
 	Misses    uint64            `json:"misses"`
 	Evictions map[string]uint64 `json:"evictions"`
@@ -42,7 +44,7 @@ type poolStats struct {
 	LastUsed        *time.Time `json:"lastUsed,omitempty"`
 }
 
-func newPoolStats(s tenant.PoolStats) poolStats {
+func newPoolStats(s tenant.ClientStats) poolStats {
 	ps := poolStats{
 		ID:              s.ID,
 		OpenConnections: s.OpenConnections,
@@ -62,9 +64,9 @@ func newPoolStats(s tenant.PoolStats) poolStats {
 func (a *API) pools(w http.ResponseWriter, r *http.Request) error {
 	st := a.reg.Stats()
 	resp := poolsResponse{
-		Count:     st.Pools,
+		Count:     st.Clients,
 		Mode:      st.Mode.String(),
-		MaxPools:  st.MaxPools,
+		MaxPools:  st.MaxClients,
 		Hits:      st.Hits,
 		Misses:    st.Misses,
 		Evictions: make(map[string]uint64, len(st.Evictions)),
@@ -115,9 +117,35 @@ type tenantResponse struct {
 	UpdatedAt  time.Time  `json:"updatedAt"`
 }
 
-func newTenantResponse(t *ent.Tenant) tenantResponse {
-	return tenantResponse{ID: t.ID, SchemaName: t.SchemaName, PlanID: t.PlanID,
-		Status: string(t.Status), CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+func newTenantResponse(t *migrate.Tenant, plans map[string]uuid.UUID) tenantResponse {
+	r := tenantResponse{ID: t.ID, SchemaName: t.Schema,
+		Status: t.Status, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	if p, ok := plans[t.ID]; ok {
+		r.PlanID = &p
+	}
+	return r
+}
+
+// tenantResponses returns the wire form of ts, with their plans.
+func (a *API) tenantResponses(ctx context.Context, ts ...*migrate.Tenant) (jsonList[tenantResponse], error) {
+	ids := make([]string, len(ts))
+	for i, t := range ts {
+		ids[i] = t.ID
+	}
+	plans, err := tenantplan.Of(ctx, a.reg.Shared(), ids...)
+	if err != nil {
+		return nil, err
+	}
+	return listOf(ts, func(t *migrate.Tenant) tenantResponse { return newTenantResponse(t, plans) }), nil
+}
+
+// encodeTenant writes t, with its plan, with status.
+func (a *API) encodeTenant(w http.ResponseWriter, r *http.Request, status int, t *migrate.Tenant) error {
+	l, err := a.tenantResponses(r.Context(), t)
+	if err != nil {
+		return err
+	}
+	return a.encode(w, r, status, l[0])
 }
 
 func (t tenantResponse) appendJSON(b []byte) ([]byte, error) {
@@ -144,13 +172,37 @@ type createTenantRequest struct {
 	Plan string `json:"plan" validate:"omitempty,nonul,max=100"`
 }
 
-// listTenants serves GET /admin/tenants: the whole directory.
+// maxTenantPage bounds the limit query parameter of GET /admin/tenants.
+const maxTenantPage = 1000
+
+// listTenants serves GET /admin/tenants: the directory ordered by id, all of
+// it, or a page with ?limit=N (at most 1000), from ?after=ID on (the last
+// id of the previous page).
 func (a *API) listTenants(w http.ResponseWriter, r *http.Request) error {
-	ts, err := a.opts.Migrator.ListTenants(r.Context())
+	var opts migrate.ListOptions
+	q := r.URL.Query()
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxTenantPage {
+			return invalidField("limit", "must be a whole number from 1 to 1000")
+		}
+		opts.Limit = n
+	}
+	if v := q.Get("after"); v != "" {
+		if err := tenant.ValidateID(v); err != nil {
+			return invalidField("after", "must be a tenant id")
+		}
+		opts.After = v
+	}
+	ts, err := a.opts.Migrator.ListTenants(r.Context(), opts)
 	if err != nil {
 		return fmt.Errorf("list tenants: %w", err)
 	}
-	return a.encode(w, r, http.StatusOK, listOf(ts, newTenantResponse))
+	l, err := a.tenantResponses(r.Context(), ts...)
+	if err != nil {
+		return err
+	}
+	return a.encode(w, r, http.StatusOK, l)
 }
 
 // createTenant serves POST /admin/tenants: provision (idempotently) the
@@ -163,11 +215,21 @@ func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {
 	if err := tenant.ValidateID(req.ID); err != nil {
 		return invalidField("id", "must be a lower-case slug or UUID")
 	}
-	t, err := a.opts.Migrator.CreateTenant(r.Context(), req.ID, migrate.CreateOptions{Plan: req.Plan})
+	var opts migrate.CreateOptions
+	if req.Plan != "" {
+		plan, err := tenantplan.Resolve(r.Context(), a.reg.Shared(), req.Plan)
+		if errors.Is(err, tenantplan.ErrUnknownPlan) {
+			return invalidField("plan", "must be the id or name of a plan")
+		} else if err != nil {
+			return err
+		}
+		opts.Then = tenantplan.Set(req.ID, plan)
+	}
+	t, err := a.opts.Migrator.CreateTenant(r.Context(), req.ID, opts)
 	if err != nil {
 		return createTenantError(req.ID, err)
 	}
-	return a.encode(w, r, http.StatusCreated, newTenantResponse(t))
+	return a.encodeTenant(w, r, http.StatusCreated, t)
 }
 
 // createTenantError is the error answered for a failed CreateTenant of id.
@@ -175,7 +237,7 @@ func createTenantError(id string, err error) error {
 	switch {
 	case errors.Is(err, tenant.ErrInvalidID):
 		return invalidField("id", "must be a lower-case slug or UUID")
-	case errors.Is(err, migrate.ErrUnknownPlan):
+	case errors.Is(err, tenantplan.ErrUnknownPlan):
 		return invalidField("plan", "must be the id or name of a plan")
 	}
 	return fmt.Errorf("create tenant %q: %w", id, err)
@@ -190,6 +252,9 @@ func (a *API) dropTenant(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("drop tenant %q: %w", id, err)
 	}
 	a.reg.Evict(id)
+	if err := tenantplan.Forget(r.Context(), a.reg.Shared(), id); err != nil {
+		return err
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

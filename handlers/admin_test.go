@@ -80,11 +80,11 @@ func TestAdminTenants(t *testing.T) {
 		if len(list) != 3 || !ids["alpha"] || !ids["beta"] || !ids["gamma"] {
 			t.Errorf("listTenants = %+v; want alpha, beta, gamma", list)
 		}
-		if !e.reg.HasPool("gamma") {
+		if !resident(e.reg, "gamma") {
 			t.Fatalf("gamma has no pool after a request")
 		}
 		e.expect(t, req{method: "DELETE", path: "/admin/tenants/gamma", token: testAdminToken}, http.StatusNoContent)
-		if e.reg.HasPool("gamma") {
+		if resident(e.reg, "gamma") {
 			t.Errorf("gamma still has a pool after DELETE /admin/tenants/gamma")
 		}
 		e.expect(t, req{method: "GET", path: "/users", tenant: "gamma"}, http.StatusNotFound)

@@ -7,8 +7,10 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5/middleware"
+	"github.com/google/uuid"
 
 	"github.com/pgtenant/pgtenant/internal/bulk"
+	"github.com/pgtenant/pgtenant/internal/tenantplan"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
 
@@ -68,18 +70,25 @@ func (a *API) createTenants(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusRequestEntityTooLarge, fmt.Sprintf("Too many ids: at most %d per request", MaxBatchIDs))
 	}
 	ctx := r.Context()
+	// An unknown plan would fail every tenant alike: answered as POST
+	// /admin/tenants answers it, before any is created.
+	var plan uuid.UUID
+	if req.Plan != "" {
+		if plan, err = tenantplan.Resolve(ctx, a.reg.Shared(), req.Plan); err != nil {
+			return createTenantError("", err)
+		}
+	}
 	create := func(ctx context.Context, id string) error {
-		_, err := a.opts.Migrator.CreateTenant(ctx, id, migrate.CreateOptions{Plan: req.Plan})
+		var opts migrate.CreateOptions
+		if req.Plan != "" {
+			opts.Then = tenantplan.Set(id, plan)
+		}
+		_, err := a.opts.Migrator.CreateTenant(ctx, id, opts)
 		return err
 	}
 	opts := bulk.Options{Concurrency: a.opts.BatchConcurrency}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = DefaultBatchConcurrency
-	}
-	if req.Plan != "" {
-		// An unknown plan would fail every tenant alike: answered as
-		// POST /admin/tenants answers it.
-		opts.Abort = func(err error) bool { return errors.Is(err, migrate.ErrUnknownPlan) }
 	}
 	rs, err := bulk.Run(ctx, req.IDs, create, opts)
 	if err != nil {

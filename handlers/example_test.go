@@ -10,6 +10,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/pgtenant/pgtenant/ent"
+	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
+
 	"github.com/pgtenant/pgtenant/handlers"
 	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
@@ -19,7 +22,7 @@ import (
 // tenant through its life: provisioned, serving its users, dropped.
 func ExampleAPI_Routes() {
 	ctx := context.Background()
-	reg, err := tenant.New(ctx, os.Getenv("DATABASE_URL"), tenant.Options{})
+	reg, err := tenant.New(ctx, os.Getenv("DATABASE_URL"), ent.ClientForTenant, tenant.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -28,7 +31,7 @@ func ExampleAPI_Routes() {
 	const adminToken = "s3cret" // in production, e.g. os.Getenv("ADMIN_TOKEN")
 	api := handlers.New(nil, reg, handlers.Options{
 		AdminToken: adminToken,
-		Migrator:   migrate.New(reg.DB(), migrate.Options{}),
+		Migrator:   migrate.New(reg.DB(), migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()}),
 	})
 	srv := httptest.NewServer(api.Routes()) // or http.ListenAndServe(":3000", api.Routes())
 	defer srv.Close()

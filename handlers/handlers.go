@@ -12,6 +12,7 @@ import (
 	"github.com/go-playground/validator/v10"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pgtenant/pgtenant/ent"
 	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/apikey"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
@@ -64,7 +65,7 @@ type Options struct {
 // it with New.
 type API struct {
 	log      *slog.Logger
-	reg      *tenant.Registry
+	reg      *tenant.Registry[*ent.Client]
 	opts     Options
 	maxBody  int64
 	validate *validator.Validate
@@ -74,7 +75,7 @@ type API struct {
 // New returns the API serving reg. logger receives one line per request
 // and the causes of 5xx responses; nil discards them. reg must not be nil and
 // must outlive the API's use.
-func New(logger *slog.Logger, reg *tenant.Registry, opts Options) *API {
+func New(logger *slog.Logger, reg *tenant.Registry[*ent.Client], opts Options) *API {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -199,4 +200,11 @@ func (a *API) timeout(next http.Handler) http.Handler {
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// tenantClient returns the client of the request's tenant, which the
+// tenant middleware put in ctx.
+func tenantClient(ctx context.Context) *ent.Client {
+	c, _ := tenant.ClientFromContext[*ent.Client](ctx)
+	return c
 }

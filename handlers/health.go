@@ -14,7 +14,7 @@ type healthResponse struct {
 
 // health serves GET /health: liveness only, no database access.
 func (a *API) health(w http.ResponseWriter, r *http.Request) error {
-	return a.encode(w, r, http.StatusOK, healthResponse{Status: "ok", Pools: a.reg.PoolCount()})
+	return a.encode(w, r, http.StatusOK, healthResponse{Status: "ok", Pools: a.reg.Len()})
 }
 
 // readyTimeout bounds the database ping of GET /ready.
@@ -38,8 +38,8 @@ type readyResponse struct {
 // ready serves GET /ready: 200 when the shared pool answers a ping, with
 // the public migrations the database lacks and the number of tenants behind
 // this release's migrations (one query each, whatever the number of
-// tenants); 503 when the database does not answer or its public schema is
-// too old to tell.
+// tenants); 503 when the database does not answer or lacks public
+// migrations of this release.
 func (a *API) ready(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
@@ -47,11 +47,15 @@ func (a *API) ready(w http.ResponseWriter, r *http.Request) error {
 		return &statusError{status: http.StatusServiceUnavailable, msg: "Database unavailable",
 			err: fmt.Errorf("ping shared pool: %w", err)}
 	}
-	body := readyResponse{Status: "ready", Pools: a.reg.PoolCount()}
+	body := readyResponse{Status: "ready", Pools: a.reg.Len()}
 	if m := a.opts.Migrator; m != nil {
 		pending, err := m.PublicPending(ctx)
 		if err != nil {
 			return &statusError{status: http.StatusServiceUnavailable, msg: "Database unavailable", err: err}
+		}
+		if len(pending) > 0 {
+			return &statusError{status: http.StatusServiceUnavailable, msg: "Database not migrated",
+				err: fmt.Errorf("public migrations pending: %v", pending)}
 		}
 		n, err := m.TenantsBehind(ctx)
 		if err != nil {

@@ -14,12 +14,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgtenant/pgtenant/ent"
+	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
+
 	"github.com/lib/pq"
 
 	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 	"github.com/pgtenant/pgtenant/tenant/tenanttest"
 )
+
+// migs are the reference service's migrations.
+var migs = tenanttest.Migrations{Public: migrations.Public(), Tenant: migrations.Tenant()}
 
 // modes are the isolation modes every HTTP test runs in.
 var modes = []tenant.Mode{tenant.SearchPath, tenant.Qualified}
@@ -32,7 +38,7 @@ const testAdminToken = "s3cret-token"
 type testEnv struct {
 	api  *API
 	h    http.Handler
-	reg  *tenant.Registry
+	reg  *tenant.Registry[*ent.Client]
 	db   *sql.DB   // the database, search_path public
 	cfg  pq.Config // the database's connection settings
 	dsn  string    // the database's URL
@@ -60,9 +66,9 @@ func forEachMode(t *testing.T, f func(t *testing.T, e *testEnv), opts ...envOpti
 
 func newTestEnv(tb testing.TB, mode tenant.Mode, opts ...envOption) *testEnv {
 	tb.Helper()
-	cfg := tenanttest.NewMigratedDatabase(tb)
-	tenanttest.NewTenant(tb, cfg, "alpha")
-	tenanttest.NewTenant(tb, cfg, "beta")
+	cfg := migs.NewDatabase(tb)
+	migs.NewTenant(tb, cfg, "alpha")
+	migs.NewTenant(tb, cfg, "beta")
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var o Options
@@ -70,7 +76,7 @@ func newTestEnv(tb testing.TB, mode tenant.Mode, opts ...envOption) *testEnv {
 	for _, opt := range opts {
 		opt(&o, &to)
 	}
-	reg, err := tenant.New(tb.Context(), tenanttest.URL(cfg), to)
+	reg, err := tenant.New(tb.Context(), tenanttest.URL(cfg), ent.ClientForTenant, to)
 	if err != nil {
 		tb.Fatalf("tenant.New: %v", err)
 	}
@@ -82,7 +88,7 @@ func newTestEnv(tb testing.TB, mode tenant.Mode, opts ...envOption) *testEnv {
 		}
 	})
 	if o.AdminToken != "" {
-		o.Migrator = migrate.New(reg.DB(), migrate.Options{Logger: logger})
+		o.Migrator = migrate.New(reg.DB(), migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant(), Logger: logger})
 	}
 	api := New(logger, reg, o)
 	return &testEnv{api: api, h: api.Routes(), reg: reg, db: tenanttest.Open(tb, cfg), cfg: cfg, dsn: tenanttest.URL(cfg), logs: logs}
@@ -185,4 +191,10 @@ func serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
 	return w
+}
+
+// resident reports whether tenant id has a client in reg.
+func resident(reg *tenant.Registry[*ent.Client], id string) bool {
+	st := reg.Stats()
+	return st.Resident(id)
 }

@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgtenant/pgtenant/ent"
+	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
+
 	"github.com/pgtenant/pgtenant/handlers"
 	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
@@ -23,7 +26,7 @@ import (
 // hostileAPI is the API on a migrated database with one tenant, acme.
 type hostileAPI struct {
 	h   http.Handler
-	reg *tenant.Registry
+	reg *tenant.Registry[*ent.Client]
 	db  *sql.DB
 }
 
@@ -31,7 +34,7 @@ func newHostileAPI(tb testing.TB) *hostileAPI {
 	tb.Helper()
 	cfg := tenanttest.NewDatabase(tb)
 	db := tenanttest.Open(tb, cfg)
-	mig := migrate.New(db, migrate.Options{})
+	mig := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
 	if err := mig.MigratePublic(tb.Context()); err != nil {
 		tb.Fatal(err)
 	}
@@ -39,7 +42,7 @@ func newHostileAPI(tb testing.TB) *hostileAPI {
 		tb.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	reg, err := tenant.New(tb.Context(), tenanttest.URL(cfg), tenant.Options{Logger: logger})
+	reg, err := tenant.New(tb.Context(), tenanttest.URL(cfg), ent.ClientForTenant, tenant.Options{Logger: logger})
 	if err != nil {
 		tb.Fatalf("tenant.New: %v", err)
 	}
@@ -71,7 +74,7 @@ func (a *hostileAPI) footprint(tb testing.TB) footprint {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	f.pools = a.reg.PoolCount()
+	f.pools = a.reg.Len()
 	return f
 }
 

@@ -33,7 +33,7 @@ func (a *API) suspendTenant(w http.ResponseWriter, r *http.Request) error {
 		return lifecycleError(err)
 	}
 	a.reg.Evict(id)
-	return a.encode(w, r, http.StatusOK, newTenantResponse(t))
+	return a.encodeTenant(w, r, http.StatusOK, t)
 }
 
 // resumeTenant serves POST /admin/tenants/{id}/resume: a suspended tenant
@@ -48,7 +48,7 @@ func (a *API) resumeTenant(w http.ResponseWriter, r *http.Request) error {
 		return lifecycleError(err)
 	}
 	a.reg.Evict(id)
-	return a.encode(w, r, http.StatusOK, newTenantResponse(t))
+	return a.encodeTenant(w, r, http.StatusOK, t)
 }
 
 // lifecycleError maps a status change the tenant's status refuses to 409.

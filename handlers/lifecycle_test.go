@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
 	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
@@ -29,7 +30,7 @@ func TestAdminSuspendResume(t *testing.T) {
 		if got := body[errorBody](t, w); got.Error != "Tenant suspended" {
 			t.Errorf("GET /users of a suspended tenant: error %q; want Tenant suspended", got.Error)
 		}
-		if e.reg.HasPool("alpha") {
+		if resident(e.reg, "alpha") {
 			t.Error("the suspended tenant still has a pool")
 		}
 		e.expect(t, req{method: "GET", path: "/users", tenant: "beta"}, http.StatusOK)
@@ -62,7 +63,7 @@ func TestSuspendUnderLoad(t *testing.T) {
 	var seenAt atomic.Int64
 	var once sync.Once
 	hook := func(_ *Options, to *tenant.Options) {
-		to.Hooks.OnPoolEvicted = func(id string, _ tenant.EvictReason) {
+		to.Hooks.OnClientEvicted = func(id string, _ tenant.EvictReason) {
 			if id == "alpha" {
 				once.Do(func() { seenAt.Store(time.Now().UnixNano()); close(seen) })
 			}
@@ -70,7 +71,7 @@ func TestSuspendUnderLoad(t *testing.T) {
 	}
 	e := newTestEnv(t, tenant.SearchPath, withAdmin, hook)
 	e.createUser(t, "alpha", "a@example.com", "A")
-	other := migrate.New(e.db, migrate.Options{})
+	other := migrate.New(e.db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
 
 	const workers = 8
 	var (

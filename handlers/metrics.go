@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/pgtenant/pgtenant/ent"
 	"github.com/pgtenant/pgtenant/tenant"
 )
 
@@ -21,7 +22,7 @@ type metrics struct {
 	duration *prometheus.HistogramVec
 }
 
-func newMetrics(tr *tenant.Registry) *metrics {
+func newMetrics(tr *tenant.Registry[*ent.Client]) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -61,14 +62,14 @@ func (m *metrics) handler(log *slog.Logger) http.Handler {
 // registryCollector reports a tenant.Registry's Stats at scrape time. It
 // reads counters only: a scrape never pings the database.
 type registryCollector struct {
-	reg *tenant.Registry
+	reg *tenant.Registry[*ent.Client]
 
 	pools, maxPools, hits, misses, evictions   *prometheus.Desc
 	conns, spares, maxConns, connWaits         *prometheus.Desc
 	open, inUse, idle, waitCount, waitDuration *prometheus.Desc
 }
 
-func newRegistryCollector(reg *tenant.Registry) *registryCollector {
+func newRegistryCollector(reg *tenant.Registry[*ent.Client]) *registryCollector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("pgtenant_"+name, help, labels, nil)
 	}
@@ -106,8 +107,8 @@ func (c *registryCollector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
 	}
-	gauge(c.pools, float64(st.Pools))
-	gauge(c.maxPools, float64(st.MaxPools))
+	gauge(c.pools, float64(st.Clients))
+	gauge(c.maxPools, float64(st.MaxClients))
 	counter(c.hits, float64(st.Hits))
 	counter(c.misses, float64(st.Misses))
 	for _, reason := range []tenant.EvictReason{tenant.EvictLRU, tenant.EvictTTL, tenant.EvictManual, tenant.EvictClose} {
@@ -119,7 +120,7 @@ func (c *registryCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.connWaits, float64(st.ConnWaits))
 
 	// Per-pool series would grow with the tenant count; sum the tenant pools.
-	var t tenant.PoolStats
+	var t tenant.ClientStats
 	for _, p := range st.Tenants {
 		t.OpenConnections += p.OpenConnections
 		t.InUse += p.InUse
@@ -129,7 +130,7 @@ func (c *registryCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, p := range []struct {
 		name string
-		s    tenant.PoolStats
+		s    tenant.ClientStats
 	}{{"shared", st.Shared}, {"tenants", t}} {
 		gauge(c.open, float64(p.s.OpenConnections), p.name)
 		gauge(c.inUse, float64(p.s.InUse), p.name)

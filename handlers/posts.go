@@ -63,7 +63,7 @@ func (a *API) listPosts(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	ps, err := ent.FromContext(ctx).Post.Query().
+	ps, err := tenantClient(ctx).Post.Query().
 		Order(ent.Asc(post.FieldCreatedAt), ent.Asc(post.FieldID)).
 		Limit(limit).Offset(offset).
 		All(ctx)
@@ -85,7 +85,7 @@ func (a *API) listUserPosts(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	client := ent.FromContext(ctx)
+	client := tenantClient(ctx)
 	ps, err := client.Post.Query().
 		Where(post.AuthorID(id)).
 		Order(ent.Asc(post.FieldCreatedAt), ent.Asc(post.FieldID)).
@@ -115,7 +115,7 @@ func (a *API) createPost(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	p, err := ent.FromContext(ctx).Post.Create().
+	p, err := tenantClient(ctx).Post.Create().
 		SetTitle(req.Title).
 		SetNillableContent(req.Content).
 		SetAuthorID(uuid.MustParse(req.AuthorID)).
@@ -136,7 +136,7 @@ func (a *API) getPost(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	p, err := ent.FromContext(ctx).Post.Get(ctx, id)
+	p, err := tenantClient(ctx).Post.Get(ctx, id)
 	switch {
 	case ent.IsNotFound(err):
 		return errPostNotFound
@@ -156,7 +156,7 @@ func (a *API) updatePost(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	client := ent.FromContext(ctx)
+	client := tenantClient(ctx)
 	var p *ent.Post
 	if req.Title == nil && req.Content == nil && req.AuthorID == nil {
 		p, err = client.Post.Get(ctx, id)
@@ -190,7 +190,7 @@ func (a *API) deletePost(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	err = ent.FromContext(ctx).Post.DeleteOneID(id).Exec(ctx)
+	err = tenantClient(ctx).Post.DeleteOneID(id).Exec(ctx)
 	switch {
 	case ent.IsNotFound(err):
 		return errPostNotFound

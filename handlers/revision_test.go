@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
 	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
@@ -11,7 +12,7 @@ import (
 // withRevision makes the registry refuse tenants behind this release's
 // migrations, as api serve does.
 func withRevision(t testing.TB) envOption {
-	rev, err := migrate.LatestRevision(nil)
+	rev, err := migrate.LatestRevision(migrations.Tenant())
 	if err != nil {
 		t.Fatal(err)
 	}

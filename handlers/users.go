@@ -71,7 +71,7 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	users, err := ent.FromContext(ctx).User.Query().
+	users, err := tenantClient(ctx).User.Query().
 		Order(ent.Asc(user.FieldCreatedAt), ent.Asc(user.FieldID)).
 		Limit(limit).Offset(offset).
 		All(ctx)
@@ -87,7 +87,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	u, err := ent.FromContext(ctx).User.Create().
+	u, err := tenantClient(ctx).User.Create().
 		SetEmail(strings.ToLower(req.Email)).
 		SetName(req.Name).
 		Save(ctx)
@@ -107,7 +107,7 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	u, err := ent.FromContext(ctx).User.Get(ctx, id)
+	u, err := tenantClient(ctx).User.Get(ctx, id)
 	switch {
 	case ent.IsNotFound(err):
 		return errUserNotFound
@@ -129,7 +129,7 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	client := ent.FromContext(ctx)
+	client := tenantClient(ctx)
 	var u *ent.User
 	if req.Email == nil && req.Name == nil && req.Active == nil {
 		u, err = client.User.Get(ctx, id)
@@ -165,7 +165,7 @@ func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	err = ent.FromContext(ctx).User.DeleteOneID(id).Exec(ctx)
+	err = tenantClient(ctx).User.DeleteOneID(id).Exec(ctx)
 	switch {
 	case ent.IsNotFound(err):
 		return errUserNotFound

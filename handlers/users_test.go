@@ -220,7 +220,7 @@ func TestTenantResolution(t *testing.T) {
 				}
 			}
 		}
-		if n := e.reg.PoolCount(); n != 0 {
+		if n := e.reg.Len(); n != 0 {
 			t.Errorf("PoolCount after rejected tenants = %d; want 0", n)
 		}
 	})

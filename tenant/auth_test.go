@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	enttenant "github.com/pgtenant/pgtenant/ent/tenant"
 	"github.com/pgtenant/pgtenant/tenant"
 )
 
@@ -31,9 +30,9 @@ func tokenAuth(calls *int) tenant.Authenticator {
 
 func TestMiddlewareAuthenticator(t *testing.T) {
 	reg := mwSetup(t, tenant.SearchPath,
-		mwTenant{id: "acme", status: enttenant.StatusActive, schema: true},
-		mwTenant{id: "other", status: enttenant.StatusActive, schema: true},
-		mwTenant{id: "paused", status: enttenant.StatusSuspended, schema: true},
+		mwTenant{id: "acme", status: "active", schema: true},
+		mwTenant{id: "other", status: "active", schema: true},
+		mwTenant{id: "paused", status: "suspended", schema: true},
 	)
 	var calls int
 	var seen tenant.Principal
@@ -97,8 +96,8 @@ func TestMiddlewareAuthenticator(t *testing.T) {
 	}
 	// Refused credentials never reach the registry: only the requests
 	// with a valid credential looked a tenant up.
-	if st := reg.Stats(); st.Pools > 2 {
-		t.Errorf("registry opened %d pools; want at most 2 (acme, other)", st.Pools)
+	if st := reg.Stats(); st.Clients > 2 {
+		t.Errorf("registry opened %d pools; want at most 2 (acme, other)", st.Clients)
 	}
 }
 
@@ -106,7 +105,7 @@ func TestMiddlewareAuthenticator(t *testing.T) {
 // credential is answered before any directory lookup: the registry counts
 // no hit and no miss.
 func TestMiddlewareUnauthenticatedTouchesNoTenant(t *testing.T) {
-	reg := mwSetup(t, tenant.SearchPath, mwTenant{id: "acme", status: enttenant.StatusActive, schema: true})
+	reg := mwSetup(t, tenant.SearchPath, mwTenant{id: "acme", status: "active", schema: true})
 	var calls int
 	h := tenant.Middleware(reg, tenant.MiddlewareOptions{Authenticator: tokenAuth(&calls)})(mwCountUsers)
 	for _, auth := range []string{"", "Bearer bad-acme", "Bearer good-acme extra"} {
@@ -121,8 +120,8 @@ func TestMiddlewareUnauthenticatedTouchesNoTenant(t *testing.T) {
 			t.Errorf("Authorization %q: status = %d; want 401", auth, w.Code)
 		}
 	}
-	if st := reg.Stats(); st.Hits != 0 || st.Misses != 0 || st.Pools != 0 {
-		t.Errorf("after refused credentials: hits %d, misses %d, pools %d; want none", st.Hits, st.Misses, st.Pools)
+	if st := reg.Stats(); st.Hits != 0 || st.Misses != 0 || st.Clients != 0 {
+		t.Errorf("after refused credentials: hits %d, misses %d, pools %d; want none", st.Hits, st.Misses, st.Clients)
 	}
 	if calls != 3 {
 		t.Errorf("authenticator called %d times; want 3", calls)
@@ -130,7 +129,7 @@ func TestMiddlewareUnauthenticatedTouchesNoTenant(t *testing.T) {
 }
 
 func TestHeaderAuthIsHeaderMode(t *testing.T) {
-	reg := mwSetup(t, tenant.SearchPath, mwTenant{id: "acme", status: enttenant.StatusActive, schema: true})
+	reg := mwSetup(t, tenant.SearchPath, mwTenant{id: "acme", status: "active", schema: true})
 	h := tenant.Middleware(reg, tenant.MiddlewareOptions{Authenticator: tenant.HeaderAuth{}})(mwCountUsers)
 	for _, tc := range []struct {
 		id     string

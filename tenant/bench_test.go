@@ -7,10 +7,11 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/pgtenant/pgtenant/ent"
 	"github.com/pgtenant/pgtenant/tenant"
 )
 
-func benchRegistry(b *testing.B, mode tenant.Mode) *tenant.Registry {
+func benchRegistry(b *testing.B, mode tenant.Mode) *tenant.Registry[*ent.Client] {
 	b.Helper()
 	f := newFixture(b)
 	f.addTenant(b, "acme")
@@ -118,8 +119,8 @@ func BenchmarkManyTenants(b *testing.B) {
 		name string
 		opts tenant.Options
 	}{
-		{"search_path", tenant.Options{Mode: tenant.SearchPath, MaxPools: maxPools, MaxConns: 40}},
-		{"qualified", tenant.Options{Mode: tenant.Qualified, MaxPools: maxPools, MaxConns: 40}},
+		{"search_path", tenant.Options{Mode: tenant.SearchPath, MaxClients: maxPools, MaxConns: 40}},
+		{"qualified", tenant.Options{Mode: tenant.Qualified, MaxClients: maxPools, MaxConns: 40}},
 		// Qualified clients hold no connection: keep them all.
 		{"qualified/all-resident", tenant.Options{Mode: tenant.Qualified, MaxConns: 40}},
 	}

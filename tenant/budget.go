@@ -46,6 +46,12 @@ func newBudget(n int, recycle bool, idle time.Duration) *budget {
 	return b
 }
 
+// recycles reports whether closed connections become spares.
+func (b *budget) recycles() bool { return b.spares != nil }
+
+// spareCount returns the number of spares now.
+func (b *budget) spareCount() int { return len(b.spares) }
+
 // takeSpare returns a spare connection, or nil when there is none.
 func (b *budget) takeSpare() pqConn {
 	select {

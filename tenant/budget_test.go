@@ -21,7 +21,7 @@ func TestBudgetNeverExceeded(t *testing.T) {
 		const maxConns = 5 // the listener's and four for the pools
 		const tenants = 3 * (maxConns - 1)
 		ids := f.addTenants(t, "b", tenants)
-		reg := f.newRegistry(t, tenant.Options{Mode: mode, MaxConns: maxConns, MaxPools: tenants})
+		reg := f.newRegistry(t, tenant.Options{Mode: mode, MaxConns: maxConns, MaxClients: tenants})
 
 		done := make(chan struct{})
 		var peak, peakStat atomic.Int64

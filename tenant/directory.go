@@ -9,8 +9,7 @@ import (
 
 	"github.com/lib/pq"
 
-	"github.com/pgtenant/pgtenant/ent"
-	enttenant "github.com/pgtenant/pgtenant/ent/tenant"
+	"github.com/pgtenant/pgtenant/tenant/internal/directory"
 )
 
 // negAnswer is a remembered negative directory answer: the sentinel
@@ -23,46 +22,41 @@ type negAnswer struct {
 // lookup asks the directory whether id is an active tenant whose schema is
 // schema. A negative answer (ErrNotFound, or ErrSuspended for a suspended
 // tenant) is remembered for Options.NotFoundTTL.
-func (reg *Registry) lookup(ctx context.Context, id, schema string) error {
+func (reg *Registry[C]) lookup(ctx context.Context, id, schema string) error {
 	reg.lookups.Add(1)
-	t, err := reg.sharedClient.Tenant.Query().
-		Where(enttenant.ID(id), enttenant.StatusIn(enttenant.StatusActive, enttenant.StatusSuspended)).
-		Select(enttenant.FieldSchemaName, enttenant.FieldStatus, enttenant.FieldRevision).
-		Only(ctx)
+	t, err := directory.Served(ctx, reg.shared, id)
 	switch {
-	case ent.IsNotFound(err):
-		reg.rememberNotFound(id)
+	case errors.Is(err, sql.ErrNoRows):
+		reg.remember(id, ErrNotFound)
 		return fmt.Errorf("%w: tenant %q", ErrNotFound, id)
 	case err != nil:
 		if !errors.Is(err, ErrUnavailable) && IsTransient(err) {
 			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		return fmt.Errorf("tenant directory lookup of %q: %w", id, err)
-	case t.SchemaName != schema:
+	case t.Schema != schema:
 		// Serving the schema our Namer names would serve the wrong data, and
 		// serving the directory's would bypass the Namer's validation.
-		reg.log.WarnContext(ctx, "tenant schema mismatch", "tenant", id, "schema", schema, "directory_schema", t.SchemaName)
-		reg.rememberNotFound(id)
-		return fmt.Errorf("%w: tenant %q: directory names schema %q, expected %q", ErrNotFound, id, t.SchemaName, schema)
-	case t.Status == enttenant.StatusSuspended:
+		reg.log.WarnContext(ctx, "tenant schema mismatch", "tenant", id, "schema", schema, "directory_schema", t.Schema)
+		reg.remember(id, ErrNotFound)
+		return fmt.Errorf("%w: tenant %q: directory names schema %q, expected %q", ErrNotFound, id, t.Schema, schema)
+	case t.Status == directory.Suspended:
 		reg.remember(id, ErrSuspended)
 		return fmt.Errorf("%w: tenant %q", ErrSuspended, id)
-	case reg.opts.Revision != "" && (t.Revision == nil || *t.Revision < reg.opts.Revision):
+	case reg.opts.Revision != "" && (!t.Revision.Valid || t.Revision.String < reg.opts.Revision):
 		// Versions are timestamp-prefixed file names: they sort in the
 		// order they apply.
 		have := "none"
-		if t.Revision != nil {
-			have = *t.Revision
+		if t.Revision.Valid {
+			have = t.Revision.String
 		}
 		return fmt.Errorf("%w: tenant %q is at migration %s, this release needs %s", ErrSchemaBehind, id, have, reg.opts.Revision)
 	}
 	return nil
 }
 
-func (reg *Registry) rememberNotFound(id string) { reg.remember(id, ErrNotFound) }
-
 // remember records the negative answer sentinel for id.
-func (reg *Registry) remember(id string, sentinel error) {
+func (reg *Registry[C]) remember(id string, sentinel error) {
 	if reg.opts.NotFoundTTL < 0 {
 		return
 	}
@@ -89,7 +83,7 @@ func (reg *Registry) remember(id string, sentinel error) {
 
 // listen starts the directory listener and waits until it listens on
 // DirectoryChannel or ctx is done.
-func (reg *Registry) listen(ctx context.Context, dsn string) error {
+func (reg *Registry[C]) listen(ctx context.Context, dsn string) error {
 	l := pq.NewListener(dsn, 100*time.Millisecond, 10*time.Second, func(ev pq.ListenerEventType, err error) {
 		if err != nil {
 			reg.log.Warn("tenant directory listener", "event", ev.String(), "err", err)
@@ -116,7 +110,7 @@ func (reg *Registry) listen(ctx context.Context, dsn string) error {
 // watch forgets what the registry knows about every tenant named in a
 // directory notification. A nil notification means the listener reconnected
 // and may have missed some: then every resident tenant is checked again.
-func (reg *Registry) watch(notify <-chan *pq.Notification) {
+func (reg *Registry[C]) watch(notify <-chan *pq.Notification) {
 	for {
 		select {
 		case <-reg.stop:
@@ -142,7 +136,7 @@ func (reg *Registry) watch(notify <-chan *pq.Notification) {
 
 // resync drops the negative cache and evicts every resident tenant the
 // directory no longer lists as active.
-func (reg *Registry) resync() {
+func (reg *Registry[C]) resync() {
 	reg.mu.Lock()
 	clear(reg.negative)
 	ids := reg.lru.Keys()
@@ -152,107 +146,16 @@ func (reg *Registry) resync() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
 	defer cancel()
-	active, err := reg.sharedClient.Tenant.Query().
-		Where(enttenant.IDIn(ids...), enttenant.StatusEQ(enttenant.StatusActive)).
-		IDs(ctx)
+	active, err := directory.ActiveAmong(ctx, reg.shared, ids)
 	if err != nil {
 		// Nothing is known: forget everything rather than serve a tenant
 		// that may have been dropped meanwhile.
 		reg.log.Warn("tenant directory resync", "err", err)
 		active = nil
 	}
-	keep := make(map[string]bool, len(active))
-	for _, id := range active {
-		keep[id] = true
-	}
 	for _, id := range ids {
-		if !keep[id] {
+		if !active[id] {
 			reg.Evict(id)
-		}
-	}
-}
-
-// sweep evicts, every Options.SweepInterval, the clients without a lease that
-// were last used longer than Options.PoolTTL ago and expired negative
-// directory answers; and closes, every half Options.ConnMaxIdleTime, the
-// spare connections idle longer than ConnMaxIdleTime, so that a spare lives
-// about as long as an idle connection in a pool.
-func (reg *Registry) sweep() {
-	t := time.NewTicker(reg.opts.SweepInterval)
-	defer t.Stop()
-	var spares <-chan time.Time
-	if reg.budget.spares != nil {
-		st := time.NewTicker(max(reg.opts.ConnMaxIdleTime/2, time.Second))
-		defer st.Stop()
-		spares = st.C
-	}
-	for {
-		select {
-		case <-reg.stop:
-			return
-		case now := <-t.C:
-			reg.sweepOnce(now)
-		case now := <-spares:
-			reg.budget.closeSpares(now.Add(-reg.opts.ConnMaxIdleTime))
-		}
-	}
-}
-
-func (reg *Registry) sweepOnce(now time.Time) {
-	reg.mu.Lock()
-	for _, id := range reg.lru.Keys() {
-		e, _ := reg.lru.Peek(id)
-		if reg.opts.PoolTTL > 0 && e.leases == 0 && now.Sub(e.lastUsed) > reg.opts.PoolTTL {
-			reg.removeLocked(id, EvictTTL)
-		}
-	}
-	for id, n := range reg.negative {
-		if now.After(n.until) {
-			delete(reg.negative, id)
-		}
-	}
-	ev := reg.takePendingLocked()
-	reg.mu.Unlock()
-	reg.finish(context.Background(), ev)
-}
-
-// shedIdle closes idle connections of the SearchPath pools, one at a time,
-// until a budget token or a spare is free: each time one of the pool with the most idle connections, the least
-// recently used among equals. Trimming the fullest pool first keeps one
-// idle connection in as many pools as possible, so shedding rarely takes
-// the connection the next request of a tenant would have used.
-func (reg *Registry) shedIdle() {
-	reg.mu.Lock()
-	pools := make([]*sql.DB, 0, reg.lru.Len()+1)
-	pools = append(pools, reg.shared)
-	for _, e := range reg.lru.Values() { // least recently used first
-		if e.db != nil && !e.closed {
-			pools = append(pools, e.db)
-		}
-	}
-	reg.mu.Unlock()
-	idle := make([]int, len(pools))
-	total := 0
-	for i, db := range pools {
-		idle[i] = db.Stats().Idle
-		total += idle[i]
-	}
-	for range total {
-		v := 0
-		for i := range pools {
-			if idle[i] > idle[v] {
-				v = i
-			}
-		}
-		if idle[v] == 0 {
-			return
-		}
-		// SetMaxIdleConns closes the surplus idle connections at once.
-		pools[v].SetMaxIdleConns(idle[v] - 1)
-		pools[v].SetMaxIdleConns(reg.opts.MaxIdleConns)
-		idle[v]--
-		if reg.budget.roomy() {
-			return
 		}
 	}
 }

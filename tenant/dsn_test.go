@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pgtenant/pgtenant/ent"
 	"github.com/pgtenant/pgtenant/tenant"
 )
 
@@ -11,7 +12,7 @@ import (
 // New's error shows it without the password.
 func TestNewHidesThePasswordOfABadDSN(t *testing.T) {
 	for _, dsn := range []string{"postgres://app:hunter2@db:54x2/app", "host=db password=hunter2 port=x"} {
-		_, err := tenant.New(t.Context(), dsn, tenant.Options{})
+		_, err := tenant.New(t.Context(), dsn, ent.ClientForTenant, tenant.Options{})
 		if err == nil || strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("New(%q) = %v; want an error without the password", dsn, err)
 		}

@@ -20,7 +20,7 @@ import (
 // 404 before the handler runs.
 func ExampleMiddleware() {
 	ctx := context.Background()
-	reg, err := tenant.New(ctx, os.Getenv("DATABASE_URL"), tenant.Options{})
+	reg, err := tenant.New(ctx, os.Getenv("DATABASE_URL"), ent.ClientForTenant, tenant.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -29,7 +29,8 @@ func ExampleMiddleware() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /users", func(w http.ResponseWriter, r *http.Request) {
 		id, _ := tenant.FromContext(r.Context())
-		n, err := ent.FromContext(r.Context()).User.Query().Count(r.Context())
+		client, _ := tenant.ClientFromContext[*ent.Client](r.Context())
+		n, err := client.User.Query().Count(r.Context())
 		if err != nil {
 			http.Error(w, "Internal server error", http.StatusInternalServerError)
 			return
@@ -70,8 +71,8 @@ func ExampleMiddleware() {
 // The tenant comes from the host name, requests must carry a token for it, and
 // errors are answered in the application's own format.
 func ExampleMiddleware_options() {
-	var reg *tenant.Registry // from tenant.New
-	var app http.Handler     // the application's routes
+	var reg *tenant.Registry[*ent.Client] // from tenant.New
+	var app http.Handler                  // the application's routes
 	authorize := func(r *http.Request, id string) error {
 		if r.Header.Get("Authorization") != "Bearer token-of-"+id {
 			return fmt.Errorf("no token for tenant %q", id)

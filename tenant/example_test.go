@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/pgtenant/pgtenant/ent"
 	"github.com/pgtenant/pgtenant/ent/user"
 	"github.com/pgtenant/pgtenant/tenant"
 )
@@ -18,14 +19,14 @@ import (
 // the service's log.
 func ExampleNew() {
 	ctx := context.Background()
-	reg, err := tenant.New(ctx, os.Getenv("DATABASE_URL"), tenant.Options{
-		Mode:     tenant.Qualified,
-		MaxPools: 500,
-		MaxConns: 60,
-		PoolTTL:  15 * time.Minute,
-		Logger:   slog.New(slog.NewJSONHandler(os.Stderr, nil)),
+	reg, err := tenant.New(ctx, os.Getenv("DATABASE_URL"), ent.ClientForTenant, tenant.Options{
+		Mode:       tenant.Qualified,
+		MaxClients: 500,
+		MaxConns:   60,
+		ClientTTL:  15 * time.Minute,
+		Logger:     slog.New(slog.NewJSONHandler(os.Stderr, nil)),
 		Hooks: tenant.Hooks{
-			OnPoolEvicted: func(id string, reason tenant.EvictReason) {
+			OnClientEvicted: func(id string, reason tenant.EvictReason) {
 				fmt.Println("evicted", id, reason)
 			},
 		},
@@ -55,7 +56,7 @@ func ExampleNew() {
 // it when done; eviction never closes a client that is still leased.
 func ExampleRegistry_Acquire() {
 	ctx := context.Background()
-	reg, err := tenant.New(ctx, os.Getenv("DATABASE_URL"), tenant.Options{})
+	reg, err := tenant.New(ctx, os.Getenv("DATABASE_URL"), ent.ClientForTenant, tenant.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}

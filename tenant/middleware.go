@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-
-	"github.com/pgtenant/pgtenant/ent"
 )
 
 // Header is the request header from which Middleware reads the tenant id by
@@ -71,11 +69,11 @@ var ErrMultipleIDs = errors.New("tenant: more than one id")
 var ErrForbidden = errors.New("tenant: forbidden")
 
 // Middleware returns HTTP middleware that resolves the request's tenant,
-// acquires its client from reg, stores the id (NewContext) and the client
-// (ent.NewContext) in the request context, calls next, and releases the lease
-// when next returns or panics (the panic then goes on up, to a recoverer such
-// as chi's). Handlers get the client with ent.FromContext and the id with
-// FromContext; neither must be used after the handler returns.
+// acquires its client from reg, stores the id and the client in the request
+// context, calls next, and releases the lease when next returns or panics
+// (the panic then goes on up, to a recoverer such as chi's). Handlers get the
+// client with ClientFromContext[C] and the id with FromContext; neither must
+// be used after the handler returns.
 //
 // The steps are: Extract the id (refusing a request that names several);
 // validate it (ValidateID; Authorize never
@@ -84,28 +82,13 @@ var ErrForbidden = errors.New("tenant: forbidden")
 // opts.Authenticator, the first steps are instead: Authenticate; validate
 // the principal's tenant; check X-Tenant-ID against it. When a step
 // fails, no later step runs and, unless opts.ErrorHandler is set, the
-// response (written by WriteError) is a JSON body {"error": message} with
-// these statuses:
-//
-//	ErrUnauthenticated (Authenticator)  401 Unauthorized (WWW-Authenticate: Bearer)
-//	no tenant id                        400 Tenant ID is required
-//	ErrMultipleIDs                      400 X-Tenant-ID must name exactly one tenant
-//	ErrInvalidID                        400 Invalid tenant ID
-//	Authorize returned an error,
-//	X-Tenant-ID not the credential's,
-//	credential of an unserved tenant    403 Invalid tenant
-//	ErrNotFound                         404 Tenant not found
-//	ErrSuspended                        403 Tenant suspended
-//	ErrUnavailable, ErrClosed,
-//	context.DeadlineExceeded            503 Service unavailable (Retry-After: 1)
-//	anything else                       500 Internal server error
-//
-// Error texts are never sent to the client. Middleware panics if reg is nil.
-func Middleware(reg *Registry, opts MiddlewareOptions) func(http.Handler) http.Handler {
+// response is written by WriteError: the status and message of ErrorStatus.
+// Middleware panics if reg is nil.
+func Middleware[C any](reg *Registry[C], opts MiddlewareOptions) func(http.Handler) http.Handler {
 	if reg == nil {
 		panic("tenant: Middleware with nil Registry")
 	}
-	m := &middleware{opts: opts, acquire: reg.Acquire}
+	m := &middleware[C]{opts: opts, acquire: reg.Acquire}
 	if opts.Verified {
 		m.acquire = reg.AcquireVerified
 	}
@@ -113,22 +96,22 @@ func Middleware(reg *Registry, opts MiddlewareOptions) func(http.Handler) http.H
 		m.opts.ErrorHandler = WriteError
 	}
 	return func(next http.Handler) http.Handler {
-		return &handler{m: m, next: next}
+		return &handler[C]{m: m, next: next}
 	}
 }
 
 // middleware is the part of Middleware shared by every handler it wraps.
-type middleware struct {
+type middleware[C any] struct {
 	opts    MiddlewareOptions
-	acquire func(context.Context, string) (*ent.Client, func(), error)
+	acquire func(context.Context, string) (C, func(), error)
 }
 
-type handler struct {
-	m    *middleware
+type handler[C any] struct {
+	m    *middleware[C]
 	next http.Handler
 }
 
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *handler[C]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := h.m
 	if m.opts.Authenticator != nil {
 		h.serveAuthenticated(w, r)
@@ -171,7 +154,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// A deferred call, not a closure, and no recover: the lease ends on
 	// return and on panic alike, and the panic keeps going.
 	defer release()
-	r = r.WithContext(ent.NewContext(NewContext(r.Context(), id), client))
+	r = r.WithContext(&valueCtx{Context: r.Context(), id: id, client: client})
 	if m.opts.OnResolved != nil {
 		m.opts.OnResolved(r, id)
 	}
@@ -180,7 +163,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serveAuthenticated is ServeHTTP with an Authenticator: the credential is
 // checked before anything else, so a refused one touches no tenant.
-func (h *handler) serveAuthenticated(w http.ResponseWriter, r *http.Request) {
+func (h *handler[C]) serveAuthenticated(w http.ResponseWriter, r *http.Request) {
 	m := h.m
 	p, err := m.opts.Authenticator.Authenticate(r)
 	if err != nil {
@@ -212,64 +195,9 @@ func (h *handler) serveAuthenticated(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	r = r.WithContext(ent.NewContext(NewPrincipalContext(r.Context(), p), client))
+	r = r.WithContext(&valueCtx{Context: r.Context(), id: p.Tenant, subject: p.Subject, client: client})
 	if m.opts.OnResolved != nil {
 		m.opts.OnResolved(r, p.Tenant)
 	}
 	h.next.ServeHTTP(w, r)
-}
-
-// Bodies of the default error responses, the original library's texts.
-var (
-	bodyMissingID   = []byte(`{"error":"Tenant ID is required"}` + "\n")
-	bodyMultipleIDs = []byte(`{"error":"X-Tenant-ID must name exactly one tenant"}` + "\n")
-	bodyInvalidID   = []byte(`{"error":"Invalid tenant ID"}` + "\n")
-	bodyUnauth      = []byte(`{"error":"Unauthorized"}` + "\n")
-	bodyForbidden   = []byte(`{"error":"Invalid tenant"}` + "\n")
-	bodyNotFound    = []byte(`{"error":"Tenant not found"}` + "\n")
-	bodySuspended   = []byte(`{"error":"Tenant suspended"}` + "\n")
-	bodyUnavailable = []byte(`{"error":"Service unavailable"}` + "\n")
-	bodyInternal    = []byte(`{"error":"Internal server error"}` + "\n")
-)
-
-// WriteError writes the default response of Middleware for err, as listed in
-// Middleware's documentation. A custom MiddlewareOptions.ErrorHandler may call
-// it for the errors it does not handle itself.
-func WriteError(w http.ResponseWriter, _ *http.Request, err error) {
-	status, body := errorResponse(err)
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	switch status {
-	case http.StatusServiceUnavailable:
-		h.Set("Retry-After", "1")
-	case http.StatusUnauthorized:
-		h.Set("WWW-Authenticate", "Bearer")
-	}
-	w.WriteHeader(status)
-	w.Write(body)
-}
-
-func errorResponse(err error) (int, []byte) {
-	switch {
-	case errors.Is(err, ErrUnauthenticated):
-		return http.StatusUnauthorized, bodyUnauth
-	case errors.Is(err, ErrMissingID):
-		return http.StatusBadRequest, bodyMissingID
-	case errors.Is(err, ErrMultipleIDs):
-		return http.StatusBadRequest, bodyMultipleIDs
-	case errors.Is(err, ErrForbidden):
-		// Before the others: whatever Authorize's error wraps, it is a refusal.
-		return http.StatusForbidden, bodyForbidden
-	case errors.Is(err, ErrInvalidID):
-		return http.StatusBadRequest, bodyInvalidID
-	case errors.Is(err, ErrNotFound):
-		return http.StatusNotFound, bodyNotFound
-	case errors.Is(err, ErrSuspended):
-		return http.StatusForbidden, bodySuspended
-	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrClosed),
-		errors.Is(err, context.DeadlineExceeded):
-		return http.StatusServiceUnavailable, bodyUnavailable
-	}
-	return http.StatusInternalServerError, bodyInternal
 }

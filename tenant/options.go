@@ -46,25 +46,25 @@ func ParseMode(s string) (Mode, error) {
 // EvictReason says why a tenant's client left a Registry.
 type EvictReason string
 
-// Eviction reasons passed to Hooks.OnPoolEvicted and counted in Stats.
+// Eviction reasons passed to Hooks.OnClientEvicted and counted in Stats.
 const (
 	EvictLRU    EvictReason = "lru"    // the registry was full
-	EvictTTL    EvictReason = "ttl"    // idle longer than Options.PoolTTL
+	EvictTTL    EvictReason = "ttl"    // idle longer than Options.ClientTTL
 	EvictManual EvictReason = "manual" // Registry.Evict, or the tenant left the directory
 	EvictClose  EvictReason = "close"  // Registry.Close
 )
 
-// Hooks are called by a Registry on pool events. Any of them may be nil. They
+// Hooks are called by a Registry on client events. Any of them may be nil. They
 // are called without registry locks held, possibly from several goroutines at
 // once, and must not block for long.
 type Hooks struct {
-	// OnPoolCreated is called after a tenant's client was opened.
-	OnPoolCreated func(id string)
-	// OnPoolEvicted is called once per evicted client, after it was removed
-	// from the registry (it may still be closing while leases end).
-	OnPoolEvicted func(id string, reason EvictReason)
-	// OnError is called when opening, pinging or closing a tenant's pool fails.
-	// id is "" for the shared pool.
+	// OnClientOpened is called after a tenant's client was opened.
+	OnClientOpened func(id string)
+	// OnClientEvicted is called once per evicted client, after it was
+	// removed from the registry (it may still be closing while leases end).
+	OnClientEvicted func(id string, reason EvictReason)
+	// OnError is called when verifying or closing a tenant's client fails.
+	// id is "" for the shared client.
 	OnError func(id string, err error)
 	// OnRetry is called before each retry sleep of a verified acquisition.
 	OnRetry func(attempt int, err error, delay time.Duration)
@@ -79,17 +79,17 @@ type Options struct {
 	// Namer maps tenant ids to schema names; default DefaultNamer (tenant_<id>).
 	Namer Namer
 
-	// MaxPools is how many tenant clients stay open at most; the least recently
+	// MaxClients is how many tenant clients stay open at most; the least recently
 	// used one is evicted beyond that. Default 50 in SearchPath mode, where
 	// each client has its own pool, and 1000 in Qualified mode, where a client
 	// holds no connection and costs only a few kilobytes of memory.
-	MaxPools int
+	MaxClients int
 
-	// PoolTTL evicts a client unused (no lease) for this long. Default 1h;
+	// ClientTTL evicts a client unused (no lease) for this long. Default 1h;
 	// negative disables the TTL.
-	PoolTTL time.Duration
+	ClientTTL time.Duration
 
-	// SweepInterval is how often idle clients are checked against PoolTTL.
+	// SweepInterval is how often idle clients are checked against ClientTTL.
 	// Default 1m. (Spare connections of SearchPath mode are checked against
 	// ConnMaxIdleTime every half ConnMaxIdleTime.)
 	SweepInterval time.Duration
@@ -133,7 +133,7 @@ type Options struct {
 	// defaults of RetryPolicy.
 	Retry RetryPolicy
 
-	// Hooks are called on pool events.
+	// Hooks are called on client events.
 	Hooks Hooks
 
 	// Logger receives pool events at Info, retries at Warn and, when
@@ -155,28 +155,28 @@ type Options struct {
 
 // Defaults of Options, taken by its zero fields.
 const (
-	DefaultMaxPools = 50
-	// DefaultMaxPoolsQualified is the default of MaxPools in Qualified mode.
-	DefaultMaxPoolsQualified = 1000
-	DefaultPoolTTL           = time.Hour
-	DefaultSweepInterval     = time.Minute
-	DefaultMaxOpenConns      = 10
-	DefaultConnMaxIdleTime   = 30 * time.Second
-	DefaultMaxConns          = 80
-	DefaultNotFoundTTL       = 5 * time.Second
+	DefaultMaxClients = 50
+	// DefaultMaxClientsQualified is the default of MaxClients in Qualified mode.
+	DefaultMaxClientsQualified = 1000
+	DefaultClientTTL           = time.Hour
+	DefaultSweepInterval       = time.Minute
+	DefaultMaxOpenConns        = 10
+	DefaultConnMaxIdleTime     = 30 * time.Second
+	DefaultMaxConns            = 80
+	DefaultNotFoundTTL         = 5 * time.Second
 )
 
 // withDefaults returns o with every zero field replaced by its default and
 // the limits made consistent with each other.
 func (o Options) withDefaults() Options {
-	if o.MaxPools <= 0 {
-		o.MaxPools = DefaultMaxPools
+	if o.MaxClients <= 0 {
+		o.MaxClients = DefaultMaxClients
 		if o.Mode == Qualified {
-			o.MaxPools = DefaultMaxPoolsQualified
+			o.MaxClients = DefaultMaxClientsQualified
 		}
 	}
-	if o.PoolTTL == 0 {
-		o.PoolTTL = DefaultPoolTTL
+	if o.ClientTTL == 0 {
+		o.ClientTTL = DefaultClientTTL
 	}
 	if o.SweepInterval <= 0 {
 		o.SweepInterval = DefaultSweepInterval

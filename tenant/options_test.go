@@ -32,7 +32,7 @@ func holdConns(t *testing.T, client *ent.Client, n int) {
 }
 
 // idleConns returns the idle connections of each tenant's pool.
-func idleConns(reg *tenant.Registry) map[string]int {
+func idleConns(reg *tenant.Registry[*ent.Client]) map[string]int {
 	idle := map[string]int{}
 	for _, p := range reg.Stats().Tenants {
 		idle[p.ID] = p.Idle

@@ -53,7 +53,7 @@ func (c *queryCapture) take() []string {
 
 // unqualified matches a table of the Ent graph named without its schema
 // where a table reference stands.
-var unqualified = regexp.MustCompile(`(?i)\b(FROM|JOIN|INTO|UPDATE|TABLE)\s+"(users|posts|plans|tenants)"`)
+var unqualified = regexp.MustCompile(`(?i)\b(FROM|JOIN|INTO|UPDATE|TABLE)\s+"(users|posts|plans|tenant_plans)"`)
 
 // TestQualifiedStatements proves that every statement Ent sends in Qualified
 // mode names its schema: the pool's search_path is empty, so an unqualified
@@ -162,7 +162,7 @@ func TestQualifiedStatements(t *testing.T) {
 			}
 			_, err := client.Plan.Query().WithTenants().All(ctx)
 			return err
-		}, []string{`"public"."plans"`, `"public"."tenants"`}},
+		}, []string{`"public"."plans"`, `"public"."tenant_plans"`}},
 	}
 	for _, op := range ops {
 		err := op.run()

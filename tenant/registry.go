@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,50 +13,66 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"github.com/lib/pq"
 	"golang.org/x/sync/singleflight"
 
-	"github.com/pgtenant/pgtenant/ent"
 	"github.com/pgtenant/pgtenant/internal/redact"
 )
 
 // DirectoryChannel is the PostgreSQL NOTIFY channel on which a change to the
 // tenant directory is announced, with the tenant id as payload. Registries
 // LISTEN on it and forget what they cached about that tenant, so a dropped or
-// suspended tenant stops being served by every process. The public
-// migrations' trigger on public.tenants announces every insert, delete and
-// change of status or schema_name; code that changes the directory has
-// nothing to send.
+// suspended tenant stops being served by every process. The directory's
+// trigger on public.tenants (created by package tenant/migrate) announces
+// every insert, delete and change of status or schema_name; code that
+// changes the directory has nothing to send.
 const DirectoryChannel = "tenant_directory"
 
-// A Registry hands out one *ent.Client per tenant. It is safe for concurrent
-// use by multiple goroutines.
+// NewClientFunc returns the Ent client of one tenant, or the shared client,
+// over drv. schema is the schema the client must name in front of its
+// tenant tables, "" when the connection's search_path selects the tenant's
+// schema (SearchPath mode) and for the shared client; shared tables are
+// always in public. It must not do I/O.
+//
+// The entpgtenant code-generation extension generates one into the user's
+// ent package (ent.ClientForTenant); by hand, it is
+//
+//	func(drv dialect.Driver, schema string) *ent.Client {
+//		return ent.NewClient(ent.Driver(drv), ent.AlternateSchema(ent.SchemaConfig{
+//			Note: schema, Notebook: schema, // every tenant table
+//			Account: "public",              // every shared table
+//		}))
+//	}
+//
+// which needs Ent's sql/schemaconfig feature.
+type NewClientFunc[C any] func(drv dialect.Driver, schema string) C
+
+// A Registry hands out one client of type C (the user's generated
+// *ent.Client) per tenant. It is safe for concurrent use by multiple
+// goroutines.
 //
 // A tenant is served only while the directory (public.tenants) lists it as
 // active. The directory is read when a tenant's client is opened; changes to
 // it reach a registry through notifications on DirectoryChannel (and, after
 // the listener lost its connection, by checking every resident tenant
-// again). At most Options.MaxPools tenant clients are kept; beyond that the
-// least recently used one is evicted, and clients unused for Options.PoolTTL
-// are evicted too. An evicted client is closed only after every release of
-// every lease on it has been called, so eviction never breaks a running
-// request. Close closes everything; afterwards Acquire returns ErrClosed.
+// again). At most Options.MaxClients tenant clients are kept; beyond that the
+// least recently used one is evicted, and clients unused for
+// Options.ClientTTL are evicted too. An evicted client is closed only after
+// every release of every lease on it has been called, so eviction never
+// breaks a running request. Close closes everything; afterwards Acquire
+// returns ErrClosed.
 //
 // No registry lock is held while connecting, pinging, querying the directory,
 // closing a pool or calling a hook.
-type Registry struct {
-	opts Options
-	log  *slog.Logger
-	// connector dials every pool's connections, with an empty search_path;
-	// the pools set their own.
-	connector *pq.Connector
+type Registry[C any] struct {
+	opts      Options
+	log       *slog.Logger
+	newClient NewClientFunc[C]
+	iso       isolation
 	budget    *budget
-
-	shared       *sql.DB        // search_path=public, or none in Qualified mode
-	sharedDrv    *entsql.Driver // over shared
-	sharedClient *ent.Client
+	shared    *sql.DB // iso.shared()
+	sharedC   C
 
 	group    singleflight.Group
 	listener *pq.Listener
@@ -68,20 +83,42 @@ type Registry struct {
 	evictions             [len(evictReasons)]atomic.Uint64
 
 	mu       sync.Mutex
-	lru      *simplelru.LRU[string, *entry]
-	reason   EvictReason          // reason of the removal in progress (lru unless set)
-	pending  []eviction           // evicted by the LRU callback, to be finished outside mu
-	live     map[*entry]struct{}  // entries not closed yet, evicted or not
-	negative map[string]negAnswer // ids the directory does not list as active, until expiry
-	epoch    uint64               // incremented by Evict: directory answers read before are stale
+	lru      *simplelru.LRU[string, *entry[C]]
+	live     map[*entry[C]]struct{} // entries not closed yet, evicted or not
+	negative map[string]negAnswer   // ids the directory does not list as active, until expiry
+	epoch    uint64                 // incremented by Evict: directory answers read before are stale
 	closed   bool
 	drained  chan struct{} // closed when live becomes empty after Close
 }
 
+// entry is one tenant's client in a Registry. The fields below conns are
+// guarded by Registry.mu.
+type entry[C any] struct {
+	id     string
+	schema string
+	client C
+	conns  tenantConns
+
+	leases   int
+	lastUsed time.Time
+	evicted  bool // removed from the LRU
+	closed   bool // closed, or about to be by the goroutine that set this
+
+	// Lease slots are handed out from chunks so that a lease costs one small
+	// allocation (its release closure) instead of two.
+	slots []leaseSlot
+	next  int
+}
+
+// leaseSlot records whether one lease was released; guarded by Registry.mu.
+type leaseSlot struct{ done bool }
+
+const leaseChunk = 64
+
 // eviction is an entry removed from the LRU under mu, whose hooks (and close,
 // if it had no lease) are run after mu is released.
-type eviction struct {
-	e      *entry
+type eviction[C any] struct {
+	e      *entry[C]
 	reason EvictReason
 	close  bool
 }
@@ -106,15 +143,65 @@ const maxNegative = 4096
 const lookupTimeout = 10 * time.Second
 
 // New returns a Registry for the database named by dsn (a postgres:// URL or a
-// key=value DSN, as accepted by lib/pq). It opens the shared pool, which it
-// pings once, and starts listening on DirectoryChannel. A search_path in dsn is
-// ignored: the registry sets it per pool.
+// key=value DSN, as accepted by lib/pq) whose clients newClient builds. It
+// opens the shared pool, which it pings once, and starts listening on
+// DirectoryChannel. A search_path in dsn is ignored: the registry sets it per
+// pool. The database must hold the directory (package tenant/migrate creates
+// it).
 //
 // The directory listener holds one connection of Options.MaxConns for the
 // registry's lifetime. New fails if the database cannot be reached before ctx
 // is done. The caller must Close the registry.
-func New(ctx context.Context, dsn string, opts Options) (*Registry, error) {
+func New[C any](ctx context.Context, dsn string, newClient NewClientFunc[C], opts Options) (*Registry[C], error) {
+	if newClient == nil {
+		return nil, errorf("New with nil NewClientFunc")
+	}
 	opts = opts.withDefaults()
+	connector, err := newConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	reg := &Registry[C]{
+		opts:      opts,
+		log:       opts.Logger,
+		newClient: newClient,
+		stop:      make(chan struct{}),
+		live:      make(map[*entry[C]]struct{}),
+		negative:  make(map[string]negAnswer),
+	}
+	// Evictions are explicit (see addLocked), not the LRU's callback.
+	reg.lru, err = simplelru.NewLRU[string, *entry[C]](opts.MaxClients, nil)
+	if err != nil {
+		return nil, errorf("%w", err)
+	}
+	reg.iso, reg.budget, err = newIsolation(opts, connector, reg.residents)
+	if err != nil {
+		return nil, errorf("%w", err)
+	}
+	reg.shared = reg.iso.shared()
+	reg.sharedC = newClient(reg.logged("", sharedDriver{driverOf(reg.shared)}), "")
+	// The listener's connection is dialed by lib/pq itself; reserve its token.
+	reg.budget.tryAcquire()
+	fail := func(err error) (*Registry[C], error) {
+		reg.iso.close()
+		reg.budget.release()
+		return nil, err
+	}
+	if err := reg.shared.PingContext(ctx); err != nil {
+		return fail(fmt.Errorf("%w: ping: %w", ErrUnavailable, err))
+	}
+	if err := reg.listen(ctx, dsn); err != nil {
+		return fail(err)
+	}
+	if opts.ClientTTL > 0 || reg.budget.recycles() {
+		reg.wg.Go(reg.sweep)
+	}
+	return reg, nil
+}
+
+// newConnector returns the connector of every pool: dsn's settings, with an
+// empty search_path, which the pools set themselves.
+func newConnector(dsn string) (*pq.Connector, error) {
 	base, err := pq.NewConfig(dsn)
 	if err != nil {
 		return nil, errorf("parse dsn: %w", redact.Error(dsn, err))
@@ -136,71 +223,30 @@ func New(ctx context.Context, dsn string, opts Options) (*Registry, error) {
 		return nil, errorf("parse dsn: %w", redact.Error(dsn, err))
 	}
 	connector.Dialer(drainDialer{})
-	reg := &Registry{
-		opts:      opts,
-		log:       opts.Logger,
-		connector: connector,
-		budget:    newBudget(opts.MaxConns, opts.Mode == SearchPath, opts.ConnMaxIdleTime),
-		stop:      make(chan struct{}),
-		reason:    EvictLRU,
-		live:      make(map[*entry]struct{}),
-		negative:  make(map[string]negAnswer),
-	}
-	if opts.Mode == SearchPath {
-		// In Qualified mode the listener and the one shared pool fit the
-		// budget exactly: there is never anything to shed.
-		reg.budget.shed = reg.shedIdle
-	}
-	reg.lru, err = simplelru.NewLRU(opts.MaxPools, reg.onEvict)
-	if err != nil {
-		return nil, errorf("%w", err)
-	}
-
-	// The listener's connection is dialed by lib/pq itself; reserve its token.
-	reg.budget.tryAcquire()
-	var sc ent.SchemaConfig
-	switch opts.Mode {
-	case Qualified:
-		reg.shared, err = reg.openPool("", opts.MaxConns-1, opts.MaxConns-1)
-		sc = sharedSchemaConfig()
-	case SearchPath:
-		reg.shared, err = reg.openPool("public", opts.MaxOpenConns, opts.MaxIdleConns)
-	default:
-		err = errorf("unknown isolation mode %v", opts.Mode)
-	}
-	if err != nil {
-		reg.budget.release()
-		return nil, errorf("open shared pool: %w", err)
-	}
-	reg.sharedDrv = entsql.OpenDB(dialect.Postgres, reg.shared)
-	reg.sharedClient = ent.NewClient(ent.Driver(reg.driver("", reg.sharedDrv)), ent.AlternateSchema(sc))
-	if err := reg.shared.PingContext(ctx); err != nil {
-		reg.shared.Close()
-		reg.budget.release()
-		return nil, fmt.Errorf("%w: ping: %w", ErrUnavailable, err)
-	}
-	if err := reg.listen(ctx, dsn); err != nil {
-		reg.shared.Close()
-		reg.budget.release()
-		return nil, err
-	}
-	if opts.PoolTTL > 0 || reg.budget.spares != nil {
-		reg.wg.Go(reg.sweep)
-	}
-	return reg, nil
+	return connector, nil
 }
 
 // Acquire returns the client of tenant id and a release function that must be
 // called when the caller is done with the client; release is idempotent. The
 // client must not be used after release. Acquire validates id (ErrInvalidID),
 // consults the directory before the first use (ErrNotFound), and opens the
-// tenant's pool lazily without connecting. Concurrent first calls for one
-// tenant open exactly one pool.
+// tenant's connections lazily without connecting. Concurrent first calls for
+// one tenant open exactly one client.
 //
-// Errors wrap ErrInvalidID, ErrNotFound, ErrUnavailable (the directory could
-// not be read, also when ctx's deadline passed while reading it), ErrClosed,
-// or ctx's error.
-func (reg *Registry) Acquire(ctx context.Context, id string) (*ent.Client, func(), error) {
+// Errors wrap ErrInvalidID, ErrNotFound, ErrSuspended, ErrSchemaBehind,
+// ErrUnavailable (the directory could not be read, also when ctx's deadline
+// passed while reading it), ErrClosed, or ctx's error.
+func (reg *Registry[C]) Acquire(ctx context.Context, id string) (C, func(), error) {
+	e, release, err := reg.acquire(ctx, id)
+	if err != nil {
+		var zero C
+		return zero, nil, err
+	}
+	return e.client, release, nil
+}
+
+// acquire is Acquire returning the leased entry.
+func (reg *Registry[C]) acquire(ctx context.Context, id string) (*entry[C], func(), error) {
 	// Only validated ids are ever stored, so a hit proves id valid; a miss
 	// validates before anything else.
 	reg.mu.Lock()
@@ -212,13 +258,13 @@ func (reg *Registry) Acquire(ctx context.Context, id string) (*ent.Client, func(
 		release := reg.leaseLocked(e)
 		reg.mu.Unlock()
 		reg.hits.Add(1)
-		return e.client, release, nil
+		return e, release, nil
 	}
 	reg.mu.Unlock()
 	return reg.acquireSlow(ctx, id)
 }
 
-func (reg *Registry) acquireSlow(ctx context.Context, id string) (*ent.Client, func(), error) {
+func (reg *Registry[C]) acquireSlow(ctx context.Context, id string) (*entry[C], func(), error) {
 	schema, err := reg.opts.Namer.Schema(id)
 	if err != nil {
 		return nil, nil, err
@@ -233,7 +279,7 @@ func (reg *Registry) acquireSlow(ctx context.Context, id string) (*ent.Client, f
 		if e, ok := reg.lru.Get(id); ok {
 			release := reg.leaseLocked(e)
 			reg.mu.Unlock()
-			return e.client, release, nil
+			return e, release, nil
 		}
 		if n, ok := reg.negative[id]; ok {
 			if time.Now().Before(n.until) {
@@ -264,7 +310,7 @@ func (reg *Registry) acquireSlow(ctx context.Context, id string) (*ent.Client, f
 		if res.Err != nil {
 			return nil, nil, res.Err
 		}
-		e := res.Val.(*entry)
+		e := res.Val.(*entry[C])
 		reg.mu.Lock()
 		if reg.closed {
 			reg.mu.Unlock()
@@ -273,7 +319,7 @@ func (reg *Registry) acquireSlow(ctx context.Context, id string) (*ent.Client, f
 		if !e.closed {
 			release := reg.leaseLocked(e)
 			reg.mu.Unlock()
-			return e.client, release, nil
+			return e, release, nil
 		}
 		// Evicted and closed between its opening and our lease: start over.
 		reg.mu.Unlock()
@@ -284,11 +330,8 @@ func (reg *Registry) acquireSlow(ctx context.Context, id string) (*ent.Client, f
 // singleflight group. It never replaces a resident client of id: when one
 // appeared meanwhile (Evict lets a second open of id start while the first
 // reads the directory), it returns that one and closes its own.
-func (reg *Registry) open(ctx context.Context, id, schema string) (*entry, error) {
-	reg.mu.Lock()
-	e, ok := reg.lru.Peek(id)
-	reg.mu.Unlock()
-	if ok {
+func (reg *Registry[C]) open(ctx context.Context, id, schema string) (*entry[C], error) {
+	if e, ok := reg.peek(id); ok {
 		return e, nil
 	}
 	// A directory change announced while we read the directory (Evict
@@ -310,21 +353,20 @@ func (reg *Registry) open(ctx context.Context, id, schema string) (*entry, error
 	}
 	// Evict forgets the flight of id, so another open of id may have
 	// finished while this one read the directory.
-	reg.mu.Lock()
-	e, ok = reg.lru.Peek(id)
-	reg.mu.Unlock()
-	if ok {
+	if e, ok := reg.peek(id); ok {
 		return e, nil
 	}
-	e, err := reg.newEntry(id, schema)
-	if err != nil {
-		reg.hookError(ctx, id, err)
-		return nil, err
+	conns := reg.iso.open(schema)
+	e := &entry[C]{
+		id:     id,
+		schema: schema,
+		conns:  conns,
+		client: reg.newClient(reg.logged(id, conns.driver()), conns.qualifier()),
 	}
-	if h := reg.opts.Hooks.OnPoolCreated; h != nil {
+	if h := reg.opts.Hooks.OnClientOpened; h != nil {
 		h(id)
 	}
-	reg.log.InfoContext(ctx, "tenant pool opened", "tenant", id, "schema", schema, "mode", reg.opts.Mode.String())
+	reg.log.InfoContext(ctx, "tenant client opened", "tenant", id, "schema", schema, "mode", reg.opts.Mode.String())
 
 	reg.mu.Lock()
 	if reg.closed || reg.epoch != epoch {
@@ -336,7 +378,7 @@ func (reg *Registry) open(ctx context.Context, id, schema string) (*entry, error
 		}
 		e.closed = true
 		reg.mu.Unlock()
-		reg.finish(ctx, []eviction{{e: e, reason: reason, close: true}})
+		reg.finish(ctx, []eviction[C]{{e: e, reason: reason, close: true}})
 		if reason == EvictClose {
 			return nil, ErrClosed
 		}
@@ -344,25 +386,29 @@ func (reg *Registry) open(ctx context.Context, id, schema string) (*entry, error
 	}
 	if cur, ok := reg.lru.Peek(id); ok {
 		// Another open of id won the race since the check above. Adding
-		// ours would replace it without the eviction callback, leaving its
-		// client open forever: serve the resident one and close ours, which
-		// nobody has seen.
+		// ours would replace it, leaving its client open forever: serve
+		// the resident one and close ours, which nobody has seen.
 		e.closed = true
 		reg.mu.Unlock()
-		reg.finish(ctx, []eviction{{e: e, reason: EvictManual, close: true}})
+		reg.finish(ctx, []eviction[C]{{e: e, reason: EvictManual, close: true}})
 		return cur, nil
 	}
 	e.lastUsed = time.Now()
 	reg.live[e] = struct{}{}
+	var evs []eviction[C]
+	if reg.lru.Len() >= reg.opts.MaxClients {
+		if _, old, ok := reg.lru.RemoveOldest(); ok {
+			evs = append(evs, reg.evictedLocked(old, EvictLRU))
+		}
+	}
 	reg.lru.Add(id, e)
-	ev := reg.takePendingLocked()
 	reg.mu.Unlock()
-	reg.finish(ctx, ev)
+	reg.finish(ctx, evs)
 	return e, nil
 }
 
 // leaseLocked takes a lease on e and returns its release function.
-func (reg *Registry) leaseLocked(e *entry) func() {
+func (reg *Registry[C]) leaseLocked(e *entry[C]) func() {
 	e.leases++
 	e.lastUsed = time.Now()
 	if e.next == len(e.slots) {
@@ -371,12 +417,12 @@ func (reg *Registry) leaseLocked(e *entry) func() {
 	}
 	s := &e.slots[e.next]
 	e.next++
-	return func() { reg.release(e, s) }
+	return func() { reg.unlease(e, s) }
 }
 
-// release ends the lease s on e, once; the last release of an evicted entry
+// unlease ends the lease s on e, once. The last lease of an evicted entry
 // closes it.
-func (reg *Registry) release(e *entry, s *leaseSlot) {
+func (reg *Registry[C]) unlease(e *entry[C], s *leaseSlot) {
 	reg.mu.Lock()
 	if s.done {
 		reg.mu.Unlock()
@@ -384,19 +430,6 @@ func (reg *Registry) release(e *entry, s *leaseSlot) {
 	}
 	s.done = true
 	e.lastUsed = time.Now()
-	reg.unpinLocked(e)
-}
-
-// unpin ends a lease taken without a release function (see HealthCheck),
-// which does not count as use.
-func (reg *Registry) unpin(e *entry) {
-	reg.mu.Lock()
-	reg.unpinLocked(e)
-}
-
-// unpinLocked drops one lease of e and unlocks mu; the last lease of an
-// evicted entry closes it.
-func (reg *Registry) unpinLocked(e *entry) {
 	e.leases--
 	closeNow := e.evicted && e.leases == 0 && !e.closed
 	if closeNow {
@@ -408,58 +441,50 @@ func (reg *Registry) unpinLocked(e *entry) {
 	}
 }
 
-// onEvict is the LRU's eviction callback; it runs under mu.
-func (reg *Registry) onEvict(_ string, e *entry) {
+// evictedLocked marks e, just removed from the LRU, evicted for reason and
+// returns the eviction to finish once mu is released.
+func (reg *Registry[C]) evictedLocked(e *entry[C], reason EvictReason) eviction[C] {
 	e.evicted = true
-	ev := eviction{e: e, reason: reg.reason}
+	ev := eviction[C]{e: e, reason: reason}
 	if e.leases == 0 && !e.closed {
 		e.closed = true
 		ev.close = true
 	}
-	reg.pending = append(reg.pending, ev)
-}
-
-// removeLocked removes id from the LRU for reason; the eviction is left in
-// pending.
-func (reg *Registry) removeLocked(id string, reason EvictReason) bool {
-	reg.reason = reason
-	ok := reg.lru.Remove(id)
-	reg.reason = EvictLRU
-	return ok
-}
-
-func (reg *Registry) takePendingLocked() []eviction {
-	ev := reg.pending
-	reg.pending = nil
 	return ev
+}
+
+// removeLocked removes id from the LRU for reason, returning the eviction to
+// finish once mu is released.
+func (reg *Registry[C]) removeLocked(id string, reason EvictReason) (eviction[C], bool) {
+	e, ok := reg.lru.Peek(id)
+	if !ok {
+		return eviction[C]{}, false
+	}
+	reg.lru.Remove(id)
+	return reg.evictedLocked(e, reason), true
 }
 
 // finish counts, logs and reports evictions and closes the entries that had
 // no lease. It must be called without mu held.
-func (reg *Registry) finish(ctx context.Context, evs []eviction) {
+func (reg *Registry[C]) finish(ctx context.Context, evs []eviction[C]) {
 	for _, ev := range evs {
-		switch {
-		case ev.close:
+		if ev.close {
 			reg.closeEntry(ev.e)
-		case ev.e.db != nil:
-			// Leased: the pool stays open until its last release, but keeps
-			// no idle connection meanwhile. Idle connections of an evicted
-			// pool are invisible to shedding, and their budget tokens would
-			// be held for as long as the lease lasts.
-			ev.e.db.SetMaxIdleConns(0)
+		} else {
+			ev.e.conns.retire()
 		}
 		reg.evictions[reasonIndex(ev.reason)].Add(1)
-		reg.log.InfoContext(ctx, "tenant pool evicted", "tenant", ev.e.id, "schema", ev.e.schema, "reason", string(ev.reason))
-		if h := reg.opts.Hooks.OnPoolEvicted; h != nil {
+		reg.log.InfoContext(ctx, "tenant client evicted", "tenant", ev.e.id, "schema", ev.e.schema, "reason", string(ev.reason))
+		if h := reg.opts.Hooks.OnClientEvicted; h != nil {
 			h(ev.e.id, ev.reason)
 		}
 	}
 }
 
-// closeEntry closes e's client; the caller has set e.closed under mu.
-func (reg *Registry) closeEntry(e *entry) {
-	if err := e.client.Close(); err != nil {
-		reg.hookError(context.Background(), e.id, fmt.Errorf("close pool of tenant %q: %w", e.id, err))
+// closeEntry closes e's connections; the caller has set e.closed under mu.
+func (reg *Registry[C]) closeEntry(e *entry[C]) {
+	if err := e.conns.close(); err != nil {
+		reg.hookError(context.Background(), e.id, fmt.Errorf("close client of tenant %q: %w", e.id, err))
 	}
 	reg.mu.Lock()
 	delete(reg.live, e)
@@ -470,224 +495,107 @@ func (reg *Registry) closeEntry(e *entry) {
 	reg.mu.Unlock()
 }
 
-func (reg *Registry) hookError(ctx context.Context, id string, err error) {
-	reg.log.ErrorContext(ctx, "tenant pool error", "tenant", id, "err", err)
+func (reg *Registry[C]) hookError(ctx context.Context, id string, err error) {
+	reg.log.ErrorContext(ctx, "tenant client error", "tenant", id, "err", err)
 	if h := reg.opts.Hooks.OnError; h != nil {
 		h(id, err)
 	}
 }
 
-// AcquireVerified is Acquire followed by a ping of the tenant's schema under
-// Options.Retry: transient errors are retried with backoff (ErrUnavailable
-// once retries are exhausted), a missing schema is ErrNotFound. Each retry
-// calls Hooks.OnRetry and logs a warning. On error no lease is held.
-func (reg *Registry) AcquireVerified(ctx context.Context, id string) (*ent.Client, func(), error) {
-	client, release, err := reg.Acquire(ctx, id)
-	if err != nil {
-		return nil, nil, err
-	}
-	e, ok := reg.peek(id)
-	if !ok || e.client != client {
-		// Evicted while we hold the lease: verify the client we hold anyway.
-		e = &entry{id: id, client: client}
-		e.schema, _ = reg.opts.Namer.Schema(id)
-	}
-	err = reg.opts.Retry.Do(ctx, func(ctx context.Context) error {
-		return reg.verify(ctx, e)
-	}, func(attempt int, err error, delay time.Duration) {
-		reg.log.WarnContext(ctx, "retry", "tenant", id, "attempt", attempt, "delay", delay, "err", err)
-		if h := reg.opts.Hooks.OnRetry; h != nil {
-			h(attempt, err, delay)
-		}
-	})
-	if err == nil {
-		return client, release, nil
-	}
-	release()
-	switch {
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrUnavailable):
-	case IsTransient(err):
-		err = fmt.Errorf("%w: tenant %q: %w", ErrUnavailable, id, err)
-	default:
-		err = fmt.Errorf("verify tenant %q: %w", id, err)
-	}
-	reg.hookError(ctx, id, err)
-	return nil, nil, err
-}
-
-func (reg *Registry) peek(id string) (*entry, bool) {
+func (reg *Registry[C]) peek(id string) (*entry[C], bool) {
 	reg.mu.Lock()
 	defer reg.mu.Unlock()
 	return reg.lru.Peek(id)
 }
 
-// verify pings e's schema: it must exist, seen from the connections e's
-// client uses.
-func (reg *Registry) verify(ctx context.Context, e *entry) error {
-	var ok bool
-	var err error
-	if e.db != nil {
-		// With search_path set to a missing schema the connection works but
-		// current_schema() is NULL.
-		var s sql.NullString
-		err = e.db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&s)
-		ok = s.Valid && s.String == e.schema
-	} else {
-		err = reg.shared.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)", e.schema).Scan(&ok)
+// residents returns the resident tenants' connections, least recently used
+// first.
+func (reg *Registry[C]) residents() []tenantConns {
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	out := make([]tenantConns, 0, reg.lru.Len())
+	for _, e := range reg.lru.Values() {
+		if !e.closed {
+			out = append(out, e.conns)
+		}
 	}
-	switch {
-	case err != nil:
-		return err
-	case !ok:
-		return fmt.Errorf("%w: tenant %q: schema %s does not exist", ErrNotFound, e.id, e.schema)
-	}
-	return nil
+	return out
 }
 
-// Shared returns the client for the public schema (plans and the tenant
-// directory). It stays valid until Close. In Qualified mode it names public
-// in every statement and cannot reach tenant tables.
-func (reg *Registry) Shared() *ent.Client { return reg.sharedClient }
+// logged wraps drv with query logging when Options.LogQueries is set.
+func (reg *Registry[C]) logged(id string, drv dialect.Driver) dialect.Driver {
+	if !reg.opts.LogQueries {
+		return drv
+	}
+	log := reg.log
+	return dialect.DebugWithContext(drv, func(ctx context.Context, args ...any) {
+		log.DebugContext(ctx, "query", "tenant", id, "query", fmt.Sprint(args...))
+	})
+}
+
+// Shared returns the client for the public schema's shared tables. It stays
+// valid until Close. Its tenant tables are unqualified, so in Qualified mode
+// they cannot be reached, and in SearchPath mode they resolve in public.
+func (reg *Registry[C]) Shared() C { return reg.sharedC }
 
 // DB returns the shared pool (search_path=public in SearchPath mode; the
-// qualified pool, with an empty search_path, in Qualified mode). Migrations and
-// administration use it. It stays valid until Close and must not be closed by
-// the caller.
-func (reg *Registry) DB() *sql.DB { return reg.shared }
+// pool every tenant shares, with an empty search_path, in Qualified mode).
+// Migrations and administration use it. It stays valid until Close and must
+// not be closed by the caller.
+func (reg *Registry[C]) DB() *sql.DB { return reg.shared }
 
 // Mode returns the registry's isolation mode.
-func (reg *Registry) Mode() Mode { return reg.opts.Mode }
+func (reg *Registry[C]) Mode() Mode { return reg.opts.Mode }
 
 // Schema returns the schema of tenant id under the registry's Namer. It does
 // no I/O; errors wrap ErrInvalidID.
-func (reg *Registry) Schema(id string) (string, error) { return reg.opts.Namer.Schema(id) }
+func (reg *Registry[C]) Schema(id string) (string, error) { return reg.opts.Namer.Schema(id) }
 
-// PoolCount returns the number of tenant clients currently held.
-func (reg *Registry) PoolCount() int {
+// Len returns the number of resident tenant clients: Stats().Clients without
+// the cost of the snapshot, for health endpoints.
+func (reg *Registry[C]) Len() int {
 	reg.mu.Lock()
 	defer reg.mu.Unlock()
 	return reg.lru.Len()
 }
 
-// HasPool reports whether tenant id has a client in the registry. It does not
-// count as a use.
-func (reg *Registry) HasPool(id string) bool {
-	reg.mu.Lock()
-	defer reg.mu.Unlock()
-	return reg.lru.Contains(id)
-}
-
-// ActiveTenants returns the ids of the tenants that have a client, most
-// recently used first.
-func (reg *Registry) ActiveTenants() []string {
-	reg.mu.Lock()
-	keys := reg.lru.Keys()
-	reg.mu.Unlock()
-	slices.Reverse(keys)
-	return keys
-}
-
 // Evict removes tenant id's client and forgets its directory entry; the client
 // is closed once its last lease is released. It reports whether a client was
-// held. Hooks.OnPoolEvicted is called with EvictManual.
-func (reg *Registry) Evict(id string) bool {
+// held. Hooks.OnClientEvicted is called with EvictManual.
+func (reg *Registry[C]) Evict(id string) bool {
 	reg.mu.Lock()
 	reg.epoch++
 	delete(reg.negative, id)
-	ok := reg.removeLocked(id, EvictManual)
-	ev := reg.takePendingLocked()
+	ev, ok := reg.removeLocked(id, EvictManual)
 	reg.mu.Unlock()
 	// A lookup in flight may have read the directory before the change.
 	reg.group.Forget(id)
-	reg.finish(context.Background(), ev)
+	if ok {
+		reg.finish(context.Background(), []eviction[C]{ev})
+	}
 	return ok
-}
-
-// WarmupResult is the outcome of warming one tenant.
-type WarmupResult struct {
-	ID          string
-	AlreadyWarm bool          // the tenant had a client before Warmup
-	Err         error         // nil when the client is open and its schema answered
-	Duration    time.Duration // time spent on this tenant
-}
-
-// Health is the state reported by HealthCheck.
-type Health string
-
-// Health states.
-const (
-	Healthy   Health = "healthy"
-	Degraded  Health = "degraded"
-	Unhealthy Health = "unhealthy"
-)
-
-// PoolHealth is the health of one pool.
-type PoolHealth struct {
-	ID      string // "" for the shared pool
-	Status  Health
-	Latency time.Duration // of the ping
-	Err     error         // of the ping; nil when Healthy or Degraded
-	// Waiting is how many requests had to wait for a connection of this pool
-	// while the check ran (the growth of sql.DBStats.WaitCount); a pool
-	// with waiters is Degraded.
-	Waiting int
-}
-
-// HealthReport is the result of HealthCheck.
-type HealthReport struct {
-	Status Health
-	Shared PoolHealth
-	Pools  []PoolHealth // tenant pools, most recently used first
-}
-
-// PoolStats are the statistics of one pool.
-type PoolStats struct {
-	ID     string // "" for the shared pool
-	Schema string // "" for the shared pool
-	// DBStats are the pool's database/sql statistics. In Qualified mode the
-	// tenants share the shared pool and their DBStats are zero.
-	sql.DBStats
-	Leases   int
-	LastUsed time.Time
-}
-
-// Stats is a snapshot of a Registry.
-type Stats struct {
-	Mode      Mode
-	Pools     int
-	MaxPools  int
-	Hits      uint64 // Acquire calls served by a resident client
-	Misses    uint64 // Acquire calls for a valid id without a resident client
-	Lookups   uint64 // directory lookups done (concurrent misses share one)
-	Evictions map[EvictReason]uint64
-	Conns     int // backend connections held now, all pools and the listener
-	// Spares are the connections, among Conns, that a pool closed and the
-	// next pool to need one will adopt (SearchPath mode).
-	Spares    int
-	MaxConns  int
-	ConnWaits uint64 // connection requests that had to wait for the budget
-	Shared    PoolStats
-	Tenants   []PoolStats // most recently used first
 }
 
 // Close evicts every client (reason close) and closes the shared pool, waiting
 // up to ctx's deadline for outstanding leases to be released. It is
 // idempotent; afterwards Acquire returns ErrClosed. When ctx ends first, the
 // clients still leased are closed anyway and the error wraps ctx's error.
-func (reg *Registry) Close(ctx context.Context) error {
+func (reg *Registry[C]) Close(ctx context.Context) error {
 	reg.mu.Lock()
 	if reg.closed {
 		reg.mu.Unlock()
 		return nil
 	}
 	reg.closed = true
+	var evs []eviction[C]
 	for _, id := range reg.lru.Keys() {
-		reg.removeLocked(id, EvictClose)
+		if ev, ok := reg.removeLocked(id, EvictClose); ok {
+			evs = append(evs, ev)
+		}
 	}
-	ev := reg.takePendingLocked()
 	reg.mu.Unlock()
 	close(reg.stop)
-	reg.finish(ctx, ev)
+	reg.finish(ctx, evs)
 	// From now on closed connections are closed, not kept as spares.
 	reg.budget.closing.Store(true)
 
@@ -705,7 +613,7 @@ func (reg *Registry) Close(ctx context.Context) error {
 		case <-drained:
 		case <-ctx.Done():
 			reg.mu.Lock()
-			var force []*entry
+			var force []*entry[C]
 			for e := range reg.live {
 				if !e.closed {
 					e.closed = true
@@ -721,7 +629,7 @@ func (reg *Registry) Close(ctx context.Context) error {
 	}
 	reg.listener.Close()
 	reg.wg.Wait()
-	if cerr := reg.sharedClient.Close(); cerr != nil {
+	if cerr := reg.iso.close(); cerr != nil {
 		reg.hookError(ctx, "", cerr)
 		err = errors.Join(err, cerr)
 	}

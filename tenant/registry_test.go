@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/pgtenant/pgtenant/ent"
-	enttenant "github.com/pgtenant/pgtenant/ent/tenant"
 	"github.com/pgtenant/pgtenant/ent/user"
 	"github.com/pgtenant/pgtenant/tenant"
 )
@@ -51,22 +50,25 @@ func TestAcquire(t *testing.T) {
 		release2()
 
 		if n := hooks.createdCount("acme"); n != 1 {
-			t.Errorf("OnPoolCreated(acme) called %d times; want 1", n)
+			t.Errorf("OnClientOpened(acme) called %d times; want 1", n)
 		}
 		st := reg.Stats()
-		if st.Hits != 1 || st.Misses != 2 || st.Lookups != 2 || st.Pools != 2 {
-			t.Errorf("Stats() hits=%d misses=%d lookups=%d pools=%d; want 1 2 2 2", st.Hits, st.Misses, st.Lookups, st.Pools)
+		if st.Hits != 1 || st.Misses != 2 || st.Lookups != 2 || st.Clients != 2 {
+			t.Errorf("Stats() hits=%d misses=%d lookups=%d pools=%d; want 1 2 2 2", st.Hits, st.Misses, st.Lookups, st.Clients)
 		}
-		if got := reg.ActiveTenants(); strings.Join(got, ",") != "acme,globex" {
+		if got := residentIDs(reg); strings.Join(got, ",") != "acme,globex" {
 			t.Errorf("ActiveTenants() = %v; want [acme globex]", got)
 		}
-		if !reg.HasPool("globex") || reg.HasPool("initech") || reg.PoolCount() != 2 {
+		if !resident(reg, "globex") || resident(reg, "initech") || reg.Len() != 2 {
 			t.Errorf("HasPool/PoolCount disagree with two resident tenants")
 		}
 		checkNoLeases(t, reg, "after all releases")
-		// Shared reaches the directory in both modes.
-		if n, err := reg.Shared().Tenant.Query().Count(ctx); err != nil || n != 2 {
-			t.Errorf("Shared().Tenant count = %d, %v; want 2, nil", n, err)
+		// Shared reaches the shared tables in both modes.
+		if _, err := reg.Shared().Plan.Create().SetName("basic").Save(ctx); err != nil {
+			t.Errorf("Shared().Plan.Create: %v", err)
+		}
+		if n, err := reg.Shared().Plan.Query().Count(ctx); err != nil || n != 1 {
+			t.Errorf("Shared().Plan count = %d, %v; want 1, nil", n, err)
 		}
 	})
 }
@@ -75,8 +77,8 @@ func TestAcquireNotFound(t *testing.T) {
 	t.Parallel()
 	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
 		f := newFixture(t, "acme")
-		f.addDirectory(t, "suspended", "tenant_suspended", enttenant.StatusSuspended)
-		f.addDirectory(t, "odd", "tenant_elsewhere", enttenant.StatusActive)
+		f.addDirectory(t, "suspended", "tenant_suspended", "suspended")
+		f.addDirectory(t, "odd", "tenant_elsewhere", "active")
 		reg := f.newRegistry(t, tenant.Options{Mode: mode, NotFoundTTL: time.Hour})
 		ctx := t.Context()
 
@@ -94,8 +96,8 @@ func TestAcquireNotFound(t *testing.T) {
 		if got := reg.Stats().Lookups; got != 3 {
 			t.Errorf("directory lookups = %d; want 3", got)
 		}
-		if reg.PoolCount() != 0 {
-			t.Errorf("PoolCount() = %d; want 0", reg.PoolCount())
+		if reg.Len() != 0 {
+			t.Errorf("PoolCount() = %d; want 0", reg.Len())
 		}
 		// Evict forgets the negative answer.
 		reg.Evict("nobody")
@@ -126,8 +128,8 @@ func TestHostileIDs(t *testing.T) {
 			}
 		}
 		st := reg.Stats()
-		if st.Lookups != 0 || st.Misses != 0 || st.Pools != 0 {
-			t.Errorf("after hostile ids: lookups=%d misses=%d pools=%d; want 0 0 0", st.Lookups, st.Misses, st.Pools)
+		if st.Lookups != 0 || st.Misses != 0 || st.Clients != 0 {
+			t.Errorf("after hostile ids: lookups=%d misses=%d pools=%d; want 0 0 0", st.Lookups, st.Misses, st.Clients)
 		}
 		if len(hooks.created) != 0 {
 			t.Errorf("pools created for hostile ids: %v", hooks.created)
@@ -168,7 +170,7 @@ func TestConcurrentColdAcquire(t *testing.T) {
 	})
 }
 
-// TestStress hammers more tenants than MaxPools from many goroutines, with
+// TestStress hammers more tenants than MaxClients from many goroutines, with
 // releases interleaved, and checks that no query fails, every opened client is
 // evicted exactly once, and no backend outlives Close.
 func TestStress(t *testing.T) {
@@ -179,7 +181,7 @@ func TestStress(t *testing.T) {
 		ids := f.addTenants(t, "t", tenants)
 		hooks := newHookLog()
 		ctx := context.Background()
-		reg := f.newRegistry(t, tenant.Options{Mode: mode, MaxPools: 3, MaxConns: 12, Hooks: hooks.hooks()})
+		reg := f.newRegistry(t, tenant.Options{Mode: mode, MaxClients: 3, MaxConns: 12, Hooks: hooks.hooks()})
 
 		var wg sync.WaitGroup
 		var queries, failures atomic.Int64
@@ -247,7 +249,7 @@ func TestStress(t *testing.T) {
 		hooks.mu.Unlock()
 		st := reg.Stats()
 		if st.Evictions[tenant.EvictLRU] == 0 {
-			t.Errorf("no LRU eviction with %d tenants and MaxPools 3", tenants)
+			t.Errorf("no LRU eviction with %d tenants and MaxClients 3", tenants)
 		}
 		if st.Conns != 0 {
 			t.Errorf("Stats().Conns after Close = %d; want 0", st.Conns)
@@ -262,33 +264,18 @@ func TestTTLEviction(t *testing.T) {
 		f := newFixture(t, "idle", "busy")
 		hooks := newHookLog()
 		reg := f.newRegistry(t, tenant.Options{
-			Mode: mode, PoolTTL: 300 * time.Millisecond, SweepInterval: 5 * time.Millisecond, Hooks: hooks.hooks(),
+			Mode: mode, ClientTTL: 300 * time.Millisecond, SweepInterval: 5 * time.Millisecond, Hooks: hooks.hooks(),
 		})
 		// busy is leased first, so it is idle longer than idle: only its
 		// lease keeps it.
 		busy, releaseBusy := acquire(t, reg, "busy")
 		_, release := acquire(t, reg, "idle")
 		release()
-		// Health checks ping the pools without counting as use.
-		stop := make(chan struct{})
-		var checker sync.WaitGroup
-		checker.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-					reg.HealthCheck(t.Context(), time.Second)
-				}
-			}
-		})
 		hooks.waitEvent(t, "evicted idle ttl")
-		close(stop)
-		checker.Wait()
-		if reg.HasPool("idle") {
+		if resident(reg, "idle") {
 			t.Errorf("HasPool(idle) after TTL eviction")
 		}
-		if !reg.HasPool("busy") {
+		if !resident(reg, "busy") {
 			t.Errorf("leased tenant busy was evicted by the TTL")
 		}
 		if _, err := busy.User.Query().Count(t.Context()); err != nil {
@@ -308,7 +295,7 @@ func TestEvictAndClose(t *testing.T) {
 		f := newFixture(t, "acme", "globex")
 		hooks := newHookLog()
 		ctx := t.Context()
-		reg, err := tenant.New(ctx, f.dsn, tenant.Options{Mode: mode, Hooks: hooks.hooks()})
+		reg, err := tenant.New(ctx, f.dsn, ent.ClientForTenant, tenant.Options{Mode: mode, Hooks: hooks.hooks()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -321,7 +308,7 @@ func TestEvictAndClose(t *testing.T) {
 			t.Errorf("second Evict(acme) = true; want false")
 		}
 		if got := hooks.evictedCount("acme", tenant.EvictManual); got != 1 {
-			t.Errorf("OnPoolEvicted(acme, manual) calls = %d; want 1", got)
+			t.Errorf("OnClientEvicted(acme, manual) calls = %d; want 1", got)
 		}
 		// The lease outlives the eviction.
 		if _, err := client.User.Query().Count(ctx); err != nil {
@@ -355,10 +342,10 @@ func TestEvictAndClose(t *testing.T) {
 			t.Errorf("second Close: %v", err)
 		}
 		if got := hooks.evictedCount("globex", tenant.EvictClose); got != 1 {
-			t.Errorf("OnPoolEvicted(globex, close) calls = %d; want 1", got)
+			t.Errorf("OnClientEvicted(globex, close) calls = %d; want 1", got)
 		}
-		if reg.PoolCount() != 0 {
-			t.Errorf("PoolCount() after Close = %d", reg.PoolCount())
+		if reg.Len() != 0 {
+			t.Errorf("PoolCount() after Close = %d", reg.Len())
 		}
 		f.waitNoBackends(t)
 	})
@@ -367,7 +354,7 @@ func TestEvictAndClose(t *testing.T) {
 func TestCloseDeadline(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, "acme")
-	reg, err := tenant.New(t.Context(), f.dsn, tenant.Options{})
+	reg, err := tenant.New(t.Context(), f.dsn, ent.ClientForTenant, tenant.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +372,7 @@ func TestAcquireVerified(t *testing.T) {
 	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
 		f := newFixture(t, "acme")
 		// Listed as active, but its schema was never created.
-		f.addDirectory(t, "ghost", "tenant_ghost", enttenant.StatusActive)
+		f.addDirectory(t, "ghost", "tenant_ghost", "active")
 		var retries atomic.Int64
 		reg := f.newRegistry(t, tenant.Options{Mode: mode, Hooks: tenant.Hooks{
 			OnRetry: func(int, error, time.Duration) { retries.Add(1) },
@@ -476,53 +463,8 @@ func TestLogQueries(t *testing.T) {
 		if !found {
 			t.Errorf("no debug query line with tenant=acme in the log:\n%s", buf.String())
 		}
-		if !strings.Contains(buf.String(), `msg="tenant pool opened" tenant=acme schema=tenant_acme`) {
-			t.Errorf("no pool event in the log:\n%s", buf.String())
-		}
-	})
-}
-
-func TestWarmupAndHealth(t *testing.T) {
-	t.Parallel()
-	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
-		f := newFixture(t, "acme", "globex")
-		reg := f.newRegistry(t, tenant.Options{Mode: mode})
-		ctx := t.Context()
-
-		res := reg.Warmup(ctx, []string{"acme", "nobody", "globex", "Bad"}, 2)
-		if len(res) != 4 {
-			t.Fatalf("Warmup returned %d results; want 4", len(res))
-		}
-		wantErr := []error{nil, tenant.ErrNotFound, nil, tenant.ErrInvalidID}
-		for i, r := range res {
-			if wantErr[i] == nil && r.Err != nil || wantErr[i] != nil && !errors.Is(r.Err, wantErr[i]) {
-				t.Errorf("Warmup result %d (%s) error = %v; want %v", i, r.ID, r.Err, wantErr[i])
-			}
-		}
-		if res := reg.Warmup(ctx, []string{"acme"}, 0); !res[0].AlreadyWarm || res[0].Err != nil {
-			t.Errorf("second Warmup(acme) = %+v; want AlreadyWarm", res[0])
-		}
-
-		rep := reg.HealthCheck(ctx, time.Second)
-		if rep.Status != tenant.Healthy || len(rep.Pools) != 2 || rep.Shared.Status != tenant.Healthy {
-			t.Errorf("HealthCheck = %+v; want healthy with 2 pools", rep)
-		}
-		if reg.PoolCount() != 2 {
-			t.Errorf("HealthCheck changed PoolCount to %d", reg.PoolCount())
-		}
-
-		// A tenant whose schema disappears degrades the report.
-		if _, err := f.admin.ExecContext(ctx, `DROP SCHEMA tenant_globex CASCADE`); err != nil {
-			t.Fatal(err)
-		}
-		rep = reg.HealthCheck(ctx, time.Second)
-		if rep.Status != tenant.Degraded {
-			t.Errorf("HealthCheck with a dropped schema = %s; want degraded", rep.Status)
-		}
-		for _, p := range rep.Pools {
-			if want := map[string]tenant.Health{"acme": tenant.Healthy, "globex": tenant.Unhealthy}[p.ID]; p.Status != want {
-				t.Errorf("pool %s: %s (%v); want %s", p.ID, p.Status, p.Err, want)
-			}
+		if !strings.Contains(buf.String(), `msg="tenant client opened" tenant=acme schema=tenant_acme`) {
+			t.Errorf("no client event in the log:\n%s", buf.String())
 		}
 	})
 }
@@ -542,17 +484,26 @@ func TestDirectoryResyncAfterReconnect(t *testing.T) {
 			release()
 		}
 		// Suspend acme without a notification, and cut the listener off.
-		if err := f.client.Tenant.UpdateOneID("acme").SetStatus(enttenant.StatusSuspended).Exec(ctx); err != nil {
+		// With session_replication_role replica, the directory's
+		// trigger does not fire.
+		tx, err := f.admin.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, "SET LOCAL session_replication_role = replica; UPDATE public.tenants SET status = 'suspended' WHERE id = 'acme'"); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
 			t.Fatal(err)
 		}
 		var n int
-		err := f.monitor(t).QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		err = f.monitor(t).QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 			WHERE datname = $1 AND query LIKE 'LISTEN%'`, f.name).Scan(&n)
 		if err != nil || n != 1 {
 			t.Fatalf("terminate the listener's backend: %d, %v", n, err)
 		}
 		hooks.waitEvent(t, "evicted acme manual")
-		if !reg.HasPool("globex") {
+		if !resident(reg, "globex") {
 			t.Errorf("active tenant globex was evicted by the resync")
 		}
 		if _, _, err := reg.Acquire(ctx, "acme"); !errors.Is(err, tenant.ErrSuspended) {
@@ -569,16 +520,16 @@ func TestLRUEvictionKeepsLeasedClient(t *testing.T) {
 	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
 		f := newFixture(t, "acme", "globex")
 		hooks := newHookLog()
-		reg := f.newRegistry(t, tenant.Options{Mode: mode, MaxPools: 1, Hooks: hooks.hooks()})
+		reg := f.newRegistry(t, tenant.Options{Mode: mode, MaxClients: 1, Hooks: hooks.hooks()})
 		ctx := t.Context()
 		acme, releaseA := acquire(t, reg, "acme")
 		_, releaseG := acquire(t, reg, "globex")
 		defer releaseG()
 		if got := hooks.evictedCount("acme", tenant.EvictLRU); got != 1 {
-			t.Fatalf("OnPoolEvicted(acme, lru) calls = %d; want 1", got)
+			t.Fatalf("OnClientEvicted(acme, lru) calls = %d; want 1", got)
 		}
-		if reg.HasPool("acme") || !reg.HasPool("globex") {
-			t.Errorf("resident tenants = %v; want [globex]", reg.ActiveTenants())
+		if resident(reg, "acme") || !resident(reg, "globex") {
+			t.Errorf("resident tenants = %v; want [globex]", residentIDs(reg))
 		}
 		if _, err := acme.User.Create().SetEmail("a@acme.test").SetName("A").Save(ctx); err != nil {
 			t.Errorf("write through an evicted but leased client: %v", err)
@@ -615,8 +566,8 @@ func TestEvictDuringOpenKeepsOneClient(t *testing.T) {
 		// has made its client resident.
 		gate := make(chan struct{})
 		var created atomic.Int64
-		onCreated := h.OnPoolCreated
-		h.OnPoolCreated = func(id string) {
+		onCreated := h.OnClientOpened
+		h.OnClientOpened = func(id string) {
 			onCreated(id)
 			if created.Add(1) == 1 {
 				select {
@@ -626,7 +577,7 @@ func TestEvictDuringOpenKeepsOneClient(t *testing.T) {
 			}
 		}
 		ctx := t.Context()
-		reg, err := tenant.New(ctx, f.dsn, tenant.Options{Mode: mode, Hooks: h})
+		reg, err := tenant.New(ctx, f.dsn, ent.ClientForTenant, tenant.Options{Mode: mode, Hooks: h})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -701,7 +652,7 @@ func TestEvictDuringOpenKeepsOneClient(t *testing.T) {
 		if n := hooks.evictedCount("acme", tenant.EvictManual); n != 1 {
 			t.Errorf("clients closed as losers = %d; want 1", n)
 		}
-		if !reg.HasPool("acme") {
+		if !resident(reg, "acme") {
 			t.Errorf("the winner is not resident")
 		}
 

@@ -29,7 +29,7 @@ func TestRegistryRefusesATenantBehindTheRevision(t *testing.T) {
 			if !errors.Is(err, tenant.ErrSchemaBehind) || !errors.Is(err, tenant.ErrUnavailable) {
 				t.Errorf("Acquire(%s) = %v; want ErrSchemaBehind, an ErrUnavailable", id, err)
 			}
-			if reg.HasPool(id) {
+			if resident(reg, id) {
 				t.Errorf("a pool was opened for %s, which is behind", id)
 			}
 		}

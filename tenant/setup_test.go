@@ -6,9 +6,12 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -16,8 +19,8 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/pgtenant/pgtenant/ent"
-	enttenant "github.com/pgtenant/pgtenant/ent/tenant"
 	"github.com/pgtenant/pgtenant/tenant"
+	"github.com/pgtenant/pgtenant/tenant/migrate"
 	"github.com/pgtenant/pgtenant/tenant/tenanttest"
 )
 
@@ -55,7 +58,11 @@ func newFixture(t testing.TB, tenants ...string) *fixture {
 	f := &fixture{cfg: cfg, dsn: tenanttest.URL(cfg), name: cfg.Database}
 	f.admin = openWithSearchPath(t, cfg, "public")
 	f.client = ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, f.admin)))
-	f.migrate(t, f.admin, tenant.PublicTables())
+	// The directory, then the shared tables of the Ent schema.
+	if err := migrate.New(f.admin, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()}).MigratePublic(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	f.migrate(t, f.admin, ent.SharedTables())
 	for _, id := range tenants {
 		f.addTenant(t, id)
 	}
@@ -91,7 +98,7 @@ func (f *fixture) migrate(t testing.TB, db *sql.DB, tables []*schema.Table) {
 func (f *fixture) addTenant(t testing.TB, id string) {
 	t.Helper()
 	s := f.createSchema(t, id)
-	f.addDirectory(t, id, s, enttenant.StatusActive)
+	f.addDirectory(t, id, s, "active")
 }
 
 // addTenants adds n tenants named prefix followed by a two-digit number from
@@ -117,14 +124,14 @@ func (f *fixture) createSchema(t testing.TB, id string) string {
 		t.Fatal(err)
 	}
 	db := openWithSearchPath(t, f.cfg, pq.QuoteIdentifier(s))
-	f.migrate(t, db, tenant.TenantTables())
+	f.migrate(t, db, ent.TenantTables())
 	db.Close()
 	return s
 }
 
-func (f *fixture) addDirectory(t testing.TB, id, schema string, status enttenant.Status) {
+func (f *fixture) addDirectory(t testing.TB, id, schema, status string) {
 	t.Helper()
-	err := f.client.Tenant.Create().SetID(id).SetSchemaName(schema).SetStatus(status).Exec(context.Background())
+	_, err := f.admin.Exec("INSERT INTO public.tenants (id, schema_name, status) VALUES ($1, $2, $3)", id, schema, status)
 	if err != nil {
 		t.Fatalf("add tenant %q to the directory: %v", id, err)
 	}
@@ -160,14 +167,14 @@ func (f *fixture) monitor(t testing.TB) *sql.DB {
 }
 
 // newRegistry opens a registry on the fixture, closed when t ends.
-func (f *fixture) newRegistry(t testing.TB, opts tenant.Options) *tenant.Registry {
+func (f *fixture) newRegistry(t testing.TB, opts tenant.Options) *tenant.Registry[*ent.Client] {
 	t.Helper()
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	reg, err := tenant.New(ctx, f.dsn, opts)
+	reg, err := tenant.New(ctx, f.dsn, ent.ClientForTenant, opts)
 	if err != nil {
 		t.Fatalf("tenant.New: %v", err)
 	}
@@ -182,7 +189,7 @@ func (f *fixture) newRegistry(t testing.TB, opts tenant.Options) *tenant.Registr
 }
 
 // acquire leases tenant id's client from reg, failing t if it cannot.
-func acquire(t testing.TB, reg *tenant.Registry, id string) (*ent.Client, func()) {
+func acquire(t testing.TB, reg *tenant.Registry[*ent.Client], id string) (*ent.Client, func()) {
 	t.Helper()
 	client, release, err := reg.Acquire(t.Context(), id)
 	if err != nil {
@@ -193,7 +200,7 @@ func acquire(t testing.TB, reg *tenant.Registry, id string) (*ent.Client, func()
 
 // checkNoLeases fails t if reg reports a lease on any tenant; when says
 // at what point of the test none may be left.
-func checkNoLeases(t testing.TB, reg *tenant.Registry, when string) {
+func checkNoLeases(t testing.TB, reg *tenant.Registry[*ent.Client], when string) {
 	t.Helper()
 	for _, ts := range reg.Stats().Tenants {
 		if ts.Leases != 0 {
@@ -239,12 +246,12 @@ func newHookLog() *hookLog {
 
 func (h *hookLog) hooks() tenant.Hooks {
 	return tenant.Hooks{
-		OnPoolCreated: func(id string) {
+		OnClientOpened: func(id string) {
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			h.created[id]++
 		},
-		OnPoolEvicted: func(id string, reason tenant.EvictReason) {
+		OnClientEvicted: func(id string, reason tenant.EvictReason) {
 			h.mu.Lock()
 			if h.evicted[id] == nil {
 				h.evicted[id] = map[tenant.EvictReason]int{}
@@ -323,4 +330,27 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// resident reports whether tenant id has a client in reg.
+func resident(reg *tenant.Registry[*ent.Client], id string) bool {
+	st := reg.Stats()
+	return st.Resident(id)
+}
+
+// residentIDs returns the ids of reg's resident tenants, most recently used
+// first.
+func residentIDs(reg *tenant.Registry[*ent.Client]) []string {
+	var ids []string
+	for _, ts := range reg.Stats().Tenants {
+		ids = append(ids, ts.ID)
+	}
+	return ids
+}
+
+// clientOf returns the tenant's client Middleware stored in r's context, nil
+// when there is none.
+func clientOf(r *http.Request) *ent.Client {
+	c, _ := tenant.ClientFromContext[*ent.Client](r.Context())
+	return c
 }

@@ -43,7 +43,7 @@ func exec(t *testing.T, client *ent.Client, query string) {
 func TestSpareConnectionsCarryNothingBetweenTenants(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, "a", "b")
-	reg := f.newRegistry(t, tenant.Options{MaxPools: 1, MaxOpenConns: 1})
+	reg := f.newRegistry(t, tenant.Options{MaxClients: 1, MaxOpenConns: 1})
 
 	a, releaseA := acquire(t, reg, "a")
 	pid := queryOne[int](t, a, "SELECT pg_backend_pid()")
@@ -57,7 +57,7 @@ func TestSpareConnectionsCarryNothingBetweenTenants(t *testing.T) {
 	}
 	releaseA()
 
-	b, releaseB := acquire(t, reg, "b") // evicts a (MaxPools 1)
+	b, releaseB := acquire(t, reg, "b") // evicts a (MaxClients 1)
 	defer releaseB()
 	if got := queryOne[int](t, b, "SELECT pg_backend_pid()"); got != pid {
 		t.Fatalf("tenant b got backend %d; want a's %d, adopted", got, pid)
@@ -90,7 +90,7 @@ func TestSparesStayWithinTheBudget(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ids := f.addTenants(t, "t", 12)
-	reg := f.newRegistry(t, tenant.Options{MaxPools: 3, MaxConns: 6})
+	reg := f.newRegistry(t, tenant.Options{MaxClients: 3, MaxConns: 6})
 	pids := map[int]bool{}
 	for round := range 3 {
 		for _, id := range ids {

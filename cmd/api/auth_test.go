@@ -107,9 +107,9 @@ func env2(w io.Writer) env {
 // that both servers refuse it afterwards, without waiting for their caches
 // to expire.
 func TestAPIKeyEndToEnd(t *testing.T) {
-	cfg := tenanttest.NewMigratedDatabase(t)
-	tenanttest.NewTenant(t, cfg, "acme")
-	tenanttest.NewTenant(t, cfg, "globex")
+	cfg := migs.NewDatabase(t)
+	migs.NewTenant(t, cfg, "acme")
+	migs.NewTenant(t, cfg, "globex")
 	dsn := tenanttest.URL(cfg)
 	getenv := func(k string) string {
 		if k == "DATABASE_URL" {
@@ -206,9 +206,9 @@ func refusedSoon(t *testing.T, s *e2eServer, key string) bool {
 // of acme reads acme, another tenant in X-Tenant-ID is 403, a token for a
 // suspended tenant is 403, a bad token 401.
 func TestJWTEndToEnd(t *testing.T) {
-	cfg := tenanttest.NewMigratedDatabase(t)
-	tenanttest.NewTenant(t, cfg, "acme")
-	tenanttest.NewTenant(t, cfg, "paused")
+	cfg := migs.NewDatabase(t)
+	migs.NewTenant(t, cfg, "acme")
+	migs.NewTenant(t, cfg, "paused")
 	db := tenanttest.Open(t, cfg)
 	if _, err := db.ExecContext(t.Context(), `UPDATE tenants SET status = 'suspended' WHERE id = 'paused'`); err != nil {
 		t.Fatal(err)

@@ -62,12 +62,16 @@ func createTenants(ctx context.Context, e env, b bulkCreate) error {
 		return fmt.Errorf("tenant create: %w", err)
 	}
 	defer db.Close()
-	m := migrate.New(db, migrate.Options{LockTimeout: b.lockTimeout, Concurrency: b.concurrency})
+	m := newMigrator(db, migrate.Options{LockTimeout: b.lockTimeout, Concurrency: b.concurrency})
 	// A tenant under way is finished after Ctrl-C rather than rolled back
 	// (a second signal ends the process).
 	work := context.WithoutCancel(ctx)
+	createOpts, err := createOptions(ctx, db, b.plan)
+	if err != nil {
+		return fmt.Errorf("tenant create: %w", err)
+	}
 	create := func(_ context.Context, id string) error {
-		if _, err := m.CreateTenant(work, id, migrate.CreateOptions{Plan: b.plan}); err != nil {
+		if _, err := m.CreateTenant(work, id, createOpts(id)); err != nil {
 			return err
 		}
 		if b.script != "" {
@@ -79,10 +83,6 @@ func createTenants(ctx context.Context, e env, b bulkCreate) error {
 	}
 	out := newBulkOutput(e, b.asJSON, len(bulk.Unique(b.ids)), b.dbURL)
 	opts := bulk.Options{Concurrency: b.concurrency, Done: out.done}
-	if b.plan != "" {
-		// An unknown plan would fail every tenant alike.
-		opts.Abort = func(err error) bool { return errors.Is(err, migrate.ErrUnknownPlan) }
-	}
 	if _, err := bulk.Run(ctx, b.ids, create, opts); err != nil {
 		out.clear()
 		return err

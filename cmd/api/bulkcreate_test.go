@@ -86,7 +86,7 @@ func statuses(t *testing.T, cli adminCLI) map[string]string {
 // repairs the failed tenant.
 func TestTenantCreateMany(t *testing.T) {
 	t.Parallel()
-	cfg := tenanttest.NewMigratedDatabase(t)
+	cfg := migs.NewDatabase(t)
 	db := tenanttest.Open(t, cfg)
 	ctx := t.Context()
 	// stuck was left provisioning by an interrupted create; broken's schema
@@ -152,7 +152,7 @@ var summaryLine = regexp.MustCompile(`^(\d+) tenants: (\d+) created, (\d+) faile
 // failures are printed on stderr, and the summary on stdout.
 func TestTenantCreateFromFile(t *testing.T) {
 	t.Parallel()
-	cfg := tenanttest.NewMigratedDatabase(t)
+	cfg := migs.NewDatabase(t)
 	cli := newAdminCLI(t, cfg)
 	out, stderr, err := cli.runStdin("# new customers\nacme\n\n  globex  \nBad Id\nacme\n", "tenant", "create", "--from-file", "-", "initech")
 	if err == nil {
@@ -208,7 +208,7 @@ func (w *cancelOnWrite) Write(p []byte) (int, error) {
 // not done and fails.
 func TestTenantCreateInterrupted(t *testing.T) {
 	t.Parallel()
-	cfg := tenanttest.NewMigratedDatabase(t)
+	cfg := migs.NewDatabase(t)
 	cli := newAdminCLI(t, cfg)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()

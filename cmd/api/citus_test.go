@@ -367,7 +367,7 @@ func testCitusRebalance(t *testing.T, c *devdb.Citus) {
 		t.Fatal(err)
 	}
 	const n = 50
-	m := migrate.New(db, migrate.Options{})
+	m := newMigrator(db, migrate.Options{})
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	sem := make(chan struct{}, 4)

@@ -5,13 +5,11 @@ import (
 	"context"
 	"errors"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"testing/fstest"
 
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
@@ -166,7 +164,7 @@ func TestPasswordsAreNeverPrinted(t *testing.T) {
 
 	// The server logs its configuration without it.
 	t.Run("log line", func(t *testing.T) {
-		cfg := tenanttest.NewMigratedDatabase(t)
+		cfg := migs.NewDatabase(t)
 		ctx, cancel := context.WithCancel(t.Context())
 		s := startE2E(t, ctx, map[string]string{"DATABASE_URL": withPassword(t, cfg, secret)})
 		s.call(t, "GET", "/ready", "", "", 200, nil)
@@ -287,7 +285,7 @@ func TestPprofDoesNotServeTheCommandLine(t *testing.T) {
 // default would require TLS.
 func TestDefaultConnectionWithoutTLS(t *testing.T) {
 	t.Parallel()
-	cfg := tenanttest.NewMigratedDatabase(t)
+	cfg := migs.NewDatabase(t)
 	var ssl string
 	if err := tenanttest.Open(t, cfg).QueryRowContext(t.Context(), "SHOW ssl").Scan(&ssl); err != nil {
 		t.Fatal(err)
@@ -320,8 +318,8 @@ func TestDefaultConnectionWithoutTLS(t *testing.T) {
 // answer, the error says what to set.
 func TestCommandsFindTheDevelopmentDatabase(t *testing.T) {
 	t.Parallel()
-	cfg := tenanttest.NewMigratedDatabase(t)
-	tenanttest.NewTenant(t, cfg, "devtenant")
+	cfg := migs.NewDatabase(t)
+	migs.NewTenant(t, cfg, "devtenant")
 	dir := t.TempDir()
 	if err := devdb.RecordURL(dir, tenanttest.URL(cfg)); err != nil {
 		t.Fatal(err)
@@ -331,7 +329,7 @@ func TestCommandsFindTheDevelopmentDatabase(t *testing.T) {
 		t.Errorf("api tenant list without DATABASE_URL = %v\n%s; want the recorded database's tenants", err, out)
 	}
 	// DATABASE_URL wins over the record.
-	other := tenanttest.NewMigratedDatabase(t)
+	other := migs.NewDatabase(t)
 	out, _, err = cli{t: t, devDir: dir, vars: map[string]string{"DATABASE_URL": tenanttest.URL(other)}}.run("tenant", "list")
 	if err != nil || strings.Contains(out, "devtenant") {
 		t.Errorf("api tenant list with DATABASE_URL = %v\n%s; want the other database", err, out)
@@ -387,8 +385,8 @@ func TestCommandsOnAnUnmigratedDatabase(t *testing.T) {
 // more connections than DB_MAX_CONNS allows.
 func TestMigrateConcurrencyIsCappedByTheBudget(t *testing.T) {
 	t.Parallel()
-	cfg := tenanttest.NewMigratedDatabase(t)
-	tenanttest.NewTenant(t, cfg, "acme")
+	cfg := migs.NewDatabase(t)
+	migs.NewTenant(t, cfg, "acme")
 	c := cli{t: t, vars: map[string]string{"DATABASE_URL": tenanttest.URL(cfg), "DB_MAX_CONNS": "5"}}
 	out, stderr, err := c.run("migrate", "--all", "--concurrency", "50")
 	if err != nil || !strings.Contains(stderr, "--concurrency 50 capped to 4 by the connection budget (DB_MAX_CONNS=5)") {
@@ -409,16 +407,16 @@ func TestMigrateConcurrencyIsCappedByTheBudget(t *testing.T) {
 // shows effective values with durations as strings.
 func TestServeWarnsAboutTenantsBehind(t *testing.T) {
 	t.Parallel()
-	cfg := tenanttest.NewMigratedDatabase(t)
-	tenanttest.NewTenant(t, cfg, "acme")
-	tenanttest.NewTenant(t, cfg, "late")
+	cfg := migs.NewDatabase(t)
+	migs.NewTenant(t, cfg, "acme")
+	migs.NewTenant(t, cfg, "late")
 	if _, err := tenanttest.Open(t, cfg).ExecContext(t.Context(), "UPDATE public.tenants SET revision = '20000101000000_old' WHERE id = 'late'"); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	s := startE2E(t, ctx, map[string]string{"DATABASE_URL": tenanttest.URL(cfg)})
-	rev, _ := migrate.LatestRevision(nil)
+	rev, _ := migrate.LatestRevision(migrations.Tenant())
 	if n := s.logs.count("tenants behind this release's migrations are answered 503 until migrated",
 		map[string]any{"tenants_behind": 1.0, "fix": "api migrate --all", "revision": rev}); n != 1 {
 		t.Errorf("%d warnings about the tenant behind; want 1", n)
@@ -468,13 +466,13 @@ func TestServeWarnsAboutTenantsBehind(t *testing.T) {
 // demo one.
 func TestDevelopmentDatabaseMigratesEveryTenant(t *testing.T) {
 	t.Parallel()
-	cfg := tenanttest.NewMigratedDatabase(t)
+	cfg := migs.NewDatabase(t)
 	db := tenanttest.Open(t, cfg)
 	// A tenant that an older binary listed but never migrated.
 	if _, err := db.ExecContext(t.Context(), "INSERT INTO public.tenants (id, schema_name, status) VALUES ('older', 'tenant_older', 'active')"); err != nil {
 		t.Fatal(err)
 	}
-	mig := migrate.New(db, migrate.Options{})
+	mig := newMigrator(db, migrate.Options{})
 	if n, _ := mig.TenantsBehind(t.Context()); n != 1 {
 		t.Fatalf("TenantsBehind = %d before; want 1", n)
 	}
@@ -499,13 +497,9 @@ func TestDevelopmentDatabaseMigratesEveryTenant(t *testing.T) {
 func TestServeOnAnOlderPublicSchema(t *testing.T) {
 	t.Parallel()
 	cfg := tenanttest.NewDatabase(t)
-	all, err := fs.Glob(migrations.Public(), "*.sql")
-	if err != nil || len(all) < 2 {
-		t.Fatalf("public migrations %v, %v; want at least two", all, err)
-	}
-	b, _ := fs.ReadFile(migrations.Public(), all[0])
-	first := fstest.MapFS{all[0]: &fstest.MapFile{Data: b}}
-	if err := migrate.New(tenanttest.Open(t, cfg), migrate.Options{Public: first}).MigratePublic(t.Context()); err != nil {
+	// An older release: the directory, without this release's public
+	// migrations.
+	if err := migrate.New(tenanttest.Open(t, cfg), migrate.Options{Tenant: migrations.Tenant()}).MigratePublic(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())

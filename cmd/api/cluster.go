@@ -60,7 +60,7 @@ func clusterCmd(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("cluster %s: %w", pos[0], err)
 	}
 	defer db.Close()
-	m := migrate.New(db, migrate.Options{})
+	m := newMigrator(db, migrate.Options{})
 	if pos[0] == "rebalance" {
 		res, err := m.Rebalance(ctx, func(p migrate.TaskProgress) {
 			fmt.Fprintf(e.stderr, "rebalance: %s, %d of %d moves done, %s\n", p.State, p.Done, p.Total, p.Elapsed.Round(time.Second))
@@ -126,7 +126,7 @@ func tenantMoveCmd(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("tenant move: %w", err)
 	}
 	defer db.Close()
-	m := migrate.New(db, migrate.Options{})
+	m := newMigrator(db, migrate.Options{})
 	start := time.Now()
 	err = m.MoveTenant(ctx, id, *to, func(p migrate.TaskProgress) {
 		fmt.Fprintf(e.stderr, "move %s: %s, %d of %d bytes, %s\n", id, p.State, p.Done, p.Total, p.Elapsed.Round(time.Second))

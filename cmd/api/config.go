@@ -302,8 +302,8 @@ func (c Config) registryOptions(log *slog.Logger) tenant.Options {
 	}
 	return tenant.Options{
 		Mode:            c.Isolation,
-		MaxPools:        c.MaxPools,
-		PoolTTL:         ttl,
+		MaxClients:      c.MaxPools,
+		ClientTTL:       ttl,
 		SweepInterval:   c.SweepInterval,
 		MaxOpenConns:    c.PoolMaxConns,
 		MaxIdleConns:    c.PoolMaxIdle,
@@ -371,7 +371,7 @@ func loopbackOnly(addr string) error {
 // effective returns c with the limits the registry applies in place of
 // their "0: the default" settings, read from its Stats.
 func (c Config) effective(st tenant.Stats) Config {
-	c.MaxPools, c.DBMaxConns = st.MaxPools, st.MaxConns
+	c.MaxPools, c.DBMaxConns = st.MaxClients, st.MaxConns
 	return c
 }
 

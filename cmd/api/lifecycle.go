@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/pgtenant/pgtenant/ent"
+	"github.com/pgtenant/pgtenant/internal/tenantplan"
 	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
@@ -65,7 +65,7 @@ func dumpCmd(ctx context.Context, e env, sub string, args []string) error {
 		return fmt.Errorf("tenant %s: %w", sub, err)
 	}
 	defer db.Close()
-	m := migrate.New(db, migrate.Options{})
+	m := newMigrator(db, migrate.Options{})
 	if sub == "export" {
 		if *file != "" {
 			// A new file only: an export never overwrites another.
@@ -95,7 +95,7 @@ func dumpCmd(ctx context.Context, e env, sub string, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "tenant %s: imported, schema %s, status %s\n", t.ID, t.SchemaName, t.Status)
+	fmt.Fprintf(e.stdout, "tenant %s: imported, schema %s, status %s\n", t.ID, t.Schema, t.Status)
 	return nil
 }
 
@@ -138,14 +138,15 @@ func cloneCmd(ctx context.Context, e env, sub string, args []string) error {
 		return fmt.Errorf("tenant clone: %w", err)
 	}
 	defer db.Close()
-	t, err := migrate.New(db, migrate.Options{}).CloneTenant(ctx, pos[0], pos[1], opts)
+	opts.Then = tenantplan.Copy(pos[0], pos[1])
+	t, err := newMigrator(db, migrate.Options{}).CloneTenant(ctx, pos[0], pos[1], opts)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		return writeJSON(e.stdout, tenantJSON(t))
+		return writeTenant(ctx, e, db, t)
 	}
-	fmt.Fprintf(e.stdout, "tenant %s: cloned from %s, schema %s, status %s\n", t.ID, pos[0], t.SchemaName, t.Status)
+	fmt.Fprintf(e.stdout, "tenant %s: cloned from %s, schema %s, status %s\n", t.ID, pos[0], t.Schema, t.Status)
 	return nil
 }
 
@@ -169,17 +170,17 @@ func setStatusCmd(ctx context.Context, e env, sub string, args []string) error {
 		return fmt.Errorf("tenant %s: %w", sub, err)
 	}
 	defer db.Close()
-	m := migrate.New(db, migrate.Options{})
+	m := newMigrator(db, migrate.Options{})
 	suspend := m.SuspendTenant
 	if sub == "resume" {
-		suspend = func(ctx context.Context, id, _ string) (*ent.Tenant, error) { return m.ResumeTenant(ctx, id) }
+		suspend = func(ctx context.Context, id, _ string) (*migrate.Tenant, error) { return m.ResumeTenant(ctx, id) }
 	}
 	t, err := suspend(ctx, id, *reason)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		return writeJSON(e.stdout, tenantJSON(t))
+		return writeTenant(ctx, e, db, t)
 	}
 	fmt.Fprintf(e.stdout, "tenant %s: status %s\n", t.ID, t.Status)
 	return nil

@@ -16,8 +16,8 @@ import (
 
 func TestTenantSuspendResumeCommands(t *testing.T) {
 	t.Parallel()
-	cfg := tenanttest.NewMigratedDatabase(t)
-	tenanttest.NewTenant(t, cfg, "acme")
+	cfg := migs.NewDatabase(t)
+	migs.NewTenant(t, cfg, "acme")
 	cli := newAdminCLI(t, cfg)
 	out, _, err := cli.run("tenant", "suspend", "acme", "--reason", "unpaid", "--json")
 	if err != nil {
@@ -48,8 +48,8 @@ func TestTenantSuspendResumeCommands(t *testing.T) {
 
 func TestTenantCloneCommand(t *testing.T) {
 	t.Parallel()
-	cfg := tenanttest.NewMigratedDatabase(t)
-	tenanttest.NewTenant(t, cfg, "acme")
+	cfg := migs.NewDatabase(t)
+	migs.NewTenant(t, cfg, "acme")
 	db := tenanttest.Open(t, cfg)
 	if _, err := db.ExecContext(t.Context(), "INSERT INTO tenant_acme.users (email, name) VALUES ('real@example.com', 'Real')"); err != nil {
 		t.Fatal(err)
@@ -77,9 +77,9 @@ func TestTenantCloneCommand(t *testing.T) {
 
 func TestSeedCommand(t *testing.T) {
 	t.Parallel()
-	cfg := tenanttest.NewMigratedDatabase(t)
+	cfg := migs.NewDatabase(t)
 	for _, id := range []string{"a", "b", "c"} {
-		tenanttest.NewTenant(t, cfg, id)
+		migs.NewTenant(t, cfg, id)
 	}
 	db := tenanttest.Open(t, cfg)
 	if _, err := db.ExecContext(t.Context(), "INSERT INTO tenant_b.users (email, name) VALUES ('seed@example.com', 'Pre')"); err != nil {
@@ -116,8 +116,8 @@ func TestSeedCommand(t *testing.T) {
 
 func TestTenantExportImportCommands(t *testing.T) {
 	t.Parallel()
-	cfg := tenanttest.NewMigratedDatabase(t)
-	tenanttest.NewTenant(t, cfg, "acme")
+	cfg := migs.NewDatabase(t)
+	migs.NewTenant(t, cfg, "acme")
 	db := tenanttest.Open(t, cfg)
 	if _, err := db.ExecContext(t.Context(), "INSERT INTO tenant_acme.users (email, name) VALUES ('a@example.com', E'A\\tB')"); err != nil {
 		t.Fatal(err)

@@ -13,8 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
+
 	"github.com/pgtenant/pgtenant/tenant/tenanttest"
 )
+
+// migs are the reference service's migrations.
+var migs = tenanttest.Migrations{Public: migrations.Public(), Tenant: migrations.Tenant()}
 
 // e2eServer is `api serve` running in-process.
 type e2eServer struct {
@@ -158,8 +163,8 @@ func TestServeEndToEnd(t *testing.T) {
 }
 
 func testServeEndToEnd(t *testing.T, mode string) {
-	cfg := tenanttest.NewMigratedDatabase(t)
-	tenanttest.NewTenant(t, cfg, "acme")
+	cfg := migs.NewDatabase(t)
+	migs.NewTenant(t, cfg, "acme")
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	s := startE2E(t, ctx, map[string]string{

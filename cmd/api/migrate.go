@@ -84,7 +84,7 @@ func migrateCmd(ctx context.Context, e env, args []string) error {
 				p.Done, p.Total, p.Failed, p.Rate, p.ETA.Round(time.Second))
 		}
 	}
-	rep, err := migrate.New(db, migrate.Options{Concurrency: *concurrency, LockTimeout: lt}).MigrateAll(ctx, opts)
+	rep, err := newMigrator(db, migrate.Options{Concurrency: *concurrency, LockTimeout: lt}).MigrateAll(ctx, opts)
 	if progress && len(rep.Tenants) > 0 {
 		fmt.Fprintln(e.stderr)
 	}

@@ -73,7 +73,7 @@ func TestMigrateCommandOnAFreshDatabase(t *testing.T) {
 
 func TestMigrateCommandReportsAFailingTenant(t *testing.T) {
 	t.Parallel()
-	cfg := tenanttest.NewMigratedDatabase(t)
+	cfg := migs.NewDatabase(t)
 	db := tenanttest.Open(t, cfg)
 	for _, id := range []string{"a", "broken", "c"} {
 		if _, err := db.ExecContext(t.Context(), "INSERT INTO public.tenants (id, schema_name, status) VALUES ($1, $2, 'active')", id, "tenant_"+id); err != nil {
@@ -133,7 +133,7 @@ func TestMigrateCommandReportsAFailingTenant(t *testing.T) {
 
 func TestTenantCommands(t *testing.T) {
 	t.Parallel()
-	cfg := tenanttest.NewMigratedDatabase(t)
+	cfg := migs.NewDatabase(t)
 	cli := newAdminCLI(t, cfg)
 	if _, _, err := cli.run("tenant", "create", "acme", "--plan", "gold"); err == nil || !strings.Contains(err.Error(), "unknown plan") {
 		t.Errorf("create with unknown plan: %v", err)
@@ -213,9 +213,9 @@ func TestAdminCommandsHelp(t *testing.T) {
 // summary line, and does not fail the run.
 func TestMigrateCommandReportsASkippedTenant(t *testing.T) {
 	t.Parallel()
-	cfg := tenanttest.NewMigratedDatabase(t)
-	tenanttest.NewTenant(t, cfg, "a")
-	tenanttest.NewTenant(t, cfg, "leaving")
+	cfg := migs.NewDatabase(t)
+	migs.NewTenant(t, cfg, "a")
+	migs.NewTenant(t, cfg, "leaving")
 	db := tenanttest.Open(t, cfg)
 	if _, err := db.ExecContext(t.Context(), "UPDATE public.tenants SET status = 'dropping' WHERE id = 'leaving'"); err != nil {
 		t.Fatal(err)
@@ -252,9 +252,9 @@ func TestMigrateCommandReportsASkippedTenant(t *testing.T) {
 // so, instead of the command hanging.
 func TestLockTimeoutFlag(t *testing.T) {
 	t.Parallel()
-	cfg := tenanttest.NewMigratedDatabase(t)
-	tenanttest.NewTenant(t, cfg, "busy")
-	tenanttest.NewTenant(t, cfg, "free")
+	cfg := migs.NewDatabase(t)
+	migs.NewTenant(t, cfg, "busy")
+	migs.NewTenant(t, cfg, "free")
 	db := tenanttest.Open(t, cfg)
 	cli := newAdminCLI(t, cfg)
 	for _, args := range [][]string{{"migrate", "--all"}, {"tenant", "create", "newco"}} {

@@ -72,7 +72,7 @@ func seedCmd(ctx context.Context, e env, args []string) error {
 				p.Done, p.Total, p.Failed, p.Rate, p.ETA.Round(time.Second))
 		}
 	}
-	rep, err := migrate.New(db, migrate.Options{Concurrency: *concurrency}).SeedSQL(ctx, script, opts)
+	rep, err := newMigrator(db, migrate.Options{Concurrency: *concurrency}).SeedSQL(ctx, script, opts)
 	if progress && len(rep.Tenants) > 0 {
 		fmt.Fprintln(e.stderr)
 	}

@@ -12,6 +12,9 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/pgtenant/pgtenant/ent"
+	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
+
 	"github.com/pgtenant/pgtenant/handlers"
 	"github.com/pgtenant/pgtenant/internal/devdb"
 	"github.com/pgtenant/pgtenant/internal/redact"
@@ -77,10 +80,10 @@ func serve(ctx context.Context, e env, args []string) error {
 	opts := cfg.registryOptions(log)
 	// Tenants whose schemas lack this binary's migrations are answered 503
 	// instead of failing on missing columns.
-	if opts.Revision, err = migrate.LatestRevision(nil); err != nil {
+	if opts.Revision, err = migrate.LatestRevision(migrations.Tenant()); err != nil {
 		return err
 	}
-	reg, err := tenant.New(ctx, withBinaryParameters(cfg.DatabaseURL), opts)
+	reg, err := tenant.New(ctx, withBinaryParameters(cfg.DatabaseURL), ent.ClientForTenant, opts)
 	if err != nil {
 		return fmt.Errorf("open registry: %w", err)
 	}
@@ -92,7 +95,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		}
 	}()
 
-	mig := migrate.New(reg.DB(), migrate.Options{Logger: log})
+	mig := newMigrator(reg.DB(), migrate.Options{Logger: log})
 	if on, err := mig.Citus(ctx); err == nil && on {
 		log.InfoContext(ctx, "citus coordinator: tenants are created as distributed schemas")
 	}

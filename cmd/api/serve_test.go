@@ -50,7 +50,7 @@ func TestParseConfigPrecedence(t *testing.T) {
 	if !c.DatabaseURLSet || c.DatabaseURL != env["DATABASE_URL"] {
 		t.Errorf("DatabaseURL = %q (set %v); want the env value", c.DatabaseURL, c.DatabaseURLSet)
 	}
-	if opts := c.registryOptions(nil); opts.PoolTTL >= 0 || opts.Mode != tenant.Qualified || !opts.LogQueries {
+	if opts := c.registryOptions(nil); opts.ClientTTL >= 0 || opts.Mode != tenant.Qualified || !opts.LogQueries {
 		t.Errorf("registryOptions with TENANT_POOL_TTL=0 = %+v; want TTL disabled (negative), qualified, query logging", opts)
 	}
 	c, err = parseConfig([]string{"-addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, io.Discard)

@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
+
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 	"github.com/pgtenant/pgtenant/tenant/tenanttest"
 )
@@ -28,7 +30,7 @@ import (
 func shutdownDatabase(t *testing.T) string {
 	t.Helper()
 	cfg := tenanttest.NewDatabase(t)
-	mig := migrate.New(tenanttest.Open(t, cfg), migrate.Options{})
+	mig := migrate.New(tenanttest.Open(t, cfg), migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
 	if err := mig.MigratePublic(t.Context()); err != nil {
 		t.Fatal(err)
 	}

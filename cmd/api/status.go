@@ -38,7 +38,7 @@ func statusCmd(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("status: %w", err)
 	}
 	defer db.Close()
-	st, err := migrate.New(db, migrate.Options{}).Status(ctx, nil)
+	st, err := newMigrator(db, migrate.Options{}).Status(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("status: %w", err)
 	}

@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/pgtenant/pgtenant/ent"
+	"github.com/pgtenant/pgtenant/internal/tenantplan"
 	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
@@ -118,7 +118,7 @@ func tenantCmd(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("tenant %s: %w", sub, err)
 	}
 	defer db.Close()
-	m := migrate.New(db, migrate.Options{LockTimeout: lt})
+	m := newMigrator(db, migrate.Options{LockTimeout: lt})
 	switch sub {
 	case "create":
 		var script string
@@ -127,7 +127,11 @@ func tenantCmd(ctx context.Context, e env, args []string) error {
 				return fmt.Errorf("tenant create: %w", err)
 			}
 		}
-		t, err := m.CreateTenant(ctx, id, migrate.CreateOptions{Plan: *plan})
+		opts, err := createOptions(ctx, db, *plan)
+		if err != nil {
+			return fmt.Errorf("tenant create: %w", err)
+		}
+		t, err := m.CreateTenant(ctx, id, opts(id))
 		if err != nil {
 			return err
 		}
@@ -137,16 +141,23 @@ func tenantCmd(ctx context.Context, e env, args []string) error {
 			}
 		}
 		if *asJSON {
-			return writeJSON(e.stdout, tenantJSON(t))
+			return writeTenant(ctx, e, db, t)
 		}
-		fmt.Fprintf(e.stdout, "tenant %s: schema %s, status %s\n", t.ID, t.SchemaName, t.Status)
+		fmt.Fprintf(e.stdout, "tenant %s: schema %s, status %s\n", t.ID, t.Schema, t.Status)
 	case "drop":
 		if err := m.DropTenant(ctx, id); err != nil {
 			return err
 		}
+		if err := tenantplan.Forget(ctx, sharedClient(db), id); err != nil {
+			return err
+		}
 		fmt.Fprintf(e.stdout, "tenant %s dropped\n", id)
 	case "list":
-		ts, err := m.ListTenants(ctx)
+		ts, err := m.ListTenants(ctx, migrate.ListOptions{})
+		if err != nil {
+			return err
+		}
+		views, err := tenantViews(ctx, db, ts...)
 		if err != nil {
 			return err
 		}
@@ -155,12 +166,10 @@ func tenantCmd(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		if *asJSON {
-			out := make([]tenantView, len(ts))
-			for i, t := range ts {
-				out[i] = tenantJSON(t)
-				out[i].Node = nodes[t.SchemaName]
+			for i, v := range views {
+				views[i].Node = nodes[v.Schema]
 			}
-			return writeJSON(e.stdout, out)
+			return writeJSON(e.stdout, views)
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprint(tw, "ID\tSCHEMA\tSTATUS\tPLAN\tCREATED")
@@ -168,11 +177,10 @@ func tenantCmd(ctx context.Context, e env, args []string) error {
 			fmt.Fprint(tw, "\tNODE")
 		}
 		fmt.Fprintln(tw)
-		for _, t := range ts {
-			v := tenantJSON(t)
+		for _, v := range views {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s", v.ID, v.Schema, v.Status, dash(v.PlanID), v.CreatedAt.Format(time.RFC3339))
 			if nodes != nil {
-				fmt.Fprint(tw, "\t"+dash(nodes[t.SchemaName]))
+				fmt.Fprint(tw, "\t"+dash(nodes[v.Schema]))
 			}
 			fmt.Fprintln(tw)
 		}
@@ -225,17 +233,6 @@ type tenantView struct {
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 	Node      string    `json:"node,omitempty"` // host:port of its Citus worker
-}
-
-func tenantJSON(t *ent.Tenant) tenantView {
-	v := tenantView{ID: t.ID, Schema: t.SchemaName, Status: t.Status.String(), CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
-	if t.PlanID != nil {
-		v.PlanID = t.PlanID.String()
-	}
-	if t.StatusReason != nil {
-		v.Reason = *t.StatusReason
-	}
-	return v
 }
 
 func dash(s string) string {

@@ -9,18 +9,6 @@ import (
 	"github.com/pgtenant/pgtenant/ent"
 )
 
-// The APIKeyFunc type is an adapter to allow the use of ordinary
-// function as APIKey mutator.
-type APIKeyFunc func(context.Context, *ent.APIKeyMutation) (ent.Value, error)
-
-// Mutate calls f(ctx, m).
-func (f APIKeyFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
-	if mv, ok := m.(*ent.APIKeyMutation); ok {
-		return f(ctx, mv)
-	}
-	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.APIKeyMutation", m)
-}
-
 // The PlanFunc type is an adapter to allow the use of ordinary
 // function as Plan mutator.
 type PlanFunc func(context.Context, *ent.PlanMutation) (ent.Value, error)
@@ -45,16 +33,16 @@ func (f PostFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error)
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PostMutation", m)
 }
 
-// The TenantFunc type is an adapter to allow the use of ordinary
-// function as Tenant mutator.
-type TenantFunc func(context.Context, *ent.TenantMutation) (ent.Value, error)
+// The TenantPlanFunc type is an adapter to allow the use of ordinary
+// function as TenantPlan mutator.
+type TenantPlanFunc func(context.Context, *ent.TenantPlanMutation) (ent.Value, error)
 
 // Mutate calls f(ctx, m).
-func (f TenantFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
-	if mv, ok := m.(*ent.TenantMutation); ok {
+func (f TenantPlanFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.TenantPlanMutation); ok {
 		return f(ctx, mv)
 	}
-	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TenantMutation", m)
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TenantPlanMutation", m)
 }
 
 // The UserFunc type is an adapter to allow the use of ordinary

@@ -7,11 +7,10 @@ import "context"
 // SchemaConfig represents alternative schema names for all tables
 // that can be passed at runtime.
 type SchemaConfig struct {
-	APIKey string // APIKey table.
-	Plan   string // Plan table.
-	Post   string // Post table.
-	Tenant string // Tenant table.
-	User   string // User table.
+	Plan       string // Plan table.
+	Post       string // Post table.
+	TenantPlan string // TenantPlan table.
+	User       string // User table.
 }
 
 type schemaCtxKey struct{}

@@ -37,7 +37,7 @@ import (
 	"entgo.io/ent/dialect/sql/schema"
 	"github.com/lib/pq"
 
-	"github.com/pgtenant/pgtenant/tenant"
+	"github.com/pgtenant/pgtenant/ent"
 )
 
 const defaultServer = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
@@ -73,8 +73,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		name = fs.Arg(0)
 	}
 	tracks := []track{
-		{dir: filepath.Join(*root, "public"), tables: tenant.PublicTables()},
-		{dir: filepath.Join(*root, "tenant"), tables: tenant.TenantTables()},
+		{dir: filepath.Join(*root, "public"), tables: ent.SharedTables()},
+		{dir: filepath.Join(*root, "tenant"), tables: ent.TenantTables()},
 	}
 
 	db, cleanup, err := devDatabase(ctx, *devURL)

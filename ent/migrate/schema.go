@@ -9,39 +9,6 @@ import (
 )
 
 var (
-	// APIKeysColumns holds the columns for the "api_keys" table.
-	APIKeysColumns = []*schema.Column{
-		{Name: "id", Type: field.TypeUUID, Default: schema.Expr("gen_random_uuid()")},
-		{Name: "prefix", Type: field.TypeString, Unique: true, Size: 16, SchemaType: map[string]string{"postgres": "varchar(16)"}},
-		{Name: "hash", Type: field.TypeBytes, Size: 32},
-		{Name: "name", Type: field.TypeString, Size: 100, Default: "", SchemaType: map[string]string{"postgres": "varchar(100)"}},
-		{Name: "created_at", Type: field.TypeTime, Default: schema.Expr("now()")},
-		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
-		{Name: "last_used_at", Type: field.TypeTime, Nullable: true},
-		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
-		{Name: "tenant_id", Type: field.TypeString, Size: 48, SchemaType: map[string]string{"postgres": "varchar(48)"}},
-	}
-	// APIKeysTable holds the schema information for the "api_keys" table.
-	APIKeysTable = &schema.Table{
-		Name:       "api_keys",
-		Columns:    APIKeysColumns,
-		PrimaryKey: []*schema.Column{APIKeysColumns[0]},
-		ForeignKeys: []*schema.ForeignKey{
-			{
-				Symbol:     "api_keys_tenants_tenant",
-				Columns:    []*schema.Column{APIKeysColumns[8]},
-				RefColumns: []*schema.Column{TenantsColumns[0]},
-				OnDelete:   schema.Cascade,
-			},
-		},
-		Indexes: []*schema.Index{
-			{
-				Name:    "apikey_tenant_id",
-				Unique:  false,
-				Columns: []*schema.Column{APIKeysColumns[8]},
-			},
-		},
-	}
 	// PlansColumns holds the columns for the "plans" table.
 	PlansColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID, Default: schema.Expr("gen_random_uuid()")},
@@ -84,35 +51,22 @@ var (
 			},
 		},
 	}
-	// TenantsColumns holds the columns for the "tenants" table.
-	TenantsColumns = []*schema.Column{
-		{Name: "id", Type: field.TypeString, Size: 48, SchemaType: map[string]string{"postgres": "varchar(48)"}},
-		{Name: "schema_name", Type: field.TypeString, Unique: true, Size: 63, SchemaType: map[string]string{"postgres": "varchar(63)"}},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"provisioning", "active", "suspended", "dropping", "failed"}, Default: "provisioning"},
-		{Name: "status_reason", Type: field.TypeString, Nullable: true, Size: 500},
-		{Name: "revision", Type: field.TypeString, Nullable: true, Size: 255, SchemaType: map[string]string{"postgres": "varchar(255)"}},
-		{Name: "created_at", Type: field.TypeTime, Default: schema.Expr("now()")},
-		{Name: "updated_at", Type: field.TypeTime, Default: schema.Expr("now()")},
-		{Name: "plan_id", Type: field.TypeUUID, Nullable: true},
+	// TenantPlansColumns holds the columns for the "tenant_plans" table.
+	TenantPlansColumns = []*schema.Column{
+		{Name: "tenant_id", Type: field.TypeString, Size: 48, SchemaType: map[string]string{"postgres": "varchar(48)"}},
+		{Name: "plan_id", Type: field.TypeUUID},
 	}
-	// TenantsTable holds the schema information for the "tenants" table.
-	TenantsTable = &schema.Table{
-		Name:       "tenants",
-		Columns:    TenantsColumns,
-		PrimaryKey: []*schema.Column{TenantsColumns[0]},
+	// TenantPlansTable holds the schema information for the "tenant_plans" table.
+	TenantPlansTable = &schema.Table{
+		Name:       "tenant_plans",
+		Columns:    TenantPlansColumns,
+		PrimaryKey: []*schema.Column{TenantPlansColumns[0]},
 		ForeignKeys: []*schema.ForeignKey{
 			{
-				Symbol:     "tenants_plans_tenants",
-				Columns:    []*schema.Column{TenantsColumns[7]},
+				Symbol:     "tenant_plans_plans_tenants",
+				Columns:    []*schema.Column{TenantPlansColumns[1]},
 				RefColumns: []*schema.Column{PlansColumns[0]},
 				OnDelete:   schema.Restrict,
-			},
-		},
-		Indexes: []*schema.Index{
-			{
-				Name:    "tenant_status",
-				Unique:  false,
-				Columns: []*schema.Column{TenantsColumns[2]},
 			},
 		},
 	}
@@ -132,21 +86,19 @@ var (
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
-		APIKeysTable,
 		PlansTable,
 		PostsTable,
-		TenantsTable,
+		TenantPlansTable,
 		UsersTable,
 	}
 )
 
 func init() {
-	APIKeysTable.ForeignKeys[0].RefTable = TenantsTable
-	APIKeysTable.Annotation = &entsql.Annotation{
-		Table: "api_keys",
-	}
 	PostsTable.ForeignKeys[0].RefTable = UsersTable
-	TenantsTable.ForeignKeys[0].RefTable = PlansTable
+	TenantPlansTable.ForeignKeys[0].RefTable = PlansTable
+	TenantPlansTable.Annotation = &entsql.Annotation{
+		Table: "tenant_plans",
+	}
 	UsersTable.Annotation = &entsql.Annotation{}
 	UsersTable.Annotation.Checks = map[string]string{
 		"users_email_lower": "email = lower(email)",

@@ -21,13 +21,15 @@ const (
 	FieldPrice = "price"
 	// EdgeTenants holds the string denoting the tenants edge name in mutations.
 	EdgeTenants = "tenants"
+	// TenantPlanFieldID holds the string denoting the ID field of the TenantPlan.
+	TenantPlanFieldID = "tenant_id"
 	// Table holds the table name of the plan in the database.
 	Table = "plans"
 	// TenantsTable is the table that holds the tenants relation/edge.
-	TenantsTable = "tenants"
-	// TenantsInverseTable is the table name for the Tenant entity.
-	// It exists in this package in order to avoid circular dependency with the "tenant" package.
-	TenantsInverseTable = "tenants"
+	TenantsTable = "tenant_plans"
+	// TenantsInverseTable is the table name for the TenantPlan entity.
+	// It exists in this package in order to avoid circular dependency with the "tenantplan" package.
+	TenantsInverseTable = "tenant_plans"
 	// TenantsColumn is the table column denoting the tenants relation/edge.
 	TenantsColumn = "plan_id"
 )
@@ -100,7 +102,7 @@ func ByTenants(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 func newTenantsStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
-		sqlgraph.To(TenantsInverseTable, FieldID),
+		sqlgraph.To(TenantsInverseTable, TenantPlanFieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, TenantsTable, TenantsColumn),
 	)
 }

@@ -293,19 +293,19 @@ func HasTenants() predicate.Plan {
 			sqlgraph.Edge(sqlgraph.O2M, false, TenantsTable, TenantsColumn),
 		)
 		schemaConfig := internal.SchemaConfigFromContext(s.Context())
-		step.To.Schema = schemaConfig.Tenant
-		step.Edge.Schema = schemaConfig.Tenant
+		step.To.Schema = schemaConfig.TenantPlan
+		step.Edge.Schema = schemaConfig.TenantPlan
 		sqlgraph.HasNeighbors(s, step)
 	})
 }
 
 // HasTenantsWith applies the HasEdge predicate on the "tenants" edge with a given conditions (other predicates).
-func HasTenantsWith(preds ...predicate.Tenant) predicate.Plan {
+func HasTenantsWith(preds ...predicate.TenantPlan) predicate.Plan {
 	return predicate.Plan(func(s *sql.Selector) {
 		step := newTenantsStep()
 		schemaConfig := internal.SchemaConfigFromContext(s.Context())
-		step.To.Schema = schemaConfig.Tenant
-		step.Edge.Schema = schemaConfig.Tenant
+		step.To.Schema = schemaConfig.TenantPlan
+		step.Edge.Schema = schemaConfig.TenantPlan
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

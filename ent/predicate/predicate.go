@@ -6,17 +6,14 @@ import (
 	"entgo.io/ent/dialect/sql"
 )
 
-// APIKey is the predicate function for apikey builders.
-type APIKey func(*sql.Selector)
-
 // Plan is the predicate function for plan builders.
 type Plan func(*sql.Selector)
 
 // Post is the predicate function for post builders.
 type Post func(*sql.Selector)
 
-// Tenant is the predicate function for tenant builders.
-type Tenant func(*sql.Selector)
+// TenantPlan is the predicate function for tenantplan builders.
+type TenantPlan func(*sql.Selector)
 
 // User is the predicate function for user builders.
 type User func(*sql.Selector)

@@ -90,7 +90,7 @@ func testExhaustion(t *testing.T, mode tenant.Mode, limit, maxConns int) {
 	cfg := d.cfg.Clone()
 	cfg.User, cfg.Password = role, password
 
-	s := newServerWith(t, tenanttest.URL(cfg), tenant.Options{Mode: mode, MaxPools: tenants, MaxConns: maxConns, MaxOpenConns: 2},
+	s := newServerWith(t, tenanttest.URL(cfg), tenant.Options{Mode: mode, MaxClients: tenants, MaxConns: maxConns, MaxOpenConns: 2},
 		handlers.Options{RequestTimeout: deadline})
 	c := s.srv.Client()
 	c.Timeout = timeout

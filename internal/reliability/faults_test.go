@@ -119,7 +119,7 @@ func testRestart(t *testing.T, pg *devdb.Server, mode tenant.Mode) {
 	}
 	d.provision(ctx, t, 2, ids...)
 
-	s := newServerWith(t, url, tenant.Options{Mode: mode, MaxPools: tenants}, handlers.Options{RequestTimeout: requestDeadline})
+	s := newServerWith(t, url, tenant.Options{Mode: mode, MaxClients: tenants}, handlers.Options{RequestTimeout: requestDeadline})
 	c := s.srv.Client()
 	c.Timeout = requestDeadline + 5*time.Second // a hang shows up as a client error
 	c.Transport.(*http.Transport).MaxIdleConnsPerHost = clients

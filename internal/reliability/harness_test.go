@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgtenant/pgtenant/ent"
+	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
+
 	"github.com/lib/pq"
 
 	"github.com/pgtenant/pgtenant/handlers"
@@ -22,6 +25,9 @@ import (
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 	"github.com/pgtenant/pgtenant/tenant/tenanttest"
 )
+
+// migs are the reference service's migrations.
+var migs = tenanttest.Migrations{Public: migrations.Public(), Tenant: migrations.Tenant()}
 
 // database is one migrated test database and the tools to provision,
 // seed and drop its tenants.
@@ -50,7 +56,7 @@ func (d *database) migratePublic(ctx context.Context, t testing.TB) {
 func openDatabase(t testing.TB, cfg pq.Config) *database {
 	t.Helper()
 	db := tenanttest.Open(t, cfg)
-	return &database{cfg: cfg, db: db, mig: migrate.New(db, migrate.Options{})}
+	return &database{cfg: cfg, db: db, mig: migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})}
 }
 
 // provision creates and activates tenants ids through the migrator and gives
@@ -155,7 +161,7 @@ func (l *logScan) counts() (errors, closed int, first []string) {
 
 // server is the API served over HTTP on a real registry.
 type server struct {
-	reg *tenant.Registry
+	reg *tenant.Registry[*ent.Client]
 	srv *httptest.Server
 	log *logScan
 }
@@ -172,7 +178,7 @@ func newServerWith(t testing.TB, dsn string, opts tenant.Options, hopts handlers
 	ls := &logScan{}
 	logger := slog.New(slog.NewTextHandler(ls, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	opts.Logger = logger
-	reg, err := tenant.New(t.Context(), dsn, opts)
+	reg, err := tenant.New(t.Context(), dsn, ent.ClientForTenant, opts)
 	if err != nil {
 		t.Fatalf("tenant.New: %v", err)
 	}

@@ -98,7 +98,7 @@ func testIsolation(t *testing.T, d *database, ids []string, mode tenant.Mode) {
 		budget   = 60 * time.Second // a cap for a very slow machine, not a goal
 	)
 	ctx := t.Context()
-	s := newServer(t, tenanttest.URL(d.cfg), tenant.Options{Mode: mode, MaxPools: maxPools})
+	s := newServer(t, tenanttest.URL(d.cfg), tenant.Options{Mode: mode, MaxClients: maxPools})
 	c := s.srv.Client()
 	c.Transport.(*http.Transport).MaxIdleConnsPerHost = clients + 2
 
@@ -154,7 +154,7 @@ func testIsolation(t *testing.T, d *database, ids []string, mode tenant.Mode) {
 	t.Logf("mode=%s: %d rows checked, %d cross-tenant, %d 5xx, %d 'database is closed' bodies, %d log lines, %d other failures; %d writes acknowledged, %d missing",
 		mode, ta.rows.Load(), ta.crossTenant.Load(), ta.serverErrors.Load(), ta.closedDB.Load()+int64(logClosed), logErrors, ta.unexpected.Load(), acked, missing)
 	t.Logf("mode=%s: registry pools=%d/%d hits=%d misses=%d evictions=%v conns=%d/%d waits=%d",
-		mode, st.Pools, st.MaxPools, st.Hits, st.Misses, st.Evictions, st.Conns, st.MaxConns, st.ConnWaits)
+		mode, st.Clients, st.MaxClients, st.Hits, st.Misses, st.Evictions, st.Conns, st.MaxConns, st.ConnWaits)
 	for _, f := range first {
 		t.Log("first failures:", f)
 	}
@@ -183,8 +183,8 @@ func testIsolation(t *testing.T, d *database, ids []string, mode tenant.Mode) {
 	if total < 1000 {
 		t.Errorf("only %d of %d requests ran within %v; want at least 1000", total, requests, budget)
 	}
-	if st.Pools > maxPools {
-		t.Errorf("registry holds %d pools; MaxPools is %d", st.Pools, maxPools)
+	if st.Clients > maxPools {
+		t.Errorf("registry holds %d pools; MaxPools is %d", st.Clients, maxPools)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgtenant/pgtenant/ent"
 	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/tenanttest"
 )
@@ -25,7 +26,7 @@ func TestRawSQLBoundary(t *testing.T) {
 	for _, mode := range []tenant.Mode{tenant.SearchPath, tenant.Qualified} {
 		t.Run(mode.String(), func(t *testing.T) {
 			ctx := t.Context()
-			reg, err := tenant.New(ctx, tenanttest.URL(d.cfg), tenant.Options{Mode: mode})
+			reg, err := tenant.New(ctx, tenanttest.URL(d.cfg), ent.ClientForTenant, tenant.Options{Mode: mode})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -27,9 +27,9 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	cfg := tenanttest.NewMigratedDatabase(t)
-	tenanttest.NewTenant(t, cfg, "acme")
-	tenanttest.NewTenant(t, cfg, "globex")
+	cfg := migs.NewDatabase(t)
+	migs.NewTenant(t, cfg, "acme")
+	migs.NewTenant(t, cfg, "globex")
 	db := tenanttest.Open(t, cfg)
 	return &env{cfg: cfg, dsn: tenanttest.URL(cfg), db: db, store: apikey.NewStore(db)}
 }
@@ -207,8 +207,8 @@ func TestVerify(t *testing.T) {
 // the database: with the database gone, the cached key still verifies,
 // while an uncached one fails as unavailable.
 func TestVerifyCacheHitNoQuery(t *testing.T) {
-	cfg := tenanttest.NewMigratedDatabase(t)
-	tenanttest.NewTenant(t, cfg, "acme")
+	cfg := migs.NewDatabase(t)
+	migs.NewTenant(t, cfg, "acme")
 	db := tenanttest.Open(t, cfg)
 	store := apikey.NewStore(db)
 	key, _, err := store.Create(t.Context(), "acme", apikey.CreateOptions{})

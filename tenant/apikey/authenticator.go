@@ -187,8 +187,8 @@ func (a *Authenticator) load(ctx context.Context, prefix string) (*cached, error
 		c := &cached{prefix: prefix, fetched: time.Now()}
 		if k != nil {
 			c.found = true
-			copy(c.hash[:], k.Hash)
-			c.tenant = k.TenantID
+			copy(c.hash[:], k.hash)
+			c.tenant = k.Tenant
 			c.revoked = k.RevokedAt != nil
 			if k.ExpiresAt != nil {
 				c.expires = *k.ExpiresAt

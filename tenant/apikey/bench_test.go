@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/pgtenant/pgtenant/ent"
 	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/apikey"
 )
@@ -44,7 +45,7 @@ func BenchmarkAuthenticateCacheHit(b *testing.B) {
 //	go test -run - -bench Middleware -benchmem ./tenant/apikey/
 func BenchmarkMiddleware(b *testing.B) {
 	e := newEnv(b)
-	reg, err := tenant.New(b.Context(), e.dsn, tenant.Options{})
+	reg, err := tenant.New(b.Context(), e.dsn, ent.ClientForTenant, tenant.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,9 +4,13 @@ import (
 	"os"
 	"testing"
 
+	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
 	"github.com/pgtenant/pgtenant/tenant/tenanttest"
 )
 
+// migs are the reference service's migrations.
+var migs = tenanttest.Migrations{Public: migrations.Public(), Tenant: migrations.Tenant()}
+
 func TestMain(m *testing.M) {
-	os.Exit(tenanttest.Main(m, tenanttest.MainOptions{}))
+	os.Exit(tenanttest.Main(m, tenanttest.MainOptions{Migrations: migs}))
 }

@@ -1,6 +1,6 @@
 // Package apikey implements per-tenant API keys: bearer keys that each
-// belong to one tenant, stored in public.api_keys (created by the public
-// migrations) as SHA-256 hashes, and an [Authenticator] for
+// belong to one tenant, stored in public.api_keys (created with the tenant
+// directory by package tenant/migrate) as SHA-256 hashes, and an [Authenticator] for
 // tenant.Middleware that verifies them with a short-lived cache.
 //
 // A key looks like pgt_<prefix>_<secret>. The prefix is public: it names
@@ -20,13 +20,9 @@ import (
 	"strings"
 	"time"
 
-	entsql "entgo.io/ent/dialect/sql"
 	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
 
-	"github.com/pgtenant/pgtenant/ent"
-	entapikey "github.com/pgtenant/pgtenant/ent/apikey"
-	"github.com/pgtenant/pgtenant/ent/predicate"
-	enttenant "github.com/pgtenant/pgtenant/ent/tenant"
 	"github.com/pgtenant/pgtenant/tenant"
 )
 
@@ -63,9 +59,30 @@ type Key struct {
 	RevokedAt  *time.Time // nil: not revoked
 }
 
-func newKey(k *ent.APIKey) Key {
-	return Key{Prefix: k.Prefix, Tenant: k.TenantID, Name: k.Name, CreatedAt: k.CreatedAt,
-		ExpiresAt: k.ExpiresAt, LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt}
+// stored is a row of public.api_keys.
+type stored struct {
+	Key
+	hash []byte
+}
+
+// keyColumns are the columns scanKey reads, in its order.
+const keyColumns = "prefix, tenant_id, name, created_at, expires_at, last_used_at, revoked_at, hash"
+
+func scanKey(sc interface{ Scan(...any) error }) (*stored, error) {
+	var k stored
+	var expires, used, revoked sql.NullTime
+	if err := sc.Scan(&k.Prefix, &k.Tenant, &k.Name, &k.CreatedAt, &expires, &used, &revoked, &k.hash); err != nil {
+		return nil, err
+	}
+	k.ExpiresAt, k.LastUsedAt, k.RevokedAt = timePtr(expires), timePtr(used), timePtr(revoked)
+	return &k, nil
+}
+
+func timePtr(t sql.NullTime) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	return &t.Time
 }
 
 // CreateOptions are the optional properties of a new key.
@@ -79,17 +96,13 @@ type CreateOptions struct {
 // Store creates, lists and revokes the keys in public.api_keys. It is safe
 // for concurrent use.
 type Store struct {
-	client *ent.Client
+	db *sql.DB
 }
 
 // NewStore returns a Store over db, a pool on the database whose public
 // schema holds the directory and api_keys (the Registry's DB). The Store
 // does not close db.
-func NewStore(db *sql.DB) *Store {
-	drv := entsql.OpenDB("postgres", db)
-	return &Store{client: ent.NewClient(ent.Driver(drv),
-		ent.AlternateSchema(ent.SchemaConfig{APIKey: "public", Tenant: "public", Plan: "public"}))}
-}
+func NewStore(db *sql.DB) *Store { return &Store{db: db} }
 
 // Create makes a new key for tenant id and returns it with its description.
 // The key is returned only here: it is stored as a hash. A tenant missing
@@ -104,7 +117,8 @@ func (s *Store) Create(ctx context.Context, id string, opts CreateOptions) (stri
 	if opts.TTL < 0 {
 		return "", Key{}, errors.New("apikey: negative TTL")
 	}
-	ok, err := s.client.Tenant.Query().Where(enttenant.ID(id)).Exist(ctx)
+	var ok bool
+	err := s.db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM public.tenants WHERE id = $1)", id).Scan(&ok)
 	if err != nil {
 		return "", Key{}, fmt.Errorf("apikey: look up tenant %q: %w", id, err)
 	}
@@ -120,21 +134,20 @@ func (s *Store) Create(ctx context.Context, id string, opts CreateOptions) (stri
 		// low-entropy human secrets. A fast hash also keeps the per-request
 		// check cheap.
 		sum := sha256.Sum256([]byte(key))
-		c := s.client.APIKey.Create().
-			SetPrefix(prefix).
-			SetHash(sum[:]).
-			SetTenantID(id).
-			SetName(opts.Name)
+		var expires *time.Time
 		if opts.TTL > 0 {
-			c.SetExpiresAt(time.Now().Add(opts.TTL))
+			t := time.Now().Add(opts.TTL)
+			expires = &t
 		}
-		k, err := c.Save(ctx)
+		k, err := scanKey(s.db.QueryRowContext(ctx, `
+INSERT INTO public.api_keys (prefix, hash, tenant_id, name, expires_at) VALUES ($1, $2, $3, $4, $5)
+RETURNING `+keyColumns, prefix, sum[:], id, opts.Name, expires))
 		switch {
 		case err == nil:
-			return key, newKey(k), nil
-		case ent.IsConstraintError(err) && attempt < 3:
+			return key, k.Key, nil
+		case pq.As(err, pqerror.UniqueViolation) != nil && attempt < 3:
 			continue
-		case ent.IsConstraintError(err):
+		case pq.As(err, pqerror.ForeignKeyViolation) != nil:
 			// The tenant's row went away meanwhile.
 			return "", Key{}, fmt.Errorf("%w: tenant %q", tenant.ErrNotFound, id)
 		default:
@@ -189,16 +202,21 @@ func (s *Store) List(ctx context.Context, id string) ([]Key, error) {
 	if err := tenant.ValidateID(id); err != nil {
 		return nil, err
 	}
-	ks, err := s.client.APIKey.Query().
-		Where(entapikey.TenantID(id)).
-		Order(ent.Asc(entapikey.FieldCreatedAt), ent.Asc(entapikey.FieldPrefix)).
-		All(ctx)
+	rows, err := s.db.QueryContext(ctx, "SELECT "+keyColumns+" FROM public.api_keys WHERE tenant_id = $1 ORDER BY created_at, prefix", id)
 	if err != nil {
 		return nil, fmt.Errorf("apikey: list keys of tenant %q: %w", id, err)
 	}
-	out := make([]Key, len(ks))
-	for i, k := range ks {
-		out[i] = newKey(k)
+	defer rows.Close()
+	var out []Key
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("apikey: list keys of tenant %q: %w", id, err)
+		}
+		out = append(out, k.Key)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("apikey: list keys of tenant %q: %w", id, err)
 	}
 	return out, nil
 }
@@ -211,30 +229,27 @@ func (s *Store) Revoke(ctx context.Context, id, prefix string) error {
 	if !validPrefix(prefix) {
 		return fmt.Errorf("%w: malformed key prefix", ErrNotFound)
 	}
-	tx, err := s.client.Tx(ctx)
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("apikey: revoke %s: %w", prefix, err)
 	}
 	defer tx.Rollback()
-	where := []predicate.APIKey{entapikey.Prefix(prefix)}
-	if id != "" {
-		where = append(where, entapikey.TenantID(id))
-	}
-	n, err := tx.APIKey.Update().
-		Where(append(where, entapikey.RevokedAtIsNil())...).
-		SetRevokedAt(time.Now()).
-		Save(ctx)
+	// The key is locked, then revoked unless it was: revoking twice keeps
+	// the first time.
+	var found bool
+	err = tx.QueryRowContext(ctx, `
+WITH k AS (
+	SELECT prefix FROM public.api_keys WHERE prefix = $1 AND ($2 = '' OR tenant_id = $2) FOR UPDATE
+), up AS (
+	UPDATE public.api_keys SET revoked_at = now()
+	WHERE prefix IN (SELECT prefix FROM k) AND revoked_at IS NULL
+)
+SELECT EXISTS (SELECT 1 FROM k)`, prefix, id).Scan(&found)
 	if err != nil {
 		return fmt.Errorf("apikey: revoke %s: %w", prefix, err)
 	}
-	if n == 0 {
-		ok, err := tx.APIKey.Query().Where(where...).Exist(ctx)
-		if err != nil {
-			return fmt.Errorf("apikey: revoke %s: %w", prefix, err)
-		}
-		if !ok {
-			return fmt.Errorf("%w: key %s", ErrNotFound, prefix)
-		}
+	if !found {
+		return fmt.Errorf("%w: key %s", ErrNotFound, prefix)
 	}
 	if _, err := tx.ExecContext(ctx, "SELECT pg_notify($1, $2)", Channel, prefix); err != nil {
 		return fmt.Errorf("apikey: announce revocation of %s: %w", prefix, err)
@@ -246,9 +261,9 @@ func (s *Store) Revoke(ctx context.Context, id, prefix string) error {
 }
 
 // lookup returns the stored key with prefix, nil when there is none.
-func (s *Store) lookup(ctx context.Context, prefix string) (*ent.APIKey, error) {
-	k, err := s.client.APIKey.Query().Where(entapikey.Prefix(prefix)).Only(ctx)
-	if ent.IsNotFound(err) {
+func (s *Store) lookup(ctx context.Context, prefix string) (*stored, error) {
+	k, err := scanKey(s.db.QueryRowContext(ctx, "SELECT "+keyColumns+" FROM public.api_keys WHERE prefix = $1", prefix))
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	return k, err
@@ -263,7 +278,7 @@ func (s *Store) touch(ctx context.Context, used map[string]time.Time) error {
 		prefixes = append(prefixes, p)
 		times = append(times, t.UTC().Format(time.RFC3339Nano))
 	}
-	_, err := s.client.ExecContext(ctx, `UPDATE public.api_keys AS k SET last_used_at = v.t
+	_, err := s.db.ExecContext(ctx, `UPDATE public.api_keys AS k SET last_used_at = v.t
 FROM unnest($1::text[], $2::timestamptz[]) AS v(p, t)
 WHERE k.prefix = v.p AND (k.last_used_at IS NULL OR k.last_used_at < v.t)`,
 		pq.Array(prefixes), pq.Array(times))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
 
 	"github.com/pgtenant/pgtenant/tenant"
 )
@@ -535,6 +536,5 @@ ORDER BY 1`, RevisionTable, pq.Array(schemas))
 }
 
 func isUndefinedTable(err error) bool {
-	var pqErr *pq.Error
-	return errors.As(err, &pqErr) && pqErr.Code == "42P01"
+	return pq.As(err, pqerror.UndefinedTable) != nil
 }

@@ -16,7 +16,7 @@ import (
 	atlasmigrate "ariga.io/atlas/sql/migrate"
 	"github.com/lib/pq"
 
-	enttenant "github.com/pgtenant/pgtenant/ent/tenant"
+	"github.com/pgtenant/pgtenant/tenant/internal/directory"
 )
 
 // RevisionTable is the table, in every migrated schema, that records the
@@ -32,8 +32,12 @@ type migration struct {
 	stmts    []string // the statements, split by Atlas's migration file parser
 }
 
-// load reads the *.sql files at the root of fsys in lexical order.
+// load reads the *.sql files at the root of fsys in lexical order; a nil
+// fsys has none.
 func load(fsys fs.FS) ([]migration, error) {
+	if fsys == nil {
+		return nil, nil
+	}
 	names, err := fs.Glob(fsys, "*.sql")
 	if err != nil {
 		return nil, err
@@ -130,7 +134,7 @@ func checkDirectory(ctx context.Context, tx *sql.Tx, id, schema string) error {
 		return &skipError{skipDropped}
 	case err != nil:
 		return fmt.Errorf("directory: %w", err)
-	case status == enttenant.StatusDropping.String():
+	case status == directory.Dropping:
 		return &skipError{skipDropping}
 	case have != schema:
 		return fmt.Errorf("directory names schema %s, the Namer %s", have, schema)

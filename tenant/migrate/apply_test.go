@@ -4,6 +4,8 @@ import (
 	"database/sql"
 	"testing"
 
+	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
+
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 
 	"github.com/pgtenant/pgtenant/tenant/tenanttest"
@@ -25,7 +27,7 @@ func testCreateAfterWaitingSeesTheNewSchema(t *testing.T, level sql.IsolationLev
 	db := tenanttest.Open(t, cfg)
 	db.SetMaxOpenConns(1)
 	ctx := t.Context()
-	m := migrate.New(db, migrate.Options{})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
 	if err := m.MigratePublic(ctx); err != nil {
 		t.Fatal(err)
 	}

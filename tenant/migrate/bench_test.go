@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
+
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 	"github.com/pgtenant/pgtenant/tenant/tenanttest"
 )
@@ -20,9 +22,9 @@ var benchTenants = flag.Int("migrate.tenants", 100, "tenants in BenchmarkMigrate
 // schema, migrations, activation, notify) into a database that already holds
 // the tenants of earlier iterations.
 func BenchmarkCreateTenant(b *testing.B) {
-	cfg := tenanttest.NewMigratedDatabase(b)
+	cfg := migs.NewDatabase(b)
 	db := tenanttest.Open(b, cfg)
-	m := migrate.New(db, migrate.Options{})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
 	i := 0
 	for b.Loop() {
 		if _, err := m.CreateTenant(b.Context(), fmt.Sprintf("bench%d", i), migrate.CreateOptions{}); err != nil {
@@ -37,7 +39,7 @@ func BenchmarkCreateTenant(b *testing.B) {
 func BenchmarkMigrateAll(b *testing.B) {
 	n := *benchTenants
 	setup := func(b *testing.B) *sql.DB {
-		cfg := tenanttest.NewMigratedDatabase(b)
+		cfg := migs.NewDatabase(b)
 		db := tenanttest.Open(b, cfg)
 		db.SetMaxOpenConns(migrate.DefaultConcurrency + 1)
 		_, err := db.ExecContext(b.Context(), `
@@ -50,7 +52,7 @@ SELECT 't' || i, 'tenant_t' || i, 'active' FROM generate_series(1, $1) AS i`, n)
 	}
 	run := func(b *testing.B, db *sql.DB) time.Duration {
 		start := time.Now()
-		rep, err := migrate.New(db, migrate.Options{}).MigrateAll(b.Context(), migrate.RunOptions{})
+		rep, err := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()}).MigrateAll(b.Context(), migrate.RunOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}

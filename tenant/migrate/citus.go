@@ -3,12 +3,12 @@ package migrate
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
 
 	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
 )
 
 // Citus support. On a database with the citus extension (a Citus
@@ -169,6 +169,5 @@ func waits(refs []string, pending map[string][]string) bool {
 // Citus the constraint is named after the shard and lib/pq leaves
 // pq.Error.Constraint empty, so the SQLSTATE is all there is to go by.
 func isUniqueViolation(err error) bool {
-	var pqErr *pq.Error
-	return errors.As(err, &pqErr) && pqErr.Code == "23505"
+	return pq.As(err, pqerror.UniqueViolation) != nil
 }

@@ -11,10 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
 
-	"github.com/pgtenant/pgtenant/ent"
 	"github.com/pgtenant/pgtenant/tenant"
 )
 
@@ -123,6 +122,10 @@ type CloneOptions struct {
 	WithData bool
 	// Anonymize, with WithData, rewrites columns of the copied rows.
 	Anonymize Rules
+	// Then, if not nil, runs last in the transaction that marks the clone
+	// active: for the service's own rows about the new tenant in public,
+	// such as a copy of the source's plan. Its error fails the clone.
+	Then func(ctx context.Context, tx *sql.Tx) error
 }
 
 // CloneTenant creates tenant to as a copy of tenant from (active or
@@ -141,7 +144,7 @@ type CloneOptions struct {
 // removes the row. An existing tenant to in any other status is an error
 // wrapping ErrWrongStatus. Errors wrap tenant.ErrInvalidID and
 // tenant.ErrNotFound (no such source) where they apply.
-func (m *Migrator) CloneTenant(ctx context.Context, from, to string, opts CloneOptions) (*ent.Tenant, error) {
+func (m *Migrator) CloneTenant(ctx context.Context, from, to string, opts CloneOptions) (*Tenant, error) {
 	t, err := m.cloneTenant(ctx, from, to, opts)
 	if err != nil {
 		return nil, fmt.Errorf("clone tenant %q to %q: %w", from, to, err)
@@ -149,7 +152,7 @@ func (m *Migrator) CloneTenant(ctx context.Context, from, to string, opts CloneO
 	return t, nil
 }
 
-func (m *Migrator) cloneTenant(ctx context.Context, from, to string, opts CloneOptions) (*ent.Tenant, error) {
+func (m *Migrator) cloneTenant(ctx context.Context, from, to string, opts CloneOptions) (*Tenant, error) {
 	start := time.Now()
 	src, err := m.namer.Schema(from)
 	if err != nil {
@@ -167,11 +170,8 @@ func (m *Migrator) cloneTenant(ctx context.Context, from, to string, opts CloneO
 	case opts.Anonymize != nil && !opts.WithData:
 		return nil, errors.New("anonymisation rules apply to copied data: add WithData")
 	}
-	var (
-		status, have string
-		plan         *uuid.UUID
-	)
-	err = m.db.QueryRowContext(ctx, "SELECT status, schema_name, plan_id FROM public.tenants WHERE id = $1", from).Scan(&status, &have, &plan)
+	var status, have string
+	err = m.db.QueryRowContext(ctx, "SELECT status, schema_name FROM public.tenants WHERE id = $1", from).Scan(&status, &have)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, fmt.Errorf("%w: source tenant %q", tenant.ErrNotFound, from)
@@ -198,11 +198,11 @@ func (m *Migrator) cloneTenant(ctx context.Context, from, to string, opts CloneO
 		return nil, err
 	}
 
-	if err := m.claim(ctx, to, dst, plan); err != nil {
+	if err := m.claim(ctx, to, dst); err != nil {
 		return nil, err
 	}
 	// From here on a failure leaves the row failed and no schema.
-	fail := func(err error) (*ent.Tenant, error) {
+	fail := func(err error) (*Tenant, error) {
 		return nil, m.markFailed(ctx, to, dst, err)
 	}
 	if _, err := m.apply(ctx, dst, files, applyOptions{create: true}); err != nil {
@@ -213,12 +213,19 @@ func (m *Migrator) cloneTenant(ctx context.Context, from, to string, opts CloneO
 			return fail(fmt.Errorf("copy data: %w", err))
 		}
 	}
-	if _, err := m.migrateSchema(ctx, to, dst, applyOptions{then: m.activate(ctx, to)}); err != nil {
+	activate := m.activate(ctx, to)
+	then := func(tx *sql.Tx) error {
+		if err := activate(tx); err != nil || opts.Then == nil {
+			return err
+		}
+		return opts.Then(ctx, tx)
+	}
+	if _, err := m.migrateSchema(ctx, to, dst, applyOptions{then: then}); err != nil {
 		return fail(err)
 	}
-	t, err := m.client.Tenant.Get(ctx, to)
+	t, err := m.GetTenant(ctx, to)
 	if err != nil {
-		return nil, fmt.Errorf("directory: %w", err)
+		return nil, err
 	}
 	m.log.InfoContext(ctx, "tenant cloned", "tenant", to, "from", from, "schema", dst, "with_data", opts.WithData, "duration", time.Since(start))
 	return t, nil
@@ -227,19 +234,18 @@ func (m *Migrator) cloneTenant(ctx context.Context, from, to string, opts CloneO
 // claim inserts the directory row of a new tenant as provisioning, or takes
 // over the row of a failed one (dropping what is left of its schema). Any
 // other existing row is an error wrapping ErrWrongStatus.
-func (m *Migrator) claim(ctx context.Context, id, schema string, plan *uuid.UUID) error {
+func (m *Migrator) claim(ctx context.Context, id, schema string) error {
 	var old sql.NullString
 	err := m.db.QueryRowContext(ctx, `
 WITH prev AS (SELECT status FROM public.tenants WHERE id = $1),
 ins AS (
-	INSERT INTO public.tenants AS t (id, schema_name, plan_id, status, created_at, updated_at)
-	VALUES ($1, $2, $3, 'provisioning', now(), now())
-	ON CONFLICT (id) DO UPDATE SET status = 'provisioning', status_reason = NULL, plan_id = excluded.plan_id, updated_at = excluded.updated_at
+	INSERT INTO public.tenants AS t (id, schema_name, status, created_at, updated_at)
+	VALUES ($1, $2, 'provisioning', now(), now())
+	ON CONFLICT (id) DO UPDATE SET status = 'provisioning', status_reason = NULL, updated_at = excluded.updated_at
 	WHERE t.status = 'failed' AND t.schema_name = excluded.schema_name
 	RETURNING 1
 )
-SELECT (SELECT status FROM prev) WHERE EXISTS (SELECT FROM ins)`, id, schema, plan).Scan(&old)
-	var pqErr *pq.Error
+SELECT (SELECT status FROM prev) WHERE EXISTS (SELECT FROM ins)`, id, schema).Scan(&old)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		var status string
@@ -247,7 +253,7 @@ SELECT (SELECT status FROM prev) WHERE EXISTS (SELECT FROM ins)`, id, schema, pl
 			return fmt.Errorf("%w: tenant %q exists", ErrWrongStatus, id)
 		}
 		return fmt.Errorf("%w: tenant %q exists and is %s (drop it first, or pick another id)", ErrWrongStatus, id, status)
-	case errors.As(err, &pqErr) && pqErr.Code == "23505":
+	case pq.As(err, pqerror.UniqueViolation) != nil:
 		return fmt.Errorf("%w: tenant %q: another tenant uses schema %s", ErrWrongStatus, id, schema)
 	case err != nil:
 		return fmt.Errorf("directory: %w", err)

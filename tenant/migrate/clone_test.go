@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
+
 	"github.com/lib/pq"
 
 	"github.com/pgtenant/pgtenant/tenant"
@@ -76,7 +78,7 @@ func TestCloneTenant(t *testing.T) {
 func testCloneTenant(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	_, db := newDBAt(t, level)
-	m := migrate.New(db, migrate.Options{Tenant: countersTrack(t)})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: countersTrack(t)})
 	if _, err := m.CreateTenant(t.Context(), "acme", migrate.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -129,13 +131,13 @@ func TestCloneTenantOlderRevision(t *testing.T) {
 func testCloneTenantOlderRevision(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	_, db := newDBAt(t, level)
-	if _, err := migrate.New(db, migrate.Options{}).CreateTenant(t.Context(), "old", migrate.CreateOptions{}); err != nil {
+	if _, err := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()}).CreateTenant(t.Context(), "old", migrate.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.ExecContext(t.Context(), "INSERT INTO tenant_old.users (email, name) VALUES ('a@example.com', 'A')"); err != nil {
 		t.Fatal(err)
 	}
-	m := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true)})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: tenantTrack(t, true)})
 	if _, err := m.CloneTenant(t.Context(), "old", "new", migrate.CloneOptions{WithData: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +158,7 @@ func TestCloneTenantAnonymize(t *testing.T) {
 func testCloneTenantAnonymize(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	_, db := newDBAt(t, level)
-	m := migrate.New(db, migrate.Options{Tenant: countersTrack(t)})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: countersTrack(t)})
 	if _, err := m.CreateTenant(t.Context(), "acme", migrate.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +193,7 @@ func TestCloneTenantHostileInput(t *testing.T) {
 func testCloneTenantHostileInput(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	_, db := newDBAt(t, level)
-	m := migrate.New(db, migrate.Options{})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
 	if _, err := m.CreateTenant(t.Context(), "acme", migrate.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +246,7 @@ func TestCloneTenantFailureAndRerun(t *testing.T) {
 func testCloneTenantFailureAndRerun(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	_, db := newDBAt(t, level)
-	m := migrate.New(db, migrate.Options{Tenant: countersTrack(t)})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: countersTrack(t)})
 	if _, err := m.CreateTenant(t.Context(), "acme", migrate.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +284,7 @@ func TestCloneTenantConcurrentDrop(t *testing.T) {
 func testCloneTenantConcurrentDrop(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	_, db := newDBAt(t, level)
-	m := migrate.New(db, migrate.Options{Tenant: countersTrack(t)})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: countersTrack(t)})
 	outcomes := map[bool]int{}
 	for i := range 4 {
 		src, dst := fmt.Sprintf("src%d", i), fmt.Sprintf("dst%d", i)
@@ -359,7 +361,7 @@ func TestCloneTenantConsistentSnapshot(t *testing.T) {
 func testCloneTenantConsistentSnapshot(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	_, db := newDBAt(t, level)
-	m := migrate.New(db, migrate.Options{})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
 	if _, err := m.CreateTenant(t.Context(), "busy", migrate.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
+
 	"github.com/pgtenant/pgtenant/tenant/migrate"
-	"github.com/pgtenant/pgtenant/tenant/tenanttest"
 )
 
 // TestCreateTenantBeingDropped: CreateTenant of a tenant whose directory row
@@ -19,8 +20,8 @@ func TestCreateTenantBeingDropped(t *testing.T) {
 func testCreateTenantBeingDropped(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	cfg, db := newDBAt(t, level)
-	m := migrate.New(db, migrate.Options{})
-	tenanttest.NewTenant(t, cfg, "acme")
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
+	migs.NewTenant(t, cfg, "acme")
 	if _, err := db.ExecContext(t.Context(), "UPDATE public.tenants SET status = 'dropping' WHERE id = 'acme'"); err != nil {
 		t.Fatal(err)
 	}

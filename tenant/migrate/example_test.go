@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
+
 	_ "github.com/lib/pq"
 
 	"github.com/pgtenant/pgtenant/tenant/migrate"
@@ -22,15 +24,15 @@ func ExampleMigrator_CreateTenant() {
 	}
 	defer db.Close()
 	ctx := context.Background()
-	m := migrate.New(db, migrate.Options{Logger: slog.Default()})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant(), Logger: slog.Default()})
 	if err := m.MigratePublic(ctx); err != nil {
 		log.Fatal(err)
 	}
-	t, err := m.CreateTenant(ctx, "acme", migrate.CreateOptions{Plan: "pro"})
+	t, err := m.CreateTenant(ctx, "acme", migrate.CreateOptions{})
 	if err != nil {
 		log.Fatal(err) // the tenant stays "provisioning" and is not served
 	}
-	fmt.Println(t.SchemaName, t.Status)
+	fmt.Println(t.Schema, t.Status)
 	// Output: tenant_acme active
 }
 
@@ -41,7 +43,7 @@ func ExampleMigrator_MigrateAll() {
 		log.Fatal(err)
 	}
 	defer db.Close()
-	m := migrate.New(db, migrate.Options{Concurrency: 10})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant(), Concurrency: 10})
 	rep, err := m.MigrateAll(context.Background(), migrate.RunOptions{
 		Progress: func(p migrate.Progress) { fmt.Fprintf(os.Stderr, "%d/%d tenants\n", p.Done, p.Total) },
 	})

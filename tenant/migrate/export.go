@@ -18,7 +18,6 @@ import (
 
 	"github.com/lib/pq"
 
-	"github.com/pgtenant/pgtenant/ent"
 	"github.com/pgtenant/pgtenant/tenant"
 )
 
@@ -275,7 +274,7 @@ func (m *Migrator) servable(ctx context.Context, q queryer, id, schema string) e
 // nothing is left. Finally the tenant is migrated to the latest revision and
 // marked active. An existing tenant id is an error wrapping ErrWrongStatus
 // (one that failed is replaced).
-func (m *Migrator) ImportTenant(ctx context.Context, id string, r io.Reader) (*ent.Tenant, error) {
+func (m *Migrator) ImportTenant(ctx context.Context, id string, r io.Reader) (*Tenant, error) {
 	t, err := m.importTenant(ctx, id, r)
 	if err != nil {
 		return nil, fmt.Errorf("import tenant %q: %w", id, err)
@@ -283,7 +282,7 @@ func (m *Migrator) ImportTenant(ctx context.Context, id string, r io.Reader) (*e
 	return t, nil
 }
 
-func (m *Migrator) importTenant(ctx context.Context, id string, r io.Reader) (*ent.Tenant, error) {
+func (m *Migrator) importTenant(ctx context.Context, id string, r io.Reader) (*Tenant, error) {
 	start := time.Now()
 	schema, err := m.namer.Schema(id)
 	if err != nil {
@@ -301,7 +300,7 @@ func (m *Migrator) importTenant(ctx context.Context, id string, r io.Reader) (*e
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadDump, err)
 	}
-	if err := m.claim(ctx, id, schema, nil); err != nil {
+	if err := m.claim(ctx, id, schema); err != nil {
 		return nil, err
 	}
 	rows := 0
@@ -322,9 +321,9 @@ func (m *Migrator) importTenant(ctx context.Context, id string, r io.Reader) (*e
 	if _, err := m.migrateSchema(ctx, id, schema, applyOptions{then: m.activate(ctx, id)}); err != nil {
 		return nil, m.markFailed(ctx, id, schema, err)
 	}
-	t, err := m.client.Tenant.Get(ctx, id)
+	t, err := m.GetTenant(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("directory: %w", err)
+		return nil, err
 	}
 	m.log.InfoContext(ctx, "tenant imported", "tenant", id, "schema", schema, "from", hdr.Tenant, "rows", rows, "duration", time.Since(start))
 	return t, nil

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
+
 	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
@@ -32,7 +34,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 func testExportImportRoundTrip(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	_, db := newDBAt(t, level)
-	m := migrate.New(db, migrate.Options{Tenant: countersTrack(t)})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: countersTrack(t)})
 	if _, err := m.CreateTenant(t.Context(), "acme", migrate.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -90,8 +92,8 @@ func TestImportRevisions(t *testing.T) {
 func testImportRevisions(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	_, db := newDBAt(t, level)
-	v1 := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, false)})
-	v2 := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true)})
+	v1 := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: tenantTrack(t, false)})
+	v2 := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: tenantTrack(t, true)})
 	if _, err := v1.CreateTenant(t.Context(), "old", migrate.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +128,7 @@ func TestImportHostileDumps(t *testing.T) {
 func testImportHostileDumps(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	_, db := newDBAt(t, level)
-	m := migrate.New(db, migrate.Options{})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
 	if _, err := m.CreateTenant(t.Context(), "acme", migrate.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

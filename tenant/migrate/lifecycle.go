@@ -10,7 +10,6 @@ import (
 
 	"github.com/lib/pq"
 
-	"github.com/pgtenant/pgtenant/ent"
 	"github.com/pgtenant/pgtenant/tenant"
 )
 
@@ -32,7 +31,7 @@ const MaxReasonLen = 500
 // MigrateAll still migrates it. Suspending a suspended tenant updates the
 // reason. Errors wrap tenant.ErrInvalidID, tenant.ErrNotFound, or
 // ErrWrongStatus for a tenant that is not active or suspended.
-func (m *Migrator) SuspendTenant(ctx context.Context, id, reason string) (*ent.Tenant, error) {
+func (m *Migrator) SuspendTenant(ctx context.Context, id, reason string) (*Tenant, error) {
 	var r *string
 	if reason = cut(reason, MaxReasonLen); reason != "" {
 		r = &reason
@@ -50,7 +49,7 @@ func (m *Migrator) SuspendTenant(ctx context.Context, id, reason string) (*ent.T
 // again from their next request. Resuming an active tenant does nothing.
 // Errors wrap tenant.ErrInvalidID, tenant.ErrNotFound, or ErrWrongStatus for
 // a tenant that is neither suspended nor active.
-func (m *Migrator) ResumeTenant(ctx context.Context, id string) (*ent.Tenant, error) {
+func (m *Migrator) ResumeTenant(ctx context.Context, id string) (*Tenant, error) {
 	t, err := m.setStatus(ctx, id, "active", nil, "suspended", "active")
 	if err != nil {
 		return nil, fmt.Errorf("resume tenant %q: %w", id, err)
@@ -62,7 +61,7 @@ func (m *Migrator) ResumeTenant(ctx context.Context, id string) (*ent.Tenant, er
 // setStatus moves tenant id from one of the statuses from to status (with
 // reason). The directory's trigger announces the change on
 // tenant.DirectoryChannel when it commits.
-func (m *Migrator) setStatus(ctx context.Context, id, status string, reason *string, from ...string) (*ent.Tenant, error) {
+func (m *Migrator) setStatus(ctx context.Context, id, status string, reason *string, from ...string) (*Tenant, error) {
 	schema, err := m.namer.Schema(id)
 	if err != nil {
 		return nil, err
@@ -91,12 +90,12 @@ SELECT status FROM old`,
 	if !okFrom {
 		return nil, fmt.Errorf("%w: tenant is %s", ErrWrongStatus, old)
 	}
-	t, err := m.client.Tenant.Get(ctx, id)
+	t, err := m.GetTenant(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("directory: %w", err)
+		return nil, err
 	}
-	if t.SchemaName != schema {
-		return t, fmt.Errorf("directory names schema %s, the Namer %s", t.SchemaName, schema)
+	if t.Schema != schema {
+		return t, fmt.Errorf("directory names schema %s, the Namer %s", t.Schema, schema)
 	}
 	return t, nil
 }

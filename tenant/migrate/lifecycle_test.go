@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pgtenant/pgtenant/ent"
+	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
+
 	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 	"github.com/pgtenant/pgtenant/tenant/tenanttest"
@@ -25,20 +28,20 @@ func testSuspendResume(t *testing.T, level sql.IsolationLevel) {
 	for _, mode := range []tenant.Mode{tenant.SearchPath, tenant.Qualified} {
 		t.Run(mode.String(), func(t *testing.T) {
 			t.Parallel()
-			cfg := tenanttest.NewMigratedDatabase(t, tenanttest.DefaultIsolation(level))
+			cfg := migs.NewDatabase(t, tenanttest.DefaultIsolation(level))
 			evicted := make(chan string, 8)
-			reg, err := tenant.New(t.Context(), tenanttest.URL(cfg), tenant.Options{
+			reg, err := tenant.New(t.Context(), tenanttest.URL(cfg), ent.ClientForTenant, tenant.Options{
 				Mode: mode,
 				// Without the negative cache, the resumed tenant is served
 				// at once, without waiting for the notification.
 				NotFoundTTL: -1,
-				Hooks:       tenant.Hooks{OnPoolEvicted: func(id string, _ tenant.EvictReason) { evicted <- id }},
+				Hooks:       tenant.Hooks{OnClientEvicted: func(id string, _ tenant.EvictReason) { evicted <- id }},
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer reg.Close(context.Background())
-			m := migrate.New(reg.DB(), migrate.Options{})
+			m := migrate.New(reg.DB(), migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
 			if _, err := m.CreateTenant(t.Context(), "acme", migrate.CreateOptions{}); err != nil {
 				t.Fatal(err)
 			}
@@ -55,7 +58,7 @@ func testSuspendResume(t *testing.T, level sql.IsolationLevel) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ten.Status != "suspended" || ten.StatusReason == nil || *ten.StatusReason != "unpaid\uFFFD invoice" {
+			if ten.Status != "suspended" || ten.StatusReason != "unpaid\uFFFD invoice" {
 				t.Errorf("SuspendTenant = status %s, reason %v", ten.Status, ten.StatusReason)
 			}
 			select {
@@ -70,7 +73,7 @@ func testSuspendResume(t *testing.T, level sql.IsolationLevel) {
 				t.Fatalf("Acquire(acme) after suspend = %v; want ErrSuspended", err)
 			}
 			// Migrations still apply to a suspended tenant.
-			m2 := migrate.New(reg.DB(), migrate.Options{Tenant: tenantTrack(t, true)})
+			m2 := migrate.New(reg.DB(), migrate.Options{Public: migrations.Public(), Tenant: tenantTrack(t, true)})
 			if _, err := m2.MigrateAll(t.Context(), migrate.RunOptions{}); err != nil {
 				t.Fatalf("MigrateAll with a suspended tenant: %v", err)
 			}
@@ -83,7 +86,7 @@ func testSuspendResume(t *testing.T, level sql.IsolationLevel) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ten.Status != "active" || ten.StatusReason != nil {
+			if ten.Status != "active" || ten.StatusReason != "" {
 				t.Errorf("ResumeTenant = status %s, reason %v", ten.Status, ten.StatusReason)
 			}
 			client, release, err = reg.Acquire(t.Context(), "acme")
@@ -105,7 +108,7 @@ func TestSuspendResumeErrors(t *testing.T) {
 func testSuspendResumeErrors(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	_, db := newDBAt(t, level)
-	m := migrate.New(db, migrate.Options{})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
 	if _, err := m.CreateTenant(t.Context(), "acme", migrate.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +136,7 @@ func testSuspendResumeErrors(t *testing.T, level sql.IsolationLevel) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := len([]rune(*ten.StatusReason)); got != migrate.MaxReasonLen {
+	if got := len([]rune(ten.StatusReason)); got != migrate.MaxReasonLen {
 		t.Errorf("reason kept %d characters; want %d", got, migrate.MaxReasonLen)
 	}
 	var status string

@@ -50,7 +50,7 @@ func newDB(t *testing.T) (pq.Config, *sql.DB) {
 // level.
 func newDBAt(t *testing.T, level sql.IsolationLevel) (pq.Config, *sql.DB) {
 	t.Helper()
-	cfg := tenanttest.NewMigratedDatabase(t, tenanttest.DefaultIsolation(level))
+	cfg := migs.NewDatabase(t, tenanttest.DefaultIsolation(level))
 	db := tenanttest.Open(t, cfg)
 	db.SetMaxOpenConns(20)
 	return cfg, db
@@ -122,8 +122,8 @@ func TestMigrateAllFreshPartialAndUpToDate(t *testing.T) {
 func testMigrateAllFreshPartialAndUpToDate(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	_, db := newDBAt(t, level)
-	v1 := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, false)})
-	v2 := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true)})
+	v1 := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: tenantTrack(t, false)})
+	v2 := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: tenantTrack(t, true)})
 	_, all := v2.Versions()
 	addToDirectory(t, db, "fresh", "partial", "current")
 	if _, err := v1.MigrateTenant(t.Context(), "partial"); err != nil {
@@ -173,7 +173,7 @@ func TestMigrateAllContinuesPastAFailingTenant(t *testing.T) {
 func testMigrateAllContinuesPastAFailingTenant(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	_, db := newDBAt(t, level)
-	m := migrate.New(db, migrate.Options{})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
 	addToDirectory(t, db, "a", "broken", "c")
 	// A conflicting object makes the first tenant migration fail.
 	if _, err := db.ExecContext(t.Context(), "CREATE SCHEMA tenant_broken; CREATE TABLE tenant_broken.users (x int)"); err != nil {
@@ -221,7 +221,7 @@ func testConcurrentMigrateAllNeverFailsNorDoubleApplies(t *testing.T, level sql.
 		wg.Go(func() {
 			// Separate pools, as separate processes would have.
 			own := tenanttest.Open(t, cfg)
-			rep, err := migrate.New(own, migrate.Options{Concurrency: 4}).MigrateAll(t.Context(), migrate.RunOptions{})
+			rep, err := migrate.New(own, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant(), Concurrency: 4}).MigrateAll(t.Context(), migrate.RunOptions{})
 			if err != nil {
 				t.Errorf("MigrateAll %d: %v", i, err)
 			}
@@ -229,7 +229,7 @@ func testConcurrentMigrateAllNeverFailsNorDoubleApplies(t *testing.T, level sql.
 		})
 	}
 	wg.Wait()
-	_, all := migrate.New(db, migrate.Options{}).Versions()
+	_, all := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()}).Versions()
 	for _, id := range ids {
 		n := 0
 		for _, rep := range reps {
@@ -255,12 +255,12 @@ func testConcurrentCreateTenantOfOneID(t *testing.T, level sql.IsolationLevel) {
 	for range 6 {
 		wg.Go(func() {
 			own := tenanttest.Open(t, cfg)
-			tn, err := migrate.New(own, migrate.Options{}).CreateTenant(t.Context(), "acme", migrate.CreateOptions{})
+			tn, err := migrate.New(own, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()}).CreateTenant(t.Context(), "acme", migrate.CreateOptions{})
 			if err != nil {
 				t.Errorf("CreateTenant: %v", err)
 				return
 			}
-			if tn.ID != "acme" || tn.SchemaName != "tenant_acme" || tn.Status != "active" {
+			if tn.ID != "acme" || tn.Schema != "tenant_acme" || tn.Status != "active" {
 				t.Errorf("CreateTenant = %+v; want acme, tenant_acme, active", tn)
 			}
 		})
@@ -271,7 +271,7 @@ func testConcurrentCreateTenantOfOneID(t *testing.T, level sql.IsolationLevel) {
 	if n != 1 {
 		t.Errorf("%d active directory rows for acme; want 1", n)
 	}
-	_, all := migrate.New(db, migrate.Options{}).Versions()
+	_, all := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()}).Versions()
 	if rev := revisions(t, db, "tenant_acme"); !slices.Equal(rev, all) {
 		t.Errorf("revisions = %v; want %v", rev, all)
 	}
@@ -284,7 +284,7 @@ func TestCreateTenantFailureIsReportedAndRepairedByRerun(t *testing.T) {
 func testCreateTenantFailureIsReportedAndRepairedByRerun(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	_, db := newDBAt(t, level)
-	m := migrate.New(db, migrate.Options{})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
 	if _, err := db.ExecContext(t.Context(), "CREATE SCHEMA tenant_acme; CREATE TABLE tenant_acme.posts (x int)"); err != nil {
 		t.Fatal(err)
 	}
@@ -310,23 +310,35 @@ func TestCreateTenantPlan(t *testing.T) { forEachLevel(t, testCreateTenantPlan) 
 func testCreateTenantPlan(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	_, db := newDBAt(t, level)
-	m := migrate.New(db, migrate.Options{})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
 	var pro string
 	if err := db.QueryRowContext(t.Context(), "INSERT INTO public.plans (name) VALUES ('pro') RETURNING id").Scan(&pro); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{"pro", pro} {
-		tn, err := m.CreateTenant(t.Context(), "acme", migrate.CreateOptions{Plan: p})
-		if err != nil || tn.PlanID == nil || tn.PlanID.String() != pro {
-			t.Errorf("CreateTenant(plan %q) = %+v, %v; want plan %s", p, tn, err, pro)
-		}
+	// Then writes the service's own row in the activating transaction.
+	link := func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "INSERT INTO public.tenant_plans (tenant_id, plan_id) VALUES ('acme', $1) ON CONFLICT (tenant_id) DO UPDATE SET plan_id = excluded.plan_id", pro)
+		return err
 	}
-	_, err := m.CreateTenant(t.Context(), "other", migrate.CreateOptions{Plan: "gold"})
-	if !errors.Is(err, migrate.ErrUnknownPlan) {
-		t.Errorf("CreateTenant(plan gold) error = %v; want ErrUnknownPlan", err)
+	if tn, err := m.CreateTenant(t.Context(), "acme", migrate.CreateOptions{Then: link}); err != nil || tn.Status != "active" {
+		t.Fatalf("CreateTenant with Then = %+v, %v; want active", tn, err)
+	}
+	var plan string
+	if err := db.QueryRowContext(t.Context(), "SELECT plan_id FROM public.tenant_plans WHERE tenant_id = 'acme'").Scan(&plan); err != nil || plan != pro {
+		t.Errorf("plan of acme = %q, %v; want %s", plan, err, pro)
+	}
+	// A failing Then rolls back the schema and the activation.
+	boom := errors.New("boom")
+	_, err := m.CreateTenant(t.Context(), "other", migrate.CreateOptions{Then: func(context.Context, *sql.Tx) error { return boom }})
+	if !errors.Is(err, boom) {
+		t.Errorf("CreateTenant with a failing Then: %v; want boom", err)
 	}
 	if schemaExists(t, db, "tenant_other") {
-		t.Error("unknown plan still created a schema")
+		t.Error("a failing Then still created the schema")
+	}
+	tn, err := m.GetTenant(t.Context(), "other")
+	if err != nil || tn.Status != "provisioning" {
+		t.Errorf("GetTenant(other) = %+v, %v; want provisioning", tn, err)
 	}
 }
 
@@ -335,9 +347,9 @@ func TestDriftIsReportedNotRerun(t *testing.T) { forEachLevel(t, testDriftIsRepo
 func testDriftIsReportedNotRerun(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	_, db := newDBAt(t, level)
-	m := migrate.New(db, migrate.Options{})
-	tenanttest.NewTenant(t, pqCfg(t, db), "acme")
-	tenanttest.NewTenant(t, pqCfg(t, db), "fine")
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
+	migs.NewTenant(t, pqCfg(t, db), "acme")
+	migs.NewTenant(t, pqCfg(t, db), "fine")
 	if _, err := db.ExecContext(t.Context(), "UPDATE tenant_acme.schema_migrations SET checksum = 'tampered'"); err != nil {
 		t.Fatal(err)
 	}
@@ -383,9 +395,9 @@ func TestDryRunChangesNothing(t *testing.T) { forEachLevel(t, testDryRunChangesN
 func testDryRunChangesNothing(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	_, db := newDBAt(t, level)
-	m := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true)})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: tenantTrack(t, true)})
 	addToDirectory(t, db, "fresh", "partial")
-	if _, err := migrate.New(db, migrate.Options{}).MigrateTenant(t.Context(), "partial"); err != nil {
+	if _, err := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()}).MigrateTenant(t.Context(), "partial"); err != nil {
 		t.Fatal(err)
 	}
 	_, all := m.Versions()
@@ -443,7 +455,7 @@ func TestCreateTenantAnnouncesActivationOnce(t *testing.T) {
 func testCreateTenantAnnouncesActivationOnce(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	cfg, db := newDBAt(t, level)
-	m := migrate.New(db, migrate.Options{})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
 	l := listenDirectory(t, cfg)
 	ctx := t.Context()
 
@@ -471,9 +483,9 @@ func TestDropTenant(t *testing.T) { forEachLevel(t, testDropTenant) }
 func testDropTenant(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	cfg, db := newDBAt(t, level)
-	m := migrate.New(db, migrate.Options{})
-	tenanttest.NewTenant(t, cfg, "acme")
-	tenanttest.NewTenant(t, cfg, "keep")
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
+	migs.NewTenant(t, cfg, "acme")
+	migs.NewTenant(t, cfg, "keep")
 
 	l := listenDirectory(t, cfg)
 
@@ -486,7 +498,7 @@ func testDropTenant(t *testing.T, level sql.IsolationLevel) {
 	if !schemaExists(t, db, "tenant_keep") {
 		t.Error("schema tenant_keep was dropped too")
 	}
-	ts, err := m.ListTenants(t.Context())
+	ts, err := m.ListTenants(t.Context(), migrate.ListOptions{})
 	if err != nil || len(ts) != 1 || ts[0].ID != "keep" {
 		t.Errorf("ListTenants = %v, %v; want just keep", ts, err)
 	}
@@ -512,7 +524,7 @@ func TestHostileIDsAreRejectedBeforeSQL(t *testing.T) {
 	}
 	db := sql.OpenDB(c)
 	defer db.Close()
-	m := migrate.New(db, migrate.Options{})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
 	ctx := t.Context()
 	for _, id := range []string{"", "Acme", "a;DROP SCHEMA public", `a"b`, "a,public", "../x", strings.Repeat("a", 49), "pg_x "} {
 		calls := map[string]error{
@@ -535,9 +547,9 @@ func TestStatusReadsInBulk(t *testing.T) { forEachLevel(t, testStatusReadsInBulk
 func testStatusReadsInBulk(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	cfg, db := newDBAt(t, level)
-	tenanttest.NewTenant(t, cfg, "current")
+	migs.NewTenant(t, cfg, "current")
 	addToDirectory(t, db, "fresh")
-	m := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true)})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: tenantTrack(t, true)})
 	pub, all := m.Versions()
 	st, err := m.Status(t.Context(), nil)
 	if err != nil {
@@ -574,7 +586,7 @@ func testAnyPoolSearchPath(t *testing.T, level sql.IsolationLevel) {
 			cfg := tenanttest.NewDatabase(t, tenanttest.DefaultIsolation(level))
 			cfg.Runtime = map[string]string{"search_path": sp}
 			db := tenanttest.Open(t, cfg)
-			m := migrate.New(db, migrate.Options{})
+			m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
 			if err := m.MigratePublic(t.Context()); err != nil {
 				t.Fatal(err)
 			}
@@ -589,7 +601,7 @@ func testAnyPoolSearchPath(t *testing.T, level sql.IsolationLevel) {
 			wg.Wait()
 			got := rowsText(t, db, `SELECT schemaname || '.' || tablename FROM pg_tables
 WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`)
-			want := "public.api_keys\npublic.plans\npublic.schema_migrations\npublic.tenants\ntenant_acme.posts\ntenant_acme.schema_migrations\ntenant_acme.users"
+			want := "public.api_keys\npublic.plans\npublic.schema_migrations\npublic.tenant_plans\npublic.tenants\ntenant_acme.posts\ntenant_acme.schema_migrations\ntenant_acme.users"
 			if got != want {
 				t.Errorf("tables:\n%s\nwant\n%s", got, want)
 			}
@@ -604,7 +616,7 @@ func TestStatusOfAnUnmigratedDatabase(t *testing.T) {
 func testStatusOfAnUnmigratedDatabase(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	db := tenanttest.Open(t, tenanttest.NewDatabase(t, tenanttest.DefaultIsolation(level)))
-	m := migrate.New(db, migrate.Options{})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
 	pub, _ := m.Versions()
 	st, err := m.Status(t.Context(), nil)
 	if err != nil {
@@ -625,9 +637,9 @@ func TestMigrateAllSlidesPastASlowTenant(t *testing.T) {
 func testMigrateAllSlidesPastASlowTenant(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	_, db := newDBAt(t, level)
-	v1 := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, false)})
+	v1 := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: tenantTrack(t, false)})
 	// No lock timeout: this test is about the window, not the timeout.
-	v2 := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true), LockTimeout: -1})
+	v2 := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: tenantTrack(t, true), LockTimeout: -1})
 	ids := []string{"aaa"}
 	for i := range 10 {
 		ids = append(ids, "b"+strconv.Itoa(i))
@@ -676,7 +688,7 @@ func testMigrateAllStopsWhenCanceled(t *testing.T, level sql.IsolationLevel) {
 	addToDirectory(t, db, ids...)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	rep, err := migrate.New(db, migrate.Options{}).MigrateAll(ctx, migrate.RunOptions{
+	rep, err := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()}).MigrateAll(ctx, migrate.RunOptions{
 		Concurrency: 1,
 		Progress:    func(migrate.Progress) { cancel() },
 	})
@@ -711,7 +723,7 @@ func testMarkAppliedBaselinesExistingSchemas(t *testing.T, level sql.IsolationLe
 			t.Fatal(err)
 		}
 	}
-	m := migrate.New(db, migrate.Options{})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
 	_, all := m.Versions()
 	rep, err := m.MigrateAll(t.Context(), migrate.RunOptions{MarkApplied: true})
 	if err != nil {
@@ -741,10 +753,10 @@ func testMigrateAllSkipsTenantsDroppedDuringTheRun(t *testing.T, level sql.Isola
 	cfg, db := newDBAt(t, level)
 	ctx := t.Context()
 	for _, id := range []string{"gone", "halfway", "kept"} {
-		tenanttest.NewTenant(t, cfg, id)
+		migs.NewTenant(t, cfg, id)
 	}
-	other := migrate.New(tenanttest.Open(t, cfg), migrate.Options{})
-	m := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true)})
+	other := migrate.New(tenanttest.Open(t, cfg), migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: tenantTrack(t, true)})
 	migrate.SetBeforeLock(m, func(id string) {
 		switch id {
 		case "gone":
@@ -794,8 +806,8 @@ func testCreateTenantDroppedMeanwhile(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	cfg, db := newDBAt(t, level)
 	ctx := t.Context()
-	other := migrate.New(tenanttest.Open(t, cfg), migrate.Options{})
-	m := migrate.New(db, migrate.Options{})
+	other := migrate.New(tenanttest.Open(t, cfg), migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
 	migrate.SetBeforeLock(m, func(id string) {
 		if err := other.DropTenant(ctx, id); err != nil {
 			t.Errorf("DropTenant(%s): %v", id, err)
@@ -820,7 +832,7 @@ func testMigrateAllLockTimeout(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	cfg, db := newDBAt(t, level)
 	for _, id := range []string{"a", "busy", "c"} {
-		tenanttest.NewTenant(t, cfg, id)
+		migs.NewTenant(t, cfg, id)
 	}
 	blocker, err := db.BeginTx(t.Context(), nil)
 	if err != nil {
@@ -832,7 +844,7 @@ func testMigrateAllLockTimeout(t *testing.T, level sql.IsolationLevel) {
 	if _, err := blocker.ExecContext(t.Context(), "LOCK TABLE tenant_busy.users IN ACCESS SHARE MODE"); err != nil {
 		t.Fatal(err)
 	}
-	m := migrate.New(db, migrate.Options{Tenant: tenantTrack(t, true), LockTimeout: 50 * time.Millisecond})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: tenantTrack(t, true), LockTimeout: 50 * time.Millisecond})
 	// Without a lock timeout the run would wait for the blocker, which is
 	// released only after the run: this deadline only turns that hang into
 	// a failure.
@@ -872,8 +884,8 @@ func TestCreateAndDropLockTimeout(t *testing.T) { forEachLevel(t, testCreateAndD
 func testCreateAndDropLockTimeout(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	cfg, db := newDBAt(t, level)
-	tenanttest.NewTenant(t, cfg, "acme")
-	m := migrate.New(db, migrate.Options{LockTimeout: 50 * time.Millisecond})
+	migs.NewTenant(t, cfg, "acme")
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant(), LockTimeout: 50 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	blocker, err := db.BeginTx(ctx, nil)

@@ -1,7 +1,16 @@
-// Package migrate applies the versioned migrations of package
-// ent/migrate/migrations to the public schema and to every tenant schema,
-// and provisions and drops tenants. It also suspends and resumes, clones,
-// seeds, exports and imports them (docs/lifecycle.md).
+// Package migrate applies versioned migrations to the public schema and to
+// every tenant schema, and provisions and drops tenants. It also suspends and
+// resumes, clones, seeds, exports and imports them.
+//
+// The migrations are the user's, in two tracks of SQL files (Options.Public
+// and Options.Tenant, each an fs.FS such as an embed.FS holding the
+// directories Ent's versioned migrations write): the public track applies once
+// to schema public, the tenant track to every tenant schema. Before the
+// public track, the migrator applies its own migrations, pgtenant_<n>_<name>,
+// which create the tenant directory (public.tenants, with the trigger
+// described below) and the tenants' API keys (public.api_keys, see package
+// tenant/apikey). A user's public migrations must not refer to these tables:
+// they are not part of the user's Ent schema.
 //
 // Every schema is migrated in one transaction that first sets search_path for
 // that transaction only (SET LOCAL), then takes a per-schema
@@ -45,25 +54,17 @@ import (
 	"strconv"
 	"time"
 
-	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
-	"github.com/google/uuid"
 	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
 
-	"github.com/pgtenant/pgtenant/ent"
-	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
-	enttenant "github.com/pgtenant/pgtenant/ent/tenant"
 	"github.com/pgtenant/pgtenant/tenant"
+	"github.com/pgtenant/pgtenant/tenant/internal/directory"
 )
 
 var (
 	// ErrDrift is returned for a schema in which a migration was applied from
 	// a file whose contents have since changed. The schema is left untouched.
 	ErrDrift = errors.New("migrate: applied migration was modified")
-
-	// ErrUnknownPlan is returned by CreateTenant when the requested plan is
-	// neither the id nor the name of a plan.
-	ErrUnknownPlan = errors.New("migrate: unknown plan")
 
 	// ErrDropping is returned by CreateTenant for a tenant whose directory
 	// row is dropping: a drop has begun (or failed midway) and must finish,
@@ -114,8 +115,8 @@ type Options struct {
 	LockTimeout time.Duration
 
 	// Public and Tenant are the migration files of the two tracks
-	// (<version>_<name>.sql at the root, applied in lexical order); nil means
-	// the embedded ent/migrate/migrations tracks.
+	// (<version>_<name>.sql at the root, applied in lexical order, in the
+	// format of Ent's versioned migrations); nil is a track without files.
 	Public, Tenant fs.FS
 }
 
@@ -124,7 +125,6 @@ type Options struct {
 // multiple processes on the same database.
 type Migrator struct {
 	db      *sql.DB
-	client  *ent.Client
 	namer   tenant.Namer
 	log     *slog.Logger
 	workers int
@@ -153,10 +153,6 @@ func New(db *sql.DB, opts Options) *Migrator {
 		namer:   opts.Namer,
 		log:     opts.Logger,
 		workers: opts.Concurrency,
-		client: ent.NewClient(
-			ent.Driver(entsql.OpenDB(dialect.Postgres, db)),
-			ent.AlternateSchema(ent.SchemaConfig{Plan: "public", Tenant: "public"}),
-		),
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
@@ -179,24 +175,19 @@ func New(db *sql.DB, opts Options) *Migrator {
 	ms := (m.lockTimeout + time.Millisecond - 1) / time.Millisecond
 	m.setLockTimeout = "SET LOCAL citus.propagate_set_commands TO 'local';\n" +
 		"SET LOCAL lock_timeout = " + strconv.FormatInt(int64(ms), 10)
-	pub, ten := opts.Public, opts.Tenant
-	if pub == nil {
-		pub = migrations.Public()
-	}
-	if ten == nil {
-		ten = migrations.Tenant()
-	}
-	var err1, err2 error
-	m.public, err1 = load(pub)
-	m.tenant, err2 = load(ten)
-	if err := errors.Join(err1, err2); err != nil {
+	lib, err1 := load(directory.Migrations())
+	pub, err2 := load(opts.Public)
+	m.public = append(lib, pub...)
+	ten, err3 := load(opts.Tenant)
+	m.tenant = ten
+	if err := errors.Join(err1, err2, err3); err != nil {
 		m.loadErr = fmt.Errorf("migrate: read migration files: %w", err)
 	}
 	return m
 }
 
-// Versions returns the versions of the public and the tenant track, in the
-// order they apply.
+// Versions returns the versions of the public track (the migrator's own
+// first) and of the tenant track, in the order they apply.
 func (m *Migrator) Versions() (public, tenant []string) {
 	return versions(m.public), versions(m.tenant)
 }
@@ -215,12 +206,9 @@ func latest(ms []migration) string {
 }
 
 // LatestRevision returns the latest migration of the tenant track
-// tenantFiles (nil: the embedded track), as Migrator.Revision would: the
-// value of tenant.Options.Revision for a server built with these files.
+// tenantFiles, as Migrator.Revision would: the value of
+// tenant.Options.Revision for a server built with these files.
 func LatestRevision(tenantFiles fs.FS) (string, error) {
-	if tenantFiles == nil {
-		tenantFiles = migrations.Tenant()
-	}
 	ms, err := load(tenantFiles)
 	if err != nil {
 		return "", fmt.Errorf("migrate: read migration files: %w", err)
@@ -302,9 +290,12 @@ WHERE id = $1 AND schema_name = $2 AND (revision IS NULL OR revision < $3)`, id,
 
 // CreateOptions are the options of CreateTenant.
 type CreateOptions struct {
-	// Plan is the id or the name of a plan in public.plans; empty means no
-	// plan. Anything else is an error wrapping ErrUnknownPlan.
-	Plan string
+	// Then, if not nil, runs last in the transaction that migrates the
+	// tenant's schema and marks it active (with the schema as search_path),
+	// each time CreateTenant is called: for the service's own rows about
+	// the tenant in public, such as its plan. Its error rolls that
+	// transaction back and is returned.
+	Then func(ctx context.Context, tx *sql.Tx) error
 }
 
 // CreateTenant provisions tenant id: it inserts (or keeps) its directory row
@@ -316,12 +307,11 @@ type CreateOptions struct {
 // results and every caller succeeds). On failure the row stays provisioning,
 // so the tenant is not served, and the error is returned; calling it again
 // repairs the tenant. An existing active or suspended tenant keeps its
-// status; its schema is brought up to date and, if opts.Plan is set, its
-// plan is changed. A tenant that is being dropped is an error wrapping
-// ErrDropping, a failed one (see CloneTenant) one wrapping ErrWrongStatus.
-// Errors name the tenant and wrap tenant.ErrInvalidID or ErrUnknownPlan
-// where they apply.
-func (m *Migrator) CreateTenant(ctx context.Context, id string, opts CreateOptions) (*ent.Tenant, error) {
+// status; its schema is brought up to date and opts.Then runs again. A
+// tenant that is being dropped is an error wrapping ErrDropping, a failed
+// one (see CloneTenant) one wrapping ErrWrongStatus. Errors name the tenant
+// and wrap tenant.ErrInvalidID where it applies.
+func (m *Migrator) CreateTenant(ctx context.Context, id string, opts CreateOptions) (*Tenant, error) {
 	t, err := m.createTenant(ctx, id, opts)
 	if err != nil {
 		return nil, fmt.Errorf("create tenant %q: %w", id, err)
@@ -329,7 +319,7 @@ func (m *Migrator) CreateTenant(ctx context.Context, id string, opts CreateOptio
 	return t, nil
 }
 
-func (m *Migrator) createTenant(ctx context.Context, id string, opts CreateOptions) (*ent.Tenant, error) {
+func (m *Migrator) createTenant(ctx context.Context, id string, opts CreateOptions) (*Tenant, error) {
 	start := time.Now()
 	schema, err := m.namer.Schema(id)
 	if err != nil {
@@ -338,27 +328,19 @@ func (m *Migrator) createTenant(ctx context.Context, id string, opts CreateOptio
 	if m.loadErr != nil {
 		return nil, m.loadErr
 	}
-	var plan *uuid.UUID
-	if opts.Plan != "" {
-		p, err := m.resolvePlan(ctx, opts.Plan)
-		if err != nil {
-			return nil, err
-		}
-		plan = &p
-	}
 	// The row is committed before the schema is touched, so a failure
 	// leaves it provisioning. ON CONFLICT DO UPDATE (rather than DO NOTHING)
 	// returns the row even when a concurrent call inserted it.
-	status, have, err := m.upsertDirectory(ctx, id, schema, plan)
+	status, have, err := m.upsertDirectory(ctx, id, schema)
 	if err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
 	}
 	switch {
 	case have != schema:
 		return nil, fmt.Errorf("directory names schema %s, the Namer %s: refusing to guess", have, schema)
-	case status == enttenant.StatusDropping.String():
+	case status == directory.Dropping:
 		return nil, fmt.Errorf("%w: finish the drop first", ErrDropping)
-	case status == enttenant.StatusFailed.String():
+	case status == directory.Failed:
 		return nil, fmt.Errorf("%w: tenant is failed (an unfinished clone or import): run it again, or drop the tenant", ErrWrongStatus)
 	}
 	// Activation commits with the migrations: the tenant is served exactly
@@ -372,6 +354,9 @@ WHERE id = $1 AND status = 'provisioning'`, id)
 		if err != nil {
 			return fmt.Errorf("activate: %w", err)
 		}
+		if opts.Then != nil {
+			return opts.Then(ctx, tx)
+		}
 		return nil
 	}
 	_, err = m.migrateSchema(ctx, id, schema, applyOptions{id: id, then: activate})
@@ -384,78 +369,36 @@ WHERE id = $1 AND status = 'provisioning'`, id)
 	case err != nil:
 		return nil, err
 	}
-	t, err := m.client.Tenant.Get(ctx, id)
+	t, err := m.GetTenant(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("directory: %w", err)
+		return nil, err
 	}
 	m.log.InfoContext(ctx, "tenant provisioned", "tenant", id, "schema", schema, "status", t.Status, "duration", time.Since(start))
 	return t, nil
 }
 
 // upsertDirectoryRow inserts a tenant's directory row as provisioning, or
-// keeps the existing row (changing its plan when one is given), and returns
-// its status and schema.
+// keeps the existing row, and returns its status and schema.
 const upsertDirectoryRow = `
-INSERT INTO public.tenants AS t (id, schema_name, plan_id, status, created_at, updated_at)
-VALUES ($1, $2, $3, 'provisioning', now(), now())
-ON CONFLICT (id) DO UPDATE SET
-	plan_id = coalesce(excluded.plan_id, t.plan_id),
-	updated_at = CASE WHEN excluded.plan_id IS DISTINCT FROM t.plan_id AND excluded.plan_id IS NOT NULL
-		THEN excluded.updated_at ELSE t.updated_at END
+INSERT INTO public.tenants AS t (id, schema_name, status, created_at, updated_at)
+VALUES ($1, $2, 'provisioning', now(), now())
+ON CONFLICT (id) DO UPDATE SET updated_at = t.updated_at
 RETURNING status, schema_name`
 
 // upsertDirectory runs upsertDirectoryRow. Its ON CONFLICT arbitrates on the
 // id only: when a concurrent call inserts the same row first, the insert can
 // instead fail on the unique schema_name, and is then retried, finding the
 // row committed.
-func (m *Migrator) upsertDirectory(ctx context.Context, id, schema string, plan *uuid.UUID) (status, have string, err error) {
+func (m *Migrator) upsertDirectory(ctx context.Context, id, schema string) (status, have string, err error) {
 	for range 3 {
 		err = m.inTx(ctx, func(tx *sql.Tx) error {
-			return tx.QueryRowContext(ctx, upsertDirectoryRow, id, schema, plan).Scan(&status, &have)
+			return tx.QueryRowContext(ctx, upsertDirectoryRow, id, schema).Scan(&status, &have)
 		})
 		if !isUniqueViolation(err) {
 			break
 		}
 	}
 	return status, have, err
-}
-
-// resolvePlan finds the plan whose id or name is p.
-func (m *Migrator) resolvePlan(ctx context.Context, p string) (uuid.UUID, error) {
-	if u, err := uuid.Parse(p); err == nil {
-		var found uuid.UUID
-		err := m.db.QueryRowContext(ctx, "SELECT id FROM public.plans WHERE id = $1", u).Scan(&found)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return uuid.Nil, fmt.Errorf("%w %q", ErrUnknownPlan, p)
-		case err != nil:
-			return uuid.Nil, fmt.Errorf("plan: %w", err)
-		}
-		return found, nil
-	}
-	rows, err := m.db.QueryContext(ctx, "SELECT id FROM public.plans WHERE name = $1 LIMIT 2", p)
-	if err != nil {
-		return uuid.Nil, fmt.Errorf("plan: %w", err)
-	}
-	defer rows.Close()
-	var ids []uuid.UUID
-	for rows.Next() {
-		var u uuid.UUID
-		if err := rows.Scan(&u); err != nil {
-			return uuid.Nil, fmt.Errorf("plan: %w", err)
-		}
-		ids = append(ids, u)
-	}
-	if err := rows.Err(); err != nil {
-		return uuid.Nil, fmt.Errorf("plan: %w", err)
-	}
-	switch len(ids) {
-	case 0:
-		return uuid.Nil, fmt.Errorf("%w %q", ErrUnknownPlan, p)
-	case 1:
-		return ids[0], nil
-	}
-	return uuid.Nil, fmt.Errorf("%w: several plans are named %q; give its id", ErrUnknownPlan, p)
 }
 
 // DropTenant removes tenant id: it marks the directory row dropping (which
@@ -548,8 +491,7 @@ func (m *Migrator) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 // lockErr wraps ErrLockTimeout around err when err is PostgreSQL's
 // lock_not_available (55P03), which lock_timeout raises.
 func (m *Migrator) lockErr(err error) error {
-	var pqErr *pq.Error
-	if !errors.As(err, &pqErr) || pqErr.Code != "55P03" {
+	if pq.As(err, pqerror.LockNotAvailable) == nil {
 		return err
 	}
 	return fmt.Errorf("%w: a lock was not granted within %s because another transaction holds it; nothing was committed, and running it again retries: %w", ErrLockTimeout, m.lockTimeout, err)
@@ -610,14 +552,4 @@ func (m *Migrator) PublicPending(ctx context.Context) ([]string, error) {
 		}
 	}
 	return pending, nil
-}
-
-// ListTenants returns every row of the tenant directory, in any status,
-// ordered by id.
-func (m *Migrator) ListTenants(ctx context.Context) ([]*ent.Tenant, error) {
-	ts, err := m.client.Tenant.Query().Order(ent.Asc(enttenant.FieldID)).All(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list tenants: %w", err)
-	}
-	return ts, nil
 }

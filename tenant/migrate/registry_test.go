@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgtenant/pgtenant/ent"
+	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
+
 	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 	"github.com/pgtenant/pgtenant/tenant/tenanttest"
@@ -22,17 +25,17 @@ func testDropTenantEvictsLivePools(t *testing.T, level sql.IsolationLevel) {
 	for _, mode := range []tenant.Mode{tenant.SearchPath, tenant.Qualified} {
 		t.Run(mode.String(), func(t *testing.T) {
 			t.Parallel()
-			cfg := tenanttest.NewMigratedDatabase(t, tenanttest.DefaultIsolation(level))
+			cfg := migs.NewDatabase(t, tenanttest.DefaultIsolation(level))
 			evicted := make(chan string, 8)
-			reg, err := tenant.New(t.Context(), tenanttest.URL(cfg), tenant.Options{
+			reg, err := tenant.New(t.Context(), tenanttest.URL(cfg), ent.ClientForTenant, tenant.Options{
 				Mode:  mode,
-				Hooks: tenant.Hooks{OnPoolEvicted: func(id string, _ tenant.EvictReason) { evicted <- id }},
+				Hooks: tenant.Hooks{OnClientEvicted: func(id string, _ tenant.EvictReason) { evicted <- id }},
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer reg.Close(context.Background())
-			m := migrate.New(reg.DB(), migrate.Options{})
+			m := migrate.New(reg.DB(), migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
 			for _, id := range []string{"acme", "keep"} {
 				if _, err := m.CreateTenant(t.Context(), id, migrate.CreateOptions{}); err != nil {
 					t.Fatal(err)
@@ -86,14 +89,14 @@ func testManualDirectoryChangesReachRegistries(t *testing.T, level sql.Isolation
 	for _, mode := range []tenant.Mode{tenant.SearchPath, tenant.Qualified} {
 		t.Run(mode.String(), func(t *testing.T) {
 			t.Parallel()
-			cfg := tenanttest.NewMigratedDatabase(t, tenanttest.DefaultIsolation(level))
+			cfg := migs.NewDatabase(t, tenanttest.DefaultIsolation(level))
 			for _, id := range []string{"acme", "globex", "keep"} {
-				tenanttest.NewTenant(t, cfg, id)
+				migs.NewTenant(t, cfg, id)
 			}
 			evicted := make(chan string, 8)
-			reg, err := tenant.New(t.Context(), tenanttest.URL(cfg), tenant.Options{
+			reg, err := tenant.New(t.Context(), tenanttest.URL(cfg), ent.ClientForTenant, tenant.Options{
 				Mode:  mode,
-				Hooks: tenant.Hooks{OnPoolEvicted: func(id string, _ tenant.EvictReason) { evicted <- id }},
+				Hooks: tenant.Hooks{OnClientEvicted: func(id string, _ tenant.EvictReason) { evicted <- id }},
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -137,7 +140,7 @@ func testManualDirectoryChangesReachRegistries(t *testing.T, level sql.Isolation
 					t.Errorf("Acquire(%s) after %q = %v; want %v", c.id, c.stmt, err, c.want)
 				}
 			}
-			if !reg.HasPool("keep") {
+			if st := reg.Stats(); !st.Resident("keep") {
 				t.Error("an unchanged tenant was evicted")
 			}
 		})

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
+
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 	"github.com/pgtenant/pgtenant/tenant/tenanttest"
 )
@@ -18,7 +20,7 @@ func TestSchemaDDL(t *testing.T) { forEachLevel(t, testSchemaDDL) }
 func testSchemaDDL(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	db := tenanttest.Open(t, tenanttest.NewDatabase(t, tenanttest.DefaultIsolation(level)))
-	m := migrate.New(db, migrate.Options{})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
 	if err := m.MigratePublic(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -52,14 +54,15 @@ public|plans|price|character varying|50|YES|
 public|schema_migrations|version|text||NO|
 public|schema_migrations|checksum|text||NO|
 public|schema_migrations|applied_at|timestamp with time zone||NO|now()
+public|tenant_plans|tenant_id|character varying|48|NO|
+public|tenant_plans|plan_id|uuid||NO|
 public|tenants|id|character varying|48|NO|
 public|tenants|schema_name|character varying|63|NO|
 public|tenants|status|character varying||NO|'provisioning'::character varying
-public|tenants|created_at|timestamp with time zone||NO|now()
-public|tenants|updated_at|timestamp with time zone||NO|now()
-public|tenants|plan_id|uuid||YES|
 public|tenants|status_reason|character varying||YES|
 public|tenants|revision|character varying|255|YES|
+public|tenants|created_at|timestamp with time zone||NO|now()
+public|tenants|updated_at|timestamp with time zone||NO|now()
 tenant_acme|posts|id|uuid||NO|gen_random_uuid()
 tenant_acme|posts|title|character varying|255|NO|
 tenant_acme|posts|content|character varying|5000|YES|
@@ -84,6 +87,7 @@ public|api_keys|CREATE UNIQUE INDEX api_keys_pkey ON public.api_keys USING btree
 public|api_keys|CREATE UNIQUE INDEX api_keys_prefix_key ON public.api_keys USING btree (prefix)
 public|plans|CREATE UNIQUE INDEX plans_pkey ON public.plans USING btree (id)
 public|schema_migrations|CREATE UNIQUE INDEX schema_migrations_pkey ON public.schema_migrations USING btree (version)
+public|tenant_plans|CREATE UNIQUE INDEX tenant_plans_pkey ON public.tenant_plans USING btree (tenant_id)
 public|tenants|CREATE INDEX tenant_status ON public.tenants USING btree (status)
 public|tenants|CREATE UNIQUE INDEX tenants_pkey ON public.tenants USING btree (id)
 public|tenants|CREATE UNIQUE INDEX tenants_schema_name_key ON public.tenants USING btree (schema_name)
@@ -105,8 +109,10 @@ public|api_keys|api_keys_pkey|PRIMARY KEY (id)
 public|api_keys|api_keys_tenants_tenant|FOREIGN KEY (tenant_id) REFERENCES tenants(id) ON DELETE CASCADE
 public|plans|plans_pkey|PRIMARY KEY (id)
 public|schema_migrations|schema_migrations_pkey|PRIMARY KEY (version)
+public|tenant_plans|tenant_plans_pkey|PRIMARY KEY (tenant_id)
+public|tenant_plans|tenant_plans_plans_tenants|FOREIGN KEY (plan_id) REFERENCES plans(id) ON DELETE RESTRICT
 public|tenants|tenants_pkey|PRIMARY KEY (id)
-public|tenants|tenants_plans_tenants|FOREIGN KEY (plan_id) REFERENCES plans(id) ON DELETE RESTRICT
+public|tenants|tenants_status_check|CHECK (((status)::text = ANY ((ARRAY['provisioning'::character varying, 'active'::character varying, 'suspended'::character varying, 'dropping'::character varying, 'failed'::character varying])::text[])))
 tenant_acme|posts|posts_pkey|PRIMARY KEY (id)
 tenant_acme|posts|posts_users_posts|FOREIGN KEY (author_id) REFERENCES tenant_acme.users(id)
 tenant_acme|schema_migrations|schema_migrations_pkey|PRIMARY KEY (version)

@@ -12,15 +12,14 @@ import (
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/lib/pq"
-
-	"github.com/pgtenant/pgtenant/ent"
 )
 
-// SeedFunc seeds one tenant through client, whose every statement runs in
-// the tenant's seeding transaction (with the tenant's schema as search_path).
-// It must not start transactions of its own (client.Tx fails). Returning an
-// error rolls the tenant's seeding back.
-type SeedFunc func(ctx context.Context, client *ent.Client) error
+// SeedFunc seeds one tenant through drv, an Ent driver whose every statement
+// runs in the tenant's seeding transaction, with the tenant's schema as
+// search_path: build the tenant's client over it with the qualifier ""
+// (ent.ClientForTenant(drv, "")). It must not start transactions of its own
+// (client.Tx fails). Returning an error rolls the tenant's seeding back.
+type SeedFunc func(ctx context.Context, drv dialect.Driver) error
 
 // SeedOptions select and pace the tenants of SeedAll and SeedSQL.
 type SeedOptions struct {
@@ -48,8 +47,7 @@ type SeedOptions struct {
 // failed (errors.Join of the tenant errors, each naming its tenant).
 func (m *Migrator) SeedAll(ctx context.Context, fn SeedFunc, opts SeedOptions) (*Report, error) {
 	return m.seed(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		client := ent.NewClient(ent.Driver(entsql.NewDriver(dialect.Postgres, entsql.Conn{ExecQuerier: tx})))
-		return fn(ctx, client)
+		return fn(ctx, entsql.NewDriver(dialect.Postgres, entsql.Conn{ExecQuerier: tx}))
 	}, opts)
 }
 

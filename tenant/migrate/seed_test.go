@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"entgo.io/ent/dialect"
+
+	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
+
 	"github.com/pgtenant/pgtenant/ent"
 	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
@@ -21,7 +25,7 @@ func TestSeedAll(t *testing.T) {
 func testSeedAll(t *testing.T, level sql.IsolationLevel) {
 	t.Parallel()
 	_, db := newDBAt(t, level)
-	m := migrate.New(db, migrate.Options{})
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
 	for _, id := range []string{"a", "b", "c", "d"} {
 		if _, err := m.CreateTenant(t.Context(), id, migrate.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -35,7 +39,8 @@ func testSeedAll(t *testing.T, level sql.IsolationLevel) {
 		t.Fatal(err)
 	}
 	var progress []migrate.Progress
-	rep, err := m.SeedAll(t.Context(), func(ctx context.Context, client *ent.Client) error {
+	rep, err := m.SeedAll(t.Context(), func(ctx context.Context, drv dialect.Driver) error {
+		client := ent.ClientForTenant(drv, "")
 		u, err := client.User.Create().SetEmail("helper@example.com").SetName("Helper").Save(ctx)
 		if err != nil {
 			return err

@@ -13,9 +13,13 @@ import (
 	"github.com/lib/pq"
 )
 
-// MainOptions configure Main. The zero value gives an empty migrated
-// database.
+// MainOptions configure Main. The zero value gives a database with only the
+// tenant directory.
 type MainOptions struct {
+	// Migrations are the service's migrations, applied to the database
+	// and to every tenant of Tenants.
+	Migrations Migrations
+
 	// Tenants are provisioned in the database, as by NewTenant, before
 	// Setup runs. Ids must be distinct.
 	Tenants []string
@@ -35,7 +39,7 @@ type MainOptions struct {
 //	}
 //
 // It creates a fresh database with the public migrations applied
-// (CreateMigratedDatabase), provisions opts.Tenants, runs opts.Setup, sets
+// (Migrations.CreateDatabase), provisions opts.Tenants, runs opts.Setup, sets
 // the environment variable DATABASE_URL to the database's URL (see URL) for
 // the rest of the process, runs m and drops the database. It returns the
 // exit code for os.Exit: m.Run's, or 1 if the database could not be made or
@@ -54,7 +58,7 @@ func Main(m *testing.M, opts MainOptions) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cfg, drop, err := CreateMigratedDatabase(ctx)
+	cfg, drop, err := opts.Migrations.CreateDatabase(ctx)
 	switch {
 	case errors.Is(err, ErrNoServer) && !inCI():
 		fmt.Fprintf(os.Stderr, "tenanttest: %v; skipping the examples\n", err)
@@ -87,7 +91,7 @@ func Main(m *testing.M, opts MainOptions) int {
 // opts.Setup and sets DATABASE_URL.
 func prepare(ctx context.Context, cfg pq.Config, opts MainOptions) error {
 	for _, id := range opts.Tenants {
-		if _, err := createTenant(ctx, cfg, id); err != nil {
+		if _, err := opts.Migrations.createTenant(ctx, cfg, id); err != nil {
 			return err
 		}
 	}

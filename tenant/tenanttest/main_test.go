@@ -8,15 +8,20 @@ import (
 	"os"
 	"testing"
 
+	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
+
 	_ "github.com/lib/pq"
 
 	"github.com/pgtenant/pgtenant/tenant/tenanttest"
 )
 
+// migs are the reference service's migrations.
+var migs = tenanttest.Migrations{Public: migrations.Public(), Tenant: migrations.Tenant()}
+
 // TestMain uses Main as the other packages do, so that TestMainDatabase can
 // check what Main provides and the examples skip without a server.
 func TestMain(m *testing.M) {
-	os.Exit(tenanttest.Main(m, tenanttest.MainOptions{
+	os.Exit(tenanttest.Main(m, tenanttest.MainOptions{Migrations: migs,
 		Tenants: []string{"acme", "globex"},
 		Setup: func(ctx context.Context, db *sql.DB) error {
 			_, err := db.ExecContext(ctx, "INSERT INTO public.plans (name) VALUES ('pro')")
@@ -51,9 +56,9 @@ func TestMainDatabase(t *testing.T) {
 
 // A database for code that has no testing.TB, such as a command's own
 // integration check: the caller drops it.
-func ExampleCreateMigratedDatabase() {
+func ExampleMigrations_CreateDatabase() {
 	ctx := context.Background()
-	cfg, drop, err := tenanttest.CreateMigratedDatabase(ctx)
+	cfg, drop, err := migs.CreateDatabase(ctx)
 	if err != nil {
 		log.Fatal(err) // errors.Is(err, tenanttest.ErrNoServer) when no server answers
 	}

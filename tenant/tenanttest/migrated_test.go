@@ -6,9 +6,9 @@ import (
 	"github.com/pgtenant/pgtenant/tenant/tenanttest"
 )
 
-func TestNewMigratedDatabaseAndNewTenant(t *testing.T) {
+func TestMigrationsNewDatabaseAndNewTenant(t *testing.T) {
 	t.Parallel()
-	a, b := tenanttest.NewMigratedDatabase(t), tenanttest.NewMigratedDatabase(t)
+	a, b := migs.NewDatabase(t), migs.NewDatabase(t)
 	if a.Database == b.Database {
 		t.Fatalf("NewMigratedDatabase returned %q twice", a.Database)
 	}
@@ -17,7 +17,7 @@ func TestNewMigratedDatabaseAndNewTenant(t *testing.T) {
 	if err := db.QueryRowContext(t.Context(), "SELECT count(*) FROM public.tenants").Scan(&n); err != nil || n != 0 {
 		t.Fatalf("public.tenants: %d rows, %v; want an empty directory", n, err)
 	}
-	if s := tenanttest.NewTenant(t, a, "acme"); s != "tenant_acme" {
+	if s := migs.NewTenant(t, a, "acme"); s != "tenant_acme" {
 		t.Errorf("NewTenant = %q; want tenant_acme", s)
 	}
 	var status string
@@ -39,12 +39,12 @@ func TestNewMigratedDatabaseAndNewTenant(t *testing.T) {
 //
 // This example only compiles: NewTenant needs the *testing.T of a running
 // test, which an example has no way to get (testing.TB cannot be
-// implemented outside package testing). TestNewMigratedDatabaseAndNewTenant
-// runs the same steps, and ExampleCreateMigratedDatabase runs.
-func ExampleNewTenant() {
+// implemented outside package testing). TestMigrationsNewDatabaseAndNewTenant
+// runs the same steps, and ExampleMigrations_CreateDatabase runs.
+func ExampleMigrations_NewTenant() {
 	_ = func(t *testing.T) {
-		cfg := tenanttest.NewMigratedDatabase(t)
-		schema := tenanttest.NewTenant(t, cfg, "acme") // "tenant_acme", status active
+		cfg := migs.NewDatabase(t)
+		schema := migs.NewTenant(t, cfg, "acme") // "tenant_acme", status active
 		db := tenanttest.Open(t, cfg)
 		_, err := db.ExecContext(t.Context(), "INSERT INTO "+schema+".users (email, name) VALUES ('a@example.com', 'A')")
 		if err != nil {

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
 )
 
 // DefaultServerURL is the server used when TEST_DATABASE_URL is unset.
@@ -230,8 +231,7 @@ func createDatabase(ctx context.Context, admin pq.Config, from string, set ...st
 		defer tick.Stop()
 		for {
 			err := onWorkers(ctx, stmts...)
-			var pqErr *pq.Error
-			if err == nil || !errors.As(err, &pqErr) || pqErr.Code != "55006" {
+			if pq.As(err, pqerror.ObjectInUse) == nil {
 				if err != nil {
 					return fmt.Errorf("drop database %s: %w", name, err)
 				}

@@ -33,8 +33,8 @@ func TestNewDatabaseIsFreshAndSeparate(t *testing.T) {
 func TestDefaultIsolation(t *testing.T) {
 	for _, level := range []sql.IsolationLevel{sql.LevelRepeatableRead, sql.LevelSerializable} {
 		for name, cfg := range map[string]pq.Config{
-			"NewDatabase":         NewDatabase(t, DefaultIsolation(level)),
-			"NewMigratedDatabase": NewMigratedDatabase(t, DefaultIsolation(level)),
+			"NewDatabase":            NewDatabase(t, DefaultIsolation(level)),
+			"Migrations.NewDatabase": Migrations{}.NewDatabase(t, DefaultIsolation(level)),
 		} {
 			var got string
 			if err := Open(t, cfg).QueryRowContext(t.Context(), "SHOW transaction_isolation").Scan(&got); err != nil {

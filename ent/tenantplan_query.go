@@ -12,59 +12,59 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/google/uuid"
-	"github.com/pgtenant/pgtenant/ent/apikey"
 	"github.com/pgtenant/pgtenant/ent/internal"
+	"github.com/pgtenant/pgtenant/ent/plan"
 	"github.com/pgtenant/pgtenant/ent/predicate"
-	"github.com/pgtenant/pgtenant/ent/tenant"
+	"github.com/pgtenant/pgtenant/ent/tenantplan"
 )
 
-// APIKeyQuery is the builder for querying APIKey entities.
-type APIKeyQuery struct {
+// TenantPlanQuery is the builder for querying TenantPlan entities.
+type TenantPlanQuery struct {
 	config
 	ctx        *QueryContext
-	order      []apikey.OrderOption
+	order      []tenantplan.OrderOption
 	inters     []Interceptor
-	predicates []predicate.APIKey
-	withTenant *TenantQuery
+	predicates []predicate.TenantPlan
+	withPlan   *PlanQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
 }
 
-// Where adds a new predicate for the APIKeyQuery builder.
-func (_q *APIKeyQuery) Where(ps ...predicate.APIKey) *APIKeyQuery {
+// Where adds a new predicate for the TenantPlanQuery builder.
+func (_q *TenantPlanQuery) Where(ps ...predicate.TenantPlan) *TenantPlanQuery {
 	_q.predicates = append(_q.predicates, ps...)
 	return _q
 }
 
 // Limit the number of records to be returned by this query.
-func (_q *APIKeyQuery) Limit(limit int) *APIKeyQuery {
+func (_q *TenantPlanQuery) Limit(limit int) *TenantPlanQuery {
 	_q.ctx.Limit = &limit
 	return _q
 }
 
 // Offset to start from.
-func (_q *APIKeyQuery) Offset(offset int) *APIKeyQuery {
+func (_q *TenantPlanQuery) Offset(offset int) *TenantPlanQuery {
 	_q.ctx.Offset = &offset
 	return _q
 }
 
 // Unique configures the query builder to filter duplicate records on query.
 // By default, unique is set to true, and can be disabled using this method.
-func (_q *APIKeyQuery) Unique(unique bool) *APIKeyQuery {
+func (_q *TenantPlanQuery) Unique(unique bool) *TenantPlanQuery {
 	_q.ctx.Unique = &unique
 	return _q
 }
 
 // Order specifies how the records should be ordered.
-func (_q *APIKeyQuery) Order(o ...apikey.OrderOption) *APIKeyQuery {
+func (_q *TenantPlanQuery) Order(o ...tenantplan.OrderOption) *TenantPlanQuery {
 	_q.order = append(_q.order, o...)
 	return _q
 }
 
-// QueryTenant chains the current query on the "tenant" edge.
-func (_q *APIKeyQuery) QueryTenant() *TenantQuery {
-	query := (&TenantClient{config: _q.config}).Query()
+// QueryPlan chains the current query on the "plan" edge.
+func (_q *TenantPlanQuery) QueryPlan() *PlanQuery {
+	query := (&PlanClient{config: _q.config}).Query()
 	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
 		if err := _q.prepareQuery(ctx); err != nil {
 			return nil, err
@@ -74,34 +74,34 @@ func (_q *APIKeyQuery) QueryTenant() *TenantQuery {
 			return nil, err
 		}
 		step := sqlgraph.NewStep(
-			sqlgraph.From(apikey.Table, apikey.FieldID, selector),
-			sqlgraph.To(tenant.Table, tenant.FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, false, apikey.TenantTable, apikey.TenantColumn),
+			sqlgraph.From(tenantplan.Table, tenantplan.FieldID, selector),
+			sqlgraph.To(plan.Table, plan.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, tenantplan.PlanTable, tenantplan.PlanColumn),
 		)
 		schemaConfig := _q.schemaConfig
-		step.To.Schema = schemaConfig.Tenant
-		step.Edge.Schema = schemaConfig.APIKey
+		step.To.Schema = schemaConfig.Plan
+		step.Edge.Schema = schemaConfig.TenantPlan
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
 	}
 	return query
 }
 
-// First returns the first APIKey entity from the query.
-// Returns a *NotFoundError when no APIKey was found.
-func (_q *APIKeyQuery) First(ctx context.Context) (*APIKey, error) {
+// First returns the first TenantPlan entity from the query.
+// Returns a *NotFoundError when no TenantPlan was found.
+func (_q *TenantPlanQuery) First(ctx context.Context) (*TenantPlan, error) {
 	nodes, err := _q.Limit(1).All(setContextOp(ctx, _q.ctx, ent.OpQueryFirst))
 	if err != nil {
 		return nil, err
 	}
 	if len(nodes) == 0 {
-		return nil, &NotFoundError{apikey.Label}
+		return nil, &NotFoundError{tenantplan.Label}
 	}
 	return nodes[0], nil
 }
 
 // FirstX is like First, but panics if an error occurs.
-func (_q *APIKeyQuery) FirstX(ctx context.Context) *APIKey {
+func (_q *TenantPlanQuery) FirstX(ctx context.Context) *TenantPlan {
 	node, err := _q.First(ctx)
 	if err != nil && !IsNotFound(err) {
 		panic(err)
@@ -109,22 +109,22 @@ func (_q *APIKeyQuery) FirstX(ctx context.Context) *APIKey {
 	return node
 }
 
-// FirstID returns the first APIKey ID from the query.
-// Returns a *NotFoundError when no APIKey ID was found.
-func (_q *APIKeyQuery) FirstID(ctx context.Context) (id uuid.UUID, err error) {
-	var ids []uuid.UUID
+// FirstID returns the first TenantPlan ID from the query.
+// Returns a *NotFoundError when no TenantPlan ID was found.
+func (_q *TenantPlanQuery) FirstID(ctx context.Context) (id string, err error) {
+	var ids []string
 	if ids, err = _q.Limit(1).IDs(setContextOp(ctx, _q.ctx, ent.OpQueryFirstID)); err != nil {
 		return
 	}
 	if len(ids) == 0 {
-		err = &NotFoundError{apikey.Label}
+		err = &NotFoundError{tenantplan.Label}
 		return
 	}
 	return ids[0], nil
 }
 
 // FirstIDX is like FirstID, but panics if an error occurs.
-func (_q *APIKeyQuery) FirstIDX(ctx context.Context) uuid.UUID {
+func (_q *TenantPlanQuery) FirstIDX(ctx context.Context) string {
 	id, err := _q.FirstID(ctx)
 	if err != nil && !IsNotFound(err) {
 		panic(err)
@@ -132,10 +132,10 @@ func (_q *APIKeyQuery) FirstIDX(ctx context.Context) uuid.UUID {
 	return id
 }
 
-// Only returns a single APIKey entity found by the query, ensuring it only returns one.
-// Returns a *NotSingularError when more than one APIKey entity is found.
-// Returns a *NotFoundError when no APIKey entities are found.
-func (_q *APIKeyQuery) Only(ctx context.Context) (*APIKey, error) {
+// Only returns a single TenantPlan entity found by the query, ensuring it only returns one.
+// Returns a *NotSingularError when more than one TenantPlan entity is found.
+// Returns a *NotFoundError when no TenantPlan entities are found.
+func (_q *TenantPlanQuery) Only(ctx context.Context) (*TenantPlan, error) {
 	nodes, err := _q.Limit(2).All(setContextOp(ctx, _q.ctx, ent.OpQueryOnly))
 	if err != nil {
 		return nil, err
@@ -144,14 +144,14 @@ func (_q *APIKeyQuery) Only(ctx context.Context) (*APIKey, error) {
 	case 1:
 		return nodes[0], nil
 	case 0:
-		return nil, &NotFoundError{apikey.Label}
+		return nil, &NotFoundError{tenantplan.Label}
 	default:
-		return nil, &NotSingularError{apikey.Label}
+		return nil, &NotSingularError{tenantplan.Label}
 	}
 }
 
 // OnlyX is like Only, but panics if an error occurs.
-func (_q *APIKeyQuery) OnlyX(ctx context.Context) *APIKey {
+func (_q *TenantPlanQuery) OnlyX(ctx context.Context) *TenantPlan {
 	node, err := _q.Only(ctx)
 	if err != nil {
 		panic(err)
@@ -159,11 +159,11 @@ func (_q *APIKeyQuery) OnlyX(ctx context.Context) *APIKey {
 	return node
 }
 
-// OnlyID is like Only, but returns the only APIKey ID in the query.
-// Returns a *NotSingularError when more than one APIKey ID is found.
+// OnlyID is like Only, but returns the only TenantPlan ID in the query.
+// Returns a *NotSingularError when more than one TenantPlan ID is found.
 // Returns a *NotFoundError when no entities are found.
-func (_q *APIKeyQuery) OnlyID(ctx context.Context) (id uuid.UUID, err error) {
-	var ids []uuid.UUID
+func (_q *TenantPlanQuery) OnlyID(ctx context.Context) (id string, err error) {
+	var ids []string
 	if ids, err = _q.Limit(2).IDs(setContextOp(ctx, _q.ctx, ent.OpQueryOnlyID)); err != nil {
 		return
 	}
@@ -171,15 +171,15 @@ func (_q *APIKeyQuery) OnlyID(ctx context.Context) (id uuid.UUID, err error) {
 	case 1:
 		id = ids[0]
 	case 0:
-		err = &NotFoundError{apikey.Label}
+		err = &NotFoundError{tenantplan.Label}
 	default:
-		err = &NotSingularError{apikey.Label}
+		err = &NotSingularError{tenantplan.Label}
 	}
 	return
 }
 
 // OnlyIDX is like OnlyID, but panics if an error occurs.
-func (_q *APIKeyQuery) OnlyIDX(ctx context.Context) uuid.UUID {
+func (_q *TenantPlanQuery) OnlyIDX(ctx context.Context) string {
 	id, err := _q.OnlyID(ctx)
 	if err != nil {
 		panic(err)
@@ -187,18 +187,18 @@ func (_q *APIKeyQuery) OnlyIDX(ctx context.Context) uuid.UUID {
 	return id
 }
 
-// All executes the query and returns a list of APIKeys.
-func (_q *APIKeyQuery) All(ctx context.Context) ([]*APIKey, error) {
+// All executes the query and returns a list of TenantPlans.
+func (_q *TenantPlanQuery) All(ctx context.Context) ([]*TenantPlan, error) {
 	ctx = setContextOp(ctx, _q.ctx, ent.OpQueryAll)
 	if err := _q.prepareQuery(ctx); err != nil {
 		return nil, err
 	}
-	qr := querierAll[[]*APIKey, *APIKeyQuery]()
-	return withInterceptors[[]*APIKey](ctx, _q, qr, _q.inters)
+	qr := querierAll[[]*TenantPlan, *TenantPlanQuery]()
+	return withInterceptors[[]*TenantPlan](ctx, _q, qr, _q.inters)
 }
 
 // AllX is like All, but panics if an error occurs.
-func (_q *APIKeyQuery) AllX(ctx context.Context) []*APIKey {
+func (_q *TenantPlanQuery) AllX(ctx context.Context) []*TenantPlan {
 	nodes, err := _q.All(ctx)
 	if err != nil {
 		panic(err)
@@ -206,20 +206,20 @@ func (_q *APIKeyQuery) AllX(ctx context.Context) []*APIKey {
 	return nodes
 }
 
-// IDs executes the query and returns a list of APIKey IDs.
-func (_q *APIKeyQuery) IDs(ctx context.Context) (ids []uuid.UUID, err error) {
+// IDs executes the query and returns a list of TenantPlan IDs.
+func (_q *TenantPlanQuery) IDs(ctx context.Context) (ids []string, err error) {
 	if _q.ctx.Unique == nil && _q.path != nil {
 		_q.Unique(true)
 	}
 	ctx = setContextOp(ctx, _q.ctx, ent.OpQueryIDs)
-	if err = _q.Select(apikey.FieldID).Scan(ctx, &ids); err != nil {
+	if err = _q.Select(tenantplan.FieldID).Scan(ctx, &ids); err != nil {
 		return nil, err
 	}
 	return ids, nil
 }
 
 // IDsX is like IDs, but panics if an error occurs.
-func (_q *APIKeyQuery) IDsX(ctx context.Context) []uuid.UUID {
+func (_q *TenantPlanQuery) IDsX(ctx context.Context) []string {
 	ids, err := _q.IDs(ctx)
 	if err != nil {
 		panic(err)
@@ -228,16 +228,16 @@ func (_q *APIKeyQuery) IDsX(ctx context.Context) []uuid.UUID {
 }
 
 // Count returns the count of the given query.
-func (_q *APIKeyQuery) Count(ctx context.Context) (int, error) {
+func (_q *TenantPlanQuery) Count(ctx context.Context) (int, error) {
 	ctx = setContextOp(ctx, _q.ctx, ent.OpQueryCount)
 	if err := _q.prepareQuery(ctx); err != nil {
 		return 0, err
 	}
-	return withInterceptors[int](ctx, _q, querierCount[*APIKeyQuery](), _q.inters)
+	return withInterceptors[int](ctx, _q, querierCount[*TenantPlanQuery](), _q.inters)
 }
 
 // CountX is like Count, but panics if an error occurs.
-func (_q *APIKeyQuery) CountX(ctx context.Context) int {
+func (_q *TenantPlanQuery) CountX(ctx context.Context) int {
 	count, err := _q.Count(ctx)
 	if err != nil {
 		panic(err)
@@ -246,7 +246,7 @@ func (_q *APIKeyQuery) CountX(ctx context.Context) int {
 }
 
 // Exist returns true if the query has elements in the graph.
-func (_q *APIKeyQuery) Exist(ctx context.Context) (bool, error) {
+func (_q *TenantPlanQuery) Exist(ctx context.Context) (bool, error) {
 	ctx = setContextOp(ctx, _q.ctx, ent.OpQueryExist)
 	switch _, err := _q.FirstID(ctx); {
 	case IsNotFound(err):
@@ -259,7 +259,7 @@ func (_q *APIKeyQuery) Exist(ctx context.Context) (bool, error) {
 }
 
 // ExistX is like Exist, but panics if an error occurs.
-func (_q *APIKeyQuery) ExistX(ctx context.Context) bool {
+func (_q *TenantPlanQuery) ExistX(ctx context.Context) bool {
 	exist, err := _q.Exist(ctx)
 	if err != nil {
 		panic(err)
@@ -267,33 +267,33 @@ func (_q *APIKeyQuery) ExistX(ctx context.Context) bool {
 	return exist
 }
 
-// Clone returns a duplicate of the APIKeyQuery builder, including all associated steps. It can be
+// Clone returns a duplicate of the TenantPlanQuery builder, including all associated steps. It can be
 // used to prepare common query builders and use them differently after the clone is made.
-func (_q *APIKeyQuery) Clone() *APIKeyQuery {
+func (_q *TenantPlanQuery) Clone() *TenantPlanQuery {
 	if _q == nil {
 		return nil
 	}
-	return &APIKeyQuery{
+	return &TenantPlanQuery{
 		config:     _q.config,
 		ctx:        _q.ctx.Clone(),
-		order:      append([]apikey.OrderOption{}, _q.order...),
+		order:      append([]tenantplan.OrderOption{}, _q.order...),
 		inters:     append([]Interceptor{}, _q.inters...),
-		predicates: append([]predicate.APIKey{}, _q.predicates...),
-		withTenant: _q.withTenant.Clone(),
+		predicates: append([]predicate.TenantPlan{}, _q.predicates...),
+		withPlan:   _q.withPlan.Clone(),
 		// clone intermediate query.
 		sql:  _q.sql.Clone(),
 		path: _q.path,
 	}
 }
 
-// WithTenant tells the query-builder to eager-load the nodes that are connected to
-// the "tenant" edge. The optional arguments are used to configure the query builder of the edge.
-func (_q *APIKeyQuery) WithTenant(opts ...func(*TenantQuery)) *APIKeyQuery {
-	query := (&TenantClient{config: _q.config}).Query()
+// WithPlan tells the query-builder to eager-load the nodes that are connected to
+// the "plan" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TenantPlanQuery) WithPlan(opts ...func(*PlanQuery)) *TenantPlanQuery {
+	query := (&PlanClient{config: _q.config}).Query()
 	for _, opt := range opts {
 		opt(query)
 	}
-	_q.withTenant = query
+	_q.withPlan = query
 	return _q
 }
 
@@ -303,19 +303,19 @@ func (_q *APIKeyQuery) WithTenant(opts ...func(*TenantQuery)) *APIKeyQuery {
 // Example:
 //
 //	var v []struct {
-//		Prefix string `json:"prefix,omitempty"`
+//		PlanID uuid.UUID `json:"plan_id,omitempty"`
 //		Count int `json:"count,omitempty"`
 //	}
 //
-//	client.APIKey.Query().
-//		GroupBy(apikey.FieldPrefix).
+//	client.TenantPlan.Query().
+//		GroupBy(tenantplan.FieldPlanID).
 //		Aggregate(ent.Count()).
 //		Scan(ctx, &v)
-func (_q *APIKeyQuery) GroupBy(field string, fields ...string) *APIKeyGroupBy {
+func (_q *TenantPlanQuery) GroupBy(field string, fields ...string) *TenantPlanGroupBy {
 	_q.ctx.Fields = append([]string{field}, fields...)
-	grbuild := &APIKeyGroupBy{build: _q}
+	grbuild := &TenantPlanGroupBy{build: _q}
 	grbuild.flds = &_q.ctx.Fields
-	grbuild.label = apikey.Label
+	grbuild.label = tenantplan.Label
 	grbuild.scan = grbuild.Scan
 	return grbuild
 }
@@ -326,26 +326,26 @@ func (_q *APIKeyQuery) GroupBy(field string, fields ...string) *APIKeyGroupBy {
 // Example:
 //
 //	var v []struct {
-//		Prefix string `json:"prefix,omitempty"`
+//		PlanID uuid.UUID `json:"plan_id,omitempty"`
 //	}
 //
-//	client.APIKey.Query().
-//		Select(apikey.FieldPrefix).
+//	client.TenantPlan.Query().
+//		Select(tenantplan.FieldPlanID).
 //		Scan(ctx, &v)
-func (_q *APIKeyQuery) Select(fields ...string) *APIKeySelect {
+func (_q *TenantPlanQuery) Select(fields ...string) *TenantPlanSelect {
 	_q.ctx.Fields = append(_q.ctx.Fields, fields...)
-	sbuild := &APIKeySelect{APIKeyQuery: _q}
-	sbuild.label = apikey.Label
+	sbuild := &TenantPlanSelect{TenantPlanQuery: _q}
+	sbuild.label = tenantplan.Label
 	sbuild.flds, sbuild.scan = &_q.ctx.Fields, sbuild.Scan
 	return sbuild
 }
 
-// Aggregate returns a APIKeySelect configured with the given aggregations.
-func (_q *APIKeyQuery) Aggregate(fns ...AggregateFunc) *APIKeySelect {
+// Aggregate returns a TenantPlanSelect configured with the given aggregations.
+func (_q *TenantPlanQuery) Aggregate(fns ...AggregateFunc) *TenantPlanSelect {
 	return _q.Select().Aggregate(fns...)
 }
 
-func (_q *APIKeyQuery) prepareQuery(ctx context.Context) error {
+func (_q *TenantPlanQuery) prepareQuery(ctx context.Context) error {
 	for _, inter := range _q.inters {
 		if inter == nil {
 			return fmt.Errorf("ent: uninitialized interceptor (forgotten import ent/runtime?)")
@@ -357,7 +357,7 @@ func (_q *APIKeyQuery) prepareQuery(ctx context.Context) error {
 		}
 	}
 	for _, f := range _q.ctx.Fields {
-		if !apikey.ValidColumn(f) {
+		if !tenantplan.ValidColumn(f) {
 			return &ValidationError{Name: f, err: fmt.Errorf("ent: invalid field %q for query", f)}
 		}
 	}
@@ -371,24 +371,24 @@ func (_q *APIKeyQuery) prepareQuery(ctx context.Context) error {
 	return nil
 }
 
-func (_q *APIKeyQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*APIKey, error) {
+func (_q *TenantPlanQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*TenantPlan, error) {
 	var (
-		nodes       = []*APIKey{}
+		nodes       = []*TenantPlan{}
 		_spec       = _q.querySpec()
 		loadedTypes = [1]bool{
-			_q.withTenant != nil,
+			_q.withPlan != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
-		return (*APIKey).scanValues(nil, columns)
+		return (*TenantPlan).scanValues(nil, columns)
 	}
 	_spec.Assign = func(columns []string, values []any) error {
-		node := &APIKey{config: _q.config}
+		node := &TenantPlan{config: _q.config}
 		nodes = append(nodes, node)
 		node.Edges.loadedTypes = loadedTypes
 		return node.assignValues(columns, values)
 	}
-	_spec.Node.Schema = _q.schemaConfig.APIKey
+	_spec.Node.Schema = _q.schemaConfig.TenantPlan
 	ctx = internal.NewSchemaConfigContext(ctx, _q.schemaConfig)
 	for i := range hooks {
 		hooks[i](ctx, _spec)
@@ -399,20 +399,20 @@ func (_q *APIKeyQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*APIKe
 	if len(nodes) == 0 {
 		return nodes, nil
 	}
-	if query := _q.withTenant; query != nil {
-		if err := _q.loadTenant(ctx, query, nodes, nil,
-			func(n *APIKey, e *Tenant) { n.Edges.Tenant = e }); err != nil {
+	if query := _q.withPlan; query != nil {
+		if err := _q.loadPlan(ctx, query, nodes, nil,
+			func(n *TenantPlan, e *Plan) { n.Edges.Plan = e }); err != nil {
 			return nil, err
 		}
 	}
 	return nodes, nil
 }
 
-func (_q *APIKeyQuery) loadTenant(ctx context.Context, query *TenantQuery, nodes []*APIKey, init func(*APIKey), assign func(*APIKey, *Tenant)) error {
-	ids := make([]string, 0, len(nodes))
-	nodeids := make(map[string][]*APIKey)
+func (_q *TenantPlanQuery) loadPlan(ctx context.Context, query *PlanQuery, nodes []*TenantPlan, init func(*TenantPlan), assign func(*TenantPlan, *Plan)) error {
+	ids := make([]uuid.UUID, 0, len(nodes))
+	nodeids := make(map[uuid.UUID][]*TenantPlan)
 	for i := range nodes {
-		fk := nodes[i].TenantID
+		fk := nodes[i].PlanID
 		if _, ok := nodeids[fk]; !ok {
 			ids = append(ids, fk)
 		}
@@ -421,7 +421,7 @@ func (_q *APIKeyQuery) loadTenant(ctx context.Context, query *TenantQuery, nodes
 	if len(ids) == 0 {
 		return nil
 	}
-	query.Where(tenant.IDIn(ids...))
+	query.Where(plan.IDIn(ids...))
 	neighbors, err := query.All(ctx)
 	if err != nil {
 		return err
@@ -429,7 +429,7 @@ func (_q *APIKeyQuery) loadTenant(ctx context.Context, query *TenantQuery, nodes
 	for _, n := range neighbors {
 		nodes, ok := nodeids[n.ID]
 		if !ok {
-			return fmt.Errorf(`unexpected foreign-key "tenant_id" returned %v`, n.ID)
+			return fmt.Errorf(`unexpected foreign-key "plan_id" returned %v`, n.ID)
 		}
 		for i := range nodes {
 			assign(nodes[i], n)
@@ -438,9 +438,9 @@ func (_q *APIKeyQuery) loadTenant(ctx context.Context, query *TenantQuery, nodes
 	return nil
 }
 
-func (_q *APIKeyQuery) sqlCount(ctx context.Context) (int, error) {
+func (_q *TenantPlanQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
-	_spec.Node.Schema = _q.schemaConfig.APIKey
+	_spec.Node.Schema = _q.schemaConfig.TenantPlan
 	ctx = internal.NewSchemaConfigContext(ctx, _q.schemaConfig)
 	_spec.Node.Columns = _q.ctx.Fields
 	if len(_q.ctx.Fields) > 0 {
@@ -449,8 +449,8 @@ func (_q *APIKeyQuery) sqlCount(ctx context.Context) (int, error) {
 	return sqlgraph.CountNodes(ctx, _q.driver, _spec)
 }
 
-func (_q *APIKeyQuery) querySpec() *sqlgraph.QuerySpec {
-	_spec := sqlgraph.NewQuerySpec(apikey.Table, apikey.Columns, sqlgraph.NewFieldSpec(apikey.FieldID, field.TypeUUID))
+func (_q *TenantPlanQuery) querySpec() *sqlgraph.QuerySpec {
+	_spec := sqlgraph.NewQuerySpec(tenantplan.Table, tenantplan.Columns, sqlgraph.NewFieldSpec(tenantplan.FieldID, field.TypeString))
 	_spec.From = _q.sql
 	if unique := _q.ctx.Unique; unique != nil {
 		_spec.Unique = *unique
@@ -459,14 +459,14 @@ func (_q *APIKeyQuery) querySpec() *sqlgraph.QuerySpec {
 	}
 	if fields := _q.ctx.Fields; len(fields) > 0 {
 		_spec.Node.Columns = make([]string, 0, len(fields))
-		_spec.Node.Columns = append(_spec.Node.Columns, apikey.FieldID)
+		_spec.Node.Columns = append(_spec.Node.Columns, tenantplan.FieldID)
 		for i := range fields {
-			if fields[i] != apikey.FieldID {
+			if fields[i] != tenantplan.FieldID {
 				_spec.Node.Columns = append(_spec.Node.Columns, fields[i])
 			}
 		}
-		if _q.withTenant != nil {
-			_spec.Node.AddColumnOnce(apikey.FieldTenantID)
+		if _q.withPlan != nil {
+			_spec.Node.AddColumnOnce(tenantplan.FieldPlanID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {
@@ -492,12 +492,12 @@ func (_q *APIKeyQuery) querySpec() *sqlgraph.QuerySpec {
 	return _spec
 }
 
-func (_q *APIKeyQuery) sqlQuery(ctx context.Context) *sql.Selector {
+func (_q *TenantPlanQuery) sqlQuery(ctx context.Context) *sql.Selector {
 	builder := sql.Dialect(_q.driver.Dialect())
-	t1 := builder.Table(apikey.Table)
+	t1 := builder.Table(tenantplan.Table)
 	columns := _q.ctx.Fields
 	if len(columns) == 0 {
-		columns = apikey.Columns
+		columns = tenantplan.Columns
 	}
 	selector := builder.Select(t1.Columns(columns...)...).From(t1)
 	if _q.sql != nil {
@@ -507,7 +507,7 @@ func (_q *APIKeyQuery) sqlQuery(ctx context.Context) *sql.Selector {
 	if _q.ctx.Unique != nil && *_q.ctx.Unique {
 		selector.Distinct()
 	}
-	t1.Schema(_q.schemaConfig.APIKey)
+	t1.Schema(_q.schemaConfig.TenantPlan)
 	ctx = internal.NewSchemaConfigContext(ctx, _q.schemaConfig)
 	selector.WithContext(ctx)
 	for _, p := range _q.predicates {
@@ -527,28 +527,28 @@ func (_q *APIKeyQuery) sqlQuery(ctx context.Context) *sql.Selector {
 	return selector
 }
 
-// APIKeyGroupBy is the group-by builder for APIKey entities.
-type APIKeyGroupBy struct {
+// TenantPlanGroupBy is the group-by builder for TenantPlan entities.
+type TenantPlanGroupBy struct {
 	selector
-	build *APIKeyQuery
+	build *TenantPlanQuery
 }
 
 // Aggregate adds the given aggregation functions to the group-by query.
-func (_g *APIKeyGroupBy) Aggregate(fns ...AggregateFunc) *APIKeyGroupBy {
+func (_g *TenantPlanGroupBy) Aggregate(fns ...AggregateFunc) *TenantPlanGroupBy {
 	_g.fns = append(_g.fns, fns...)
 	return _g
 }
 
 // Scan applies the selector query and scans the result into the given value.
-func (_g *APIKeyGroupBy) Scan(ctx context.Context, v any) error {
+func (_g *TenantPlanGroupBy) Scan(ctx context.Context, v any) error {
 	ctx = setContextOp(ctx, _g.build.ctx, ent.OpQueryGroupBy)
 	if err := _g.build.prepareQuery(ctx); err != nil {
 		return err
 	}
-	return scanWithInterceptors[*APIKeyQuery, *APIKeyGroupBy](ctx, _g.build, _g, _g.build.inters, v)
+	return scanWithInterceptors[*TenantPlanQuery, *TenantPlanGroupBy](ctx, _g.build, _g, _g.build.inters, v)
 }
 
-func (_g *APIKeyGroupBy) sqlScan(ctx context.Context, root *APIKeyQuery, v any) error {
+func (_g *TenantPlanGroupBy) sqlScan(ctx context.Context, root *TenantPlanQuery, v any) error {
 	selector := root.sqlQuery(ctx).Select()
 	aggregation := make([]string, 0, len(_g.fns))
 	for _, fn := range _g.fns {
@@ -575,28 +575,28 @@ func (_g *APIKeyGroupBy) sqlScan(ctx context.Context, root *APIKeyQuery, v any) 
 	return sql.ScanSlice(rows, v)
 }
 
-// APIKeySelect is the builder for selecting fields of APIKey entities.
-type APIKeySelect struct {
-	*APIKeyQuery
+// TenantPlanSelect is the builder for selecting fields of TenantPlan entities.
+type TenantPlanSelect struct {
+	*TenantPlanQuery
 	selector
 }
 
 // Aggregate adds the given aggregation functions to the selector query.
-func (_s *APIKeySelect) Aggregate(fns ...AggregateFunc) *APIKeySelect {
+func (_s *TenantPlanSelect) Aggregate(fns ...AggregateFunc) *TenantPlanSelect {
 	_s.fns = append(_s.fns, fns...)
 	return _s
 }
 
 // Scan applies the selector query and scans the result into the given value.
-func (_s *APIKeySelect) Scan(ctx context.Context, v any) error {
+func (_s *TenantPlanSelect) Scan(ctx context.Context, v any) error {
 	ctx = setContextOp(ctx, _s.ctx, ent.OpQuerySelect)
 	if err := _s.prepareQuery(ctx); err != nil {
 		return err
 	}
-	return scanWithInterceptors[*APIKeyQuery, *APIKeySelect](ctx, _s.APIKeyQuery, _s, _s.inters, v)
+	return scanWithInterceptors[*TenantPlanQuery, *TenantPlanSelect](ctx, _s.TenantPlanQuery, _s, _s.inters, v)
 }
 
-func (_s *APIKeySelect) sqlScan(ctx context.Context, root *APIKeyQuery, v any) error {
+func (_s *TenantPlanSelect) sqlScan(ctx context.Context, root *TenantPlanQuery, v any) error {
 	selector := root.sqlQuery(ctx)
 	aggregation := make([]string, 0, len(_s.fns))
 	for _, fn := range _s.fns {

@@ -8,31 +8,31 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/pgtenant/pgtenant/ent/apikey"
 	"github.com/pgtenant/pgtenant/ent/internal"
 	"github.com/pgtenant/pgtenant/ent/predicate"
+	"github.com/pgtenant/pgtenant/ent/tenantplan"
 )
 
-// APIKeyDelete is the builder for deleting a APIKey entity.
-type APIKeyDelete struct {
+// TenantPlanDelete is the builder for deleting a TenantPlan entity.
+type TenantPlanDelete struct {
 	config
 	hooks    []Hook
-	mutation *APIKeyMutation
+	mutation *TenantPlanMutation
 }
 
-// Where appends a list predicates to the APIKeyDelete builder.
-func (_d *APIKeyDelete) Where(ps ...predicate.APIKey) *APIKeyDelete {
+// Where appends a list predicates to the TenantPlanDelete builder.
+func (_d *TenantPlanDelete) Where(ps ...predicate.TenantPlan) *TenantPlanDelete {
 	_d.mutation.Where(ps...)
 	return _d
 }
 
 // Exec executes the deletion query and returns how many vertices were deleted.
-func (_d *APIKeyDelete) Exec(ctx context.Context) (int, error) {
+func (_d *TenantPlanDelete) Exec(ctx context.Context) (int, error) {
 	return withHooks(ctx, _d.sqlExec, _d.mutation, _d.hooks)
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (_d *APIKeyDelete) ExecX(ctx context.Context) int {
+func (_d *TenantPlanDelete) ExecX(ctx context.Context) int {
 	n, err := _d.Exec(ctx)
 	if err != nil {
 		panic(err)
@@ -40,9 +40,9 @@ func (_d *APIKeyDelete) ExecX(ctx context.Context) int {
 	return n
 }
 
-func (_d *APIKeyDelete) sqlExec(ctx context.Context) (int, error) {
-	_spec := sqlgraph.NewDeleteSpec(apikey.Table, sqlgraph.NewFieldSpec(apikey.FieldID, field.TypeUUID))
-	_spec.Node.Schema = _d.schemaConfig.APIKey
+func (_d *TenantPlanDelete) sqlExec(ctx context.Context) (int, error) {
+	_spec := sqlgraph.NewDeleteSpec(tenantplan.Table, sqlgraph.NewFieldSpec(tenantplan.FieldID, field.TypeString))
+	_spec.Node.Schema = _d.schemaConfig.TenantPlan
 	ctx = internal.NewSchemaConfigContext(ctx, _d.schemaConfig)
 	if ps := _d.mutation.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {
@@ -59,32 +59,32 @@ func (_d *APIKeyDelete) sqlExec(ctx context.Context) (int, error) {
 	return affected, err
 }
 
-// APIKeyDeleteOne is the builder for deleting a single APIKey entity.
-type APIKeyDeleteOne struct {
-	_d *APIKeyDelete
+// TenantPlanDeleteOne is the builder for deleting a single TenantPlan entity.
+type TenantPlanDeleteOne struct {
+	_d *TenantPlanDelete
 }
 
-// Where appends a list predicates to the APIKeyDelete builder.
-func (_d *APIKeyDeleteOne) Where(ps ...predicate.APIKey) *APIKeyDeleteOne {
+// Where appends a list predicates to the TenantPlanDelete builder.
+func (_d *TenantPlanDeleteOne) Where(ps ...predicate.TenantPlan) *TenantPlanDeleteOne {
 	_d._d.mutation.Where(ps...)
 	return _d
 }
 
 // Exec executes the deletion query.
-func (_d *APIKeyDeleteOne) Exec(ctx context.Context) error {
+func (_d *TenantPlanDeleteOne) Exec(ctx context.Context) error {
 	n, err := _d._d.Exec(ctx)
 	switch {
 	case err != nil:
 		return err
 	case n == 0:
-		return &NotFoundError{apikey.Label}
+		return &NotFoundError{tenantplan.Label}
 	default:
 		return nil
 	}
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (_d *APIKeyDeleteOne) ExecX(ctx context.Context) {
+func (_d *TenantPlanDeleteOne) ExecX(ctx context.Context) {
 	if err := _d.Exec(ctx); err != nil {
 		panic(err)
 	}
