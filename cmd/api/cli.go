@@ -128,7 +128,7 @@ const (
 	fromEnv      = "DATABASE_URL"
 	fromRecord   = "the development database of 'api serve', recorded in .devdb/" + devdb.URLFile
 	fromDefault  = "the built-in default"
-	fixNotReady  = "set DATABASE_URL to your database, or start the development database with 'go run ./cmd/api' (in this folder)"
+	fixNotReady  = "set DATABASE_URL to your database, or start the development database with 'scripts/dev' (from the checkout's root folder)"
 	fixMigration = "run 'api migrate --all' (with the same DATABASE_URL)"
 )
 

@@ -345,7 +345,7 @@ func TestCommandsFindTheDevelopmentDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err = cli{t: t, devDir: dir}.run("status")
-	for _, want := range []string{"DATABASE_URL", "go run ./cmd/api", ".devdb/" + devdb.URLFile, stopped} {
+	for _, want := range []string{"DATABASE_URL", "scripts/dev", ".devdb/" + devdb.URLFile, stopped} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("api status with a stopped development database = %v; want it to mention %q", err, want)
 		}

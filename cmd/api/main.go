@@ -55,6 +55,9 @@ type env struct {
 	stderr io.Writer
 	// devDir is the folder of the development database (devdb.Options.Dir).
 	devDir string
+	// devProbe is the server serve uses as the development database when
+	// it answers (devdb.Options.Probe); empty means devdb.DefaultProbe.
+	devProbe string
 	// db is filled in by the command with the database it uses, so that
 	// run can explain a failure to reach it.
 	db *database

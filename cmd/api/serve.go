@@ -30,6 +30,10 @@ const (
 	demoTenant  = "acme"
 )
 
+// devClusterWarning is logged at Warn level when serve starts (or reuses) a
+// private development cluster.
+const devClusterWarning = "throwaway development database: a private PostgreSQL cluster on loopback with fsync off, whose data may be lost; set DATABASE_URL to keep data"
+
 // serve runs the API until ctx is canceled, then shuts down gracefully:
 // it stops accepting connections, lets in-flight requests finish (at most
 // SHUTDOWN_TIMEOUT), and closes the registry.
@@ -54,7 +58,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	// server and provision the demo tenant: the fresh-machine path.
 	var dev *devdb.Server
 	if !cfg.DatabaseURLSet {
-		dev, err = devdb.Ensure(ctx, devdb.Options{Dir: e.devDir, Logger: log})
+		dev, err = devdb.Ensure(ctx, devdb.Options{Dir: e.devDir, Probe: e.devProbe, Logger: log})
 		if err != nil {
 			return fmt.Errorf("development database: %w", err)
 		}
@@ -70,6 +74,10 @@ func serve(ctx context.Context, e env, args []string) error {
 		}
 		cfg.DatabaseURL = dev.URL(devDatabase)
 		log.InfoContext(ctx, "using development database", "database_url", redact.DSN(cfg.DatabaseURL))
+		if dev.Managed() {
+			// Warn, so that it stands out among the start-up lines.
+			log.WarnContext(ctx, devClusterWarning, "database_url", redact.DSN(cfg.DatabaseURL), "data", dev.DataDir())
+		}
 		// The other commands, run in this folder without DATABASE_URL,
 		// find the database here: a private cluster's port is random.
 		if err := devdb.RecordURL(e.devDir, cfg.DatabaseURL); err != nil {

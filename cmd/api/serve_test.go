@@ -1,14 +1,24 @@
 package main
 
 import (
+	"context"
+	"database/sql"
+	"errors"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lib/pq"
 
+	"github.com/pgtenant/pgtenant/internal/devdb"
 	"github.com/pgtenant/pgtenant/tenant"
 )
 
@@ -132,5 +142,76 @@ func TestWithBinaryParameters(t *testing.T) {
 		if _, err := pq.NewConfig(got); err != nil {
 			t.Errorf("pq.NewConfig(%q): %v", got, err)
 		}
+	}
+}
+
+// TestServeStartsPrivateDevelopmentDatabase: without DATABASE_URL, and with
+// no server answering at the probe, serve starts a private cluster from the
+// PostgreSQL binaries on the machine, warns that its data is throwaway,
+// serves the demo tenant from it, and stops it when serve stops.
+func TestServeStartsPrivateDevelopmentDatabase(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := "postgres://postgres@" + l.Addr().String() + "/postgres?sslmode=disable&connect_timeout=2"
+	l.Close()
+	dir := t.TempDir()
+	t.Cleanup(func() {
+		// As root the cluster lives outside dir, which the user postgres
+		// cannot reach; dir/cluster links to it.
+		if target, err := os.Readlink(filepath.Join(dir, "cluster")); err == nil {
+			os.RemoveAll(target)
+			os.Remove(filepath.Dir(target))
+		}
+	})
+
+	logs := newLineLog()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	e := env{getenv: func(string) string { return "" }, stdin: strings.NewReader(""), stdout: io.Discard, stderr: logs.pw, devDir: dir, devProbe: probe}
+	go func() {
+		err := runIn(ctx, e, []string{"serve", "-addr", "127.0.0.1:0"})
+		logs.pw.Close()
+		done <- err
+	}()
+	var base string
+	select {
+	case addr := <-logs.addr:
+		base = "http://" + addr
+	case err := <-done:
+		ci, _ := strconv.ParseBool(os.Getenv("CI"))
+		if (errors.Is(err, devdb.ErrNoBinaries) || errors.Is(err, devdb.ErrNoUser)) && !ci {
+			t.Skipf("no private cluster on this machine: %v", err)
+		}
+		t.Fatalf("serve returned before listening: %v", err)
+	}
+
+	if n := logs.count(devClusterWarning, map[string]any{"level": "WARN"}); n != 1 {
+		t.Errorf("%d warnings %q; want 1", n, devClusterWarning)
+	}
+	dbURL, err := devdb.RecordedURL(dir)
+	if err != nil || dbURL == "" {
+		t.Fatalf("RecordedURL = %q, %v; want the private cluster's database", dbURL, err)
+	}
+	if u, _ := url.Parse(dbURL); u == nil || u.Hostname() != "127.0.0.1" || u.Port() == "5432" {
+		t.Errorf("development database %s; want a private cluster on loopback", dbURL)
+	}
+	s := &e2eServer{base: base}
+	s.call(t, http.MethodGet, "/users", demoTenant, "", http.StatusOK, nil)
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve = %v; want nil after a graceful shutdown", err)
+	}
+	db, err := sql.Open("postgres", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.PingContext(t.Context()); err == nil {
+		t.Error("the private cluster still answers after serve stopped")
 	}
 }

@@ -53,7 +53,7 @@ func newCluster(ctx context.Context, log *slog.Logger, dir, name, bin string) (*
 	if os.Geteuid() != 0 {
 		return c, nil
 	}
-	cred, err := systemUser(ctx, log)
+	cred, err := serverUser(ServerUser)
 	if err != nil {
 		return nil, err
 	}
@@ -415,29 +415,28 @@ func (c *cluster) run(ctx context.Context, program string, args ...string) error
 	return nil
 }
 
-// systemUser returns the credentials of the system user postgres, creating
-// it if it does not exist.
-func systemUser(ctx context.Context, log *slog.Logger) (*syscall.Credential, error) {
-	u, err := user.Lookup("postgres")
+// ServerUser is the system user PostgreSQL's programs run as when the
+// process is root, which PostgreSQL refuses to run as. This package never
+// creates it: Debian's postgresql package does, and so does scripts/dev.
+const ServerUser = "postgres"
+
+// serverUser returns the credentials of the existing system user name. It
+// returns an error wrapping [ErrNoUser] when there is no such user.
+func serverUser(name string) (*syscall.Credential, error) {
+	u, err := user.Lookup(name)
 	if _, ok := errors.AsType[user.UnknownUserError](err); ok {
-		log.InfoContext(ctx, "devdb creating system user postgres")
-		out, err := exec.CommandContext(ctx, "useradd", "--system", "--user-group", "--no-create-home",
-			"--home-dir", "/var/lib/postgresql", "--shell", "/bin/sh", "postgres").CombinedOutput()
-		if err != nil {
-			return nil, fmt.Errorf("devdb: useradd postgres: %w\n%s", err, out)
-		}
-		u, err = user.Lookup("postgres")
+		return nil, fmt.Errorf("%w %s to run initdb and pg_ctl as: run scripts/dev --install-only (creates it), or run as another user than root", ErrNoUser, name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("devdb: %w", err)
 	}
 	uid, err := strconv.ParseUint(u.Uid, 10, 32)
 	if err != nil {
-		return nil, fmt.Errorf("devdb: uid of postgres: %w", err)
+		return nil, fmt.Errorf("devdb: uid of %s: %w", name, err)
 	}
 	gid, err := strconv.ParseUint(u.Gid, 10, 32)
 	if err != nil {
-		return nil, fmt.Errorf("devdb: gid of postgres: %w", err)
+		return nil, fmt.Errorf("devdb: gid of %s: %w", name, err)
 	}
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}, nil
 }
@@ -477,15 +476,35 @@ func searchable(dir string, cred *syscall.Credential) (bool, error) {
 	}
 }
 
-// findBinaries returns the folder holding initdb and pg_ctl: that of pg_ctl
-// on PATH, else /usr/lib/postgresql/<highest version>/bin.
+// libGlob matches the folders of Debian's PostgreSQL binaries, one per
+// major version.
+const libGlob = "/usr/lib/postgresql/*/bin"
+
+// findBinaries returns the folder holding initdb, pg_ctl and postgres: that
+// of pg_ctl on the process's PATH, else the highest version's in libGlob.
 func findBinaries() (string, error) {
-	if p, err := exec.LookPath("pg_ctl"); err == nil {
+	return findBinariesIn(os.Getenv("PATH"), libGlob)
+}
+
+// findBinariesIn is findBinaries with the search path and the glob of
+// versioned folders as arguments. When no folder holds all three programs,
+// it returns an error wrapping ErrNoBinaries that says where it looked and
+// names the script that installs them.
+func findBinariesIn(path, glob string) (string, error) {
+	for _, d := range filepath.SplitList(path) {
+		if d == "" || !filepath.IsAbs(d) {
+			continue // like exec.LookPath, never the working directory
+		}
+		p := filepath.Join(d, "pg_ctl")
+		if fi, err := os.Stat(p); err != nil || fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
+			continue
+		}
 		if real, err := filepath.EvalSymlinks(p); err == nil && hasPrograms(filepath.Dir(real)) {
 			return filepath.Dir(real), nil
 		}
+		break // the pg_ctl the shell would run is not beside an initdb
 	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	dirs, _ := filepath.Glob(glob)
 	version := func(dir string) float64 {
 		v, _ := strconv.ParseFloat(filepath.Base(filepath.Dir(dir)), 64)
 		return v
@@ -505,7 +524,7 @@ func findBinaries() (string, error) {
 			return d, nil
 		}
 	}
-	return "", ErrNoBinaries
+	return "", fmt.Errorf("%w on PATH or in %s: install PostgreSQL (scripts/dev --install-only does, as root on Debian) or use a running server", ErrNoBinaries, glob)
 }
 
 func hasPrograms(dir string) bool {
@@ -516,37 +535,6 @@ func hasPrograms(dir string) bool {
 		}
 	}
 	return true
-}
-
-// canInstall reports whether install may work: root on a system with apt-get.
-func canInstall() bool {
-	if os.Geteuid() != 0 {
-		return false
-	}
-	_, err := exec.LookPath("apt-get")
-	return err == nil
-}
-
-// install installs Debian's postgresql package.
-func install(ctx context.Context, log *slog.Logger) error {
-	log.InfoContext(ctx, "devdb installing postgresql with apt-get")
-	start := time.Now()
-	for _, args := range [][]string{
-		{"update"},
-		{"install", "-y", "--no-install-recommends", "postgresql"},
-	} {
-		cmd := exec.CommandContext(ctx, "apt-get", args...)
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			if len(out) > 4096 {
-				out = out[len(out)-4096:]
-			}
-			return fmt.Errorf("devdb: apt-get %s: %w\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	log.InfoContext(ctx, "devdb installed postgresql", "duration", time.Since(start))
-	return nil
 }
 
 // lockFile opens path and locks it with flock(how), waiting until it gets

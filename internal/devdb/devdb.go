@@ -30,9 +30,15 @@ const DefaultDir = ".devdb"
 // probeTimeout bounds one attempt to reach the probe server.
 const probeTimeout = 2 * time.Second
 
-// ErrNoBinaries is returned by [Ensure] when no server answers and no
-// PostgreSQL binaries (initdb, pg_ctl) can be found or installed.
+// ErrNoBinaries is returned by [Ensure] when it needs a private cluster (no
+// server answers, or [Options.Private]) and no PostgreSQL binaries (initdb,
+// pg_ctl) can be found. This package never installs them; scripts/dev does.
 var ErrNoBinaries = errors.New("devdb: no PostgreSQL binaries (initdb, pg_ctl) found")
+
+// ErrNoUser is returned by [Ensure] when the process runs as root, which
+// PostgreSQL refuses, and the system user [ServerUser] to run it as does not
+// exist. This package never creates it; scripts/dev does.
+var ErrNoUser = errors.New("devdb: PostgreSQL refuses to run as root, and there is no system user")
 
 // ErrInUse is returned by [Server.Remove] when another [Server] still uses the
 // cluster.
@@ -75,12 +81,16 @@ type Server struct {
 
 // Ensure returns a running PostgreSQL server: the one at opts.Probe if it
 // answers (unless opts.Private), else a private cluster in opts.Dir, created
-// and started if need be, installing PostgreSQL first if the process runs as
-// root on a Debian-like machine without it. See the package documentation.
+// and started if need be from the PostgreSQL binaries already on the
+// machine. It installs nothing and creates no user. See the package
+// documentation.
 //
 // The caller should call [Server.Stop] when done; it stops a private cluster
 // that no other Server uses and does nothing to a server found at the probe.
-// Ensure returns an error wrapping [ErrNoBinaries] when no server can be had.
+// Ensure returns an error wrapping [ErrNoBinaries] when there are no binaries
+// to start a cluster from, and one wrapping [ErrNoUser] when the process is
+// root and there is no user to run them as; both name the script that
+// installs what is missing.
 func Ensure(ctx context.Context, opts Options) (*Server, error) {
 	log := opts.Logger
 	if log == nil {
@@ -110,19 +120,8 @@ func Ensure(ctx context.Context, opts Options) (*Server, error) {
 	}
 
 	bin, err := findBinaries()
-	if errors.Is(err, ErrNoBinaries) && canInstall() {
-		if err := install(ctx, log); err != nil {
-			return nil, err
-		}
-		if probeURL != nil {
-			if s, ok := tryProbe(ctx, log, probeURL); ok {
-				return s, nil
-			}
-		}
-		bin, err = findBinaries()
-	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: install PostgreSQL (on Debian: apt-get install postgresql) or use a running server", err)
+		return nil, err
 	}
 
 	name := "cluster"

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,12 +29,17 @@ func inCI() bool {
 	return ci
 }
 
-// needBinaries skips t when the machine has no PostgreSQL binaries, unless
-// CI is set (CI must exercise the private cluster).
+// needBinaries skips t when the machine cannot start a private cluster (no
+// PostgreSQL binaries, or root without the user to run them as), unless CI
+// is set (CI must exercise the private cluster).
 func needBinaries(t *testing.T) {
 	t.Helper()
-	if _, err := findBinaries(); err != nil && !inCI() {
-		t.Skipf("no PostgreSQL binaries, cannot start a private cluster: %v", err)
+	_, err := findBinaries()
+	if err == nil && os.Geteuid() == 0 {
+		_, err = serverUser(ServerUser)
+	}
+	if err != nil && !inCI() {
+		t.Skipf("cannot start a private cluster: %v", err)
 	}
 }
 
@@ -309,6 +315,101 @@ func processUID(t *testing.T, pid int) string {
 	}
 	t.Fatalf("no Uid line in /proc/%d/status", pid)
 	return ""
+}
+
+// writeProgram creates an executable file dir/name.
+func writeProgram(t *testing.T, dir, name string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFindBinaries lays out folders of PostgreSQL programs, as Debian and a
+// PATH would have them, and checks which folder is chosen, and that without
+// any the error names the script that installs them.
+func TestFindBinaries(t *testing.T) {
+	root := t.TempDir()
+	t.Chdir(root) // so that the relative PATH entry below names a real folder
+	lib := filepath.Join(root, "lib", "postgresql")
+	glob := filepath.Join(lib, "*", "bin")
+	full := func(dir string) {
+		for _, p := range []string{"initdb", "pg_ctl", "postgres"} {
+			writeProgram(t, dir, p)
+		}
+	}
+	full(filepath.Join(lib, "9.6", "bin"))
+	full(filepath.Join(lib, "15", "bin"))
+	writeProgram(t, filepath.Join(lib, "16", "bin"), "pg_ctl") // a client-only install
+	own := filepath.Join(root, "own", "bin")
+	full(own)
+	linked := filepath.Join(root, "linked")
+	if err := os.MkdirAll(linked, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(own, "pg_ctl"), filepath.Join(linked, "pg_ctl")); err != nil {
+		t.Fatal(err)
+	}
+	clientOnly := filepath.Join(root, "client")
+	writeProgram(t, clientOnly, "pg_ctl")
+	empty := filepath.Join(root, "empty")
+
+	for _, tc := range []struct {
+		name, path, glob, want string
+	}{
+		{"highest complete version", "", glob, filepath.Join(lib, "15", "bin")},
+		{"pg_ctl on PATH", empty + ":" + own, glob, own},
+		{"symbolic link on PATH", linked, glob, own},
+		{"pg_ctl on PATH without initdb", clientOnly + ":" + own, glob, filepath.Join(lib, "15", "bin")},
+		{"relative PATH entry", "own/bin", glob, filepath.Join(lib, "15", "bin")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := findBinariesIn(tc.path, tc.glob)
+			if got != tc.want || err != nil {
+				t.Errorf("findBinariesIn(%q, %q) = %q, %v; want %q", tc.path, tc.glob, got, err, tc.want)
+			}
+		})
+	}
+
+	t.Run("none", func(t *testing.T) {
+		none := filepath.Join(empty, "*", "bin")
+		got, err := findBinariesIn(clientOnly, none)
+		if got != "" || !errors.Is(err, ErrNoBinaries) {
+			t.Fatalf("findBinariesIn(%q, %q) = %q, %v; want ErrNoBinaries", clientOnly, none, got, err)
+		}
+		if !strings.Contains(err.Error(), "scripts/dev") {
+			t.Errorf("error %q does not name scripts/dev, which installs PostgreSQL", err)
+		}
+	})
+}
+
+// TestServerUserMissing checks that a missing system user is reported, with
+// the script that creates it, and not created.
+func TestServerUserMissing(t *testing.T) {
+	name := randomName("pgtnone")
+	if _, err := serverUser(name); !errors.Is(err, ErrNoUser) || !strings.Contains(err.Error(), "scripts/dev") {
+		t.Fatalf("serverUser(%q) = %v; want ErrNoUser naming scripts/dev", name, err)
+	}
+	if _, err := user.Lookup(name); err == nil {
+		t.Fatalf("serverUser(%q) created the user", name)
+	}
+}
+
+func TestServerUser(t *testing.T) {
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := serverUser(u.Username)
+	if err != nil {
+		t.Fatalf("serverUser(%q): %v", u.Username, err)
+	}
+	if strconv.FormatUint(uint64(cred.Uid), 10) != u.Uid || strconv.FormatUint(uint64(cred.Gid), 10) != u.Gid {
+		t.Errorf("serverUser(%q) = uid %d gid %d; want %s %s", u.Username, cred.Uid, cred.Gid, u.Uid, u.Gid)
+	}
 }
 
 func TestRecordedURL(t *testing.T) {

@@ -4,10 +4,10 @@
 // [Ensure] returns the server at [Options.Probe] (by default the one on
 // 127.0.0.1:5432) when it answers. Otherwise it starts a private throwaway
 // cluster from the machine's PostgreSQL binaries (initdb and pg_ctl found on
-// PATH or in /usr/lib/postgresql/<highest version>/bin). When there are none
-// and the process runs as root on a machine with apt-get, it installs Debian's
-// postgresql package first; that package may itself create and start a
-// cluster on port 5432, so the probe is tried again after installing.
+// PATH or in /usr/lib/postgresql/<highest version>/bin). It installs nothing
+// and creates no user: when there are no binaries it fails, naming
+// scripts/dev, which installs PostgreSQL (and the system user postgres) on a
+// Debian machine.
 //
 // # The private cluster
 //
@@ -24,8 +24,9 @@
 // # Running as root
 //
 // PostgreSQL refuses to run as root. When the effective user is root, initdb
-// and pg_ctl run as the unprivileged system user postgres (created with
-// useradd when missing), and the cluster folder is owned by that user. Every
+// and pg_ctl run as the existing unprivileged system user postgres
+// ([ServerUser]; without it [Ensure] fails, naming scripts/dev, which creates
+// it), and the cluster folder is owned by that user. Every
 // ancestor of the folder must be searchable by it; a checkout under /root
 // (mode 0700) or in a mktemp directory is not. In that case the cluster folder
 // is created as /var/tmp/pgtenant-devdb-<hash of the absolute Dir>/cluster and

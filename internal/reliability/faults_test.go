@@ -74,7 +74,7 @@ func (ft *faultTally) record(phase int, resp response, err error, d time.Duratio
 // every write acknowledged with 201 exists exactly once.
 func TestDatabaseRestart(t *testing.T) {
 	pg, err := devdb.Ensure(t.Context(), devdb.Options{Private: true, Dir: filepath.Join(t.TempDir(), "devdb")})
-	if errors.Is(err, devdb.ErrNoBinaries) {
+	if errors.Is(err, devdb.ErrNoBinaries) || errors.Is(err, devdb.ErrNoUser) {
 		t.Skipf("no private PostgreSQL cluster: %v", err)
 	}
 	if err != nil {

@@ -3,11 +3,12 @@
 //	withpg [flags] command [args...]
 //
 // It gets a server with devdb.Ensure (the one on 127.0.0.1:5432 if it
-// answers, else a private cluster in .devdb, installing PostgreSQL first if
-// need be), sets an environment variable (TEST_DATABASE_URL by default) to the
-// URL of a database on it, runs the command, stops a private cluster it
-// started (deleting it with -remove), and exits with the command's exit
-// status. SIGINT and SIGTERM are passed on to the command.
+// answers, else a private cluster in .devdb started from the PostgreSQL
+// binaries on the machine, which scripts/dev installs), sets an environment
+// variable (TEST_DATABASE_URL by default) to the URL of a database on it,
+// runs the command, stops a private cluster it started (deleting it with
+// -remove), and exits with the command's exit status. SIGINT and SIGTERM are
+// passed on to the command.
 //
 // Flags take their defaults from DEVDB_DIR, DEVDB_PROBE and DEVDB_PRIVATE.
 package main
