@@ -82,7 +82,10 @@
 //
 // Every error is JSON {"error":"message"}, plus "fields" (JSON field name →
 // message) for validation failures. Clients should key off the status and
-// the field names, not the message text.
+// the field names, not the message text. This table is the one written copy
+// of the mapping; in code it is classify (this package's errors) falling
+// back to tenant.ErrorStatus (the tenant middleware's and the registry's
+// errors, with their messages), which the middleware's own responses use.
 //
 //	condition                                                 status
 //	missing, malformed, unknown, expired or revoked credential 401 Unauthorized (WWW-Authenticate: Bearer)

@@ -255,8 +255,8 @@ func TestClientGoneDuringQuery(t *testing.T) {
 	r := newRequest(t, req{method: "GET", path: "/users", tenant: "alpha"}).WithContext(ctx)
 	w := httptest.NewRecorder()
 	e.api.writeError(w, r, fmt.Errorf("list users: %w", &pq.Error{Code: "57014", Message: "canceling statement due to user request"}))
-	if w.Code != statusClientClosed {
-		t.Errorf("status %d; want %d", w.Code, statusClientClosed)
+	if w.Code != tenant.StatusClientClosedRequest {
+		t.Errorf("status %d; want %d", w.Code, tenant.StatusClientClosedRequest)
 	}
 	if n := len(e.logs.records(t, "request failed")); n != 0 {
 		t.Errorf("%d \"request failed\" records; want 0", n)

@@ -92,7 +92,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if status >= 500 && errors.Is(ctx.Err(), context.Canceled) {
 		// The client went away while the query ran: lib/pq cancels the
 		// statement and reports the server's 57014, not the context's error.
-		status, body = statusClientClosed, errorBody{Error: "Client closed request"}
+		status, body = classify(context.Canceled)
 	}
 	if status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", "Bearer")
@@ -106,10 +106,6 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		a.log.DebugContext(ctx, "write error response", "request_id", middleware.GetReqID(ctx), "err", err)
 	}
 }
-
-// statusClientClosed is the status logged for a request whose client went
-// away before it was answered (nginx's 499).
-const statusClientClosed = 499
 
 // classify maps err to a status and a response body.
 func classify(err error) (int, errorBody) {
@@ -129,22 +125,6 @@ func classify(err error) (int, errorBody) {
 		return http.StatusUnprocessableEntity, errorBody{Error: "Validation failed", Fields: ve.fields}
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge, errorBody{Error: "Request body too large"}
-	case errors.Is(err, tenant.ErrUnauthenticated):
-		// Whatever the credential named: no hint of whether a tenant exists.
-		return http.StatusUnauthorized, errorBody{Error: "Unauthorized"}
-	case errors.Is(err, tenant.ErrMissingID):
-		return http.StatusBadRequest, errorBody{Error: "Tenant ID is required"}
-	case errors.Is(err, tenant.ErrMultipleIDs):
-		return http.StatusBadRequest, errorBody{Error: "X-Tenant-ID must name exactly one tenant"}
-	case errors.Is(err, tenant.ErrForbidden):
-		// Before the others: whatever Authorize's error wraps, it is a refusal.
-		return http.StatusForbidden, errorBody{Error: "Invalid tenant"}
-	case errors.Is(err, tenant.ErrInvalidID):
-		return http.StatusBadRequest, errorBody{Error: "Invalid tenant ID"}
-	case errors.Is(err, tenant.ErrNotFound):
-		return http.StatusNotFound, errorBody{Error: "Tenant not found"}
-	case errors.Is(err, tenant.ErrSuspended):
-		return http.StatusForbidden, errorBody{Error: "Tenant suspended"}
 	case ent.IsNotFound(err):
 		return http.StatusNotFound, errorBody{Error: "Not found"}
 	case ent.IsConstraintError(err):
@@ -154,21 +134,10 @@ func classify(err error) (int, errorBody) {
 	case errors.As(err, &eve):
 		return http.StatusUnprocessableEntity, errorBody{Error: "Validation failed",
 			Fields: map[string]string{jsonName(eve.Name): "is invalid"}}
-	case errors.Is(err, tenant.ErrSchemaBehind):
-		// Before ErrUnavailable, which it wraps: not an outage, and it
-		// lasts until the tenant is migrated.
-		return http.StatusServiceUnavailable, errorBody{Error: "Tenant unavailable: its data is not migrated to this release yet"}
-	case errors.Is(err, tenant.ErrUnavailable), errors.Is(err, tenant.ErrClosed),
-		errors.Is(err, context.DeadlineExceeded), tenant.IsTransient(err):
-		// A transient error (the database restarting, a connection reset,
-		// too many clients) is the database being unavailable, not a bug.
-		return http.StatusServiceUnavailable, errorBody{Error: "Service unavailable"}
-	case errors.Is(err, context.Canceled):
-		// The client went away (or the server is closing its connection):
-		// nobody reads the answer, and it is not a server error.
-		return statusClientClosed, errorBody{Error: "Client closed request"}
 	}
-	return http.StatusInternalServerError, errorBody{Error: "Internal server error"}
+	// The tenant half of the table, shared with the tenant middleware.
+	status, msg := tenant.ErrorStatus(err)
+	return status, errorBody{Error: msg}
 }
 
 // jsonName turns an ent field name (snake_case) into its JSON key.
