@@ -20,12 +20,13 @@ import (
 // needs a connection adopts it: a DISCARD ALL and a SET search_path instead
 // of a new backend.
 type budget struct {
-	tokens  chan struct{}
-	spares  chan spare    // nil without recycling
-	idle    time.Duration // a connection idle this long is closed, not recycled (> 0)
-	closing atomic.Bool   // the registry is closing: close, do not recycle
-	waiting atomic.Int64  // requests waiting for a token now
-	waits   atomic.Uint64 // requests that ever had to wait
+	tokens   chan struct{}
+	spares   chan spare    // nil without recycling
+	idle     time.Duration // a connection idle this long is closed, not recycled (> 0)
+	lifetime time.Duration // a connection this old is closed, not recycled; 0: no limit
+	closing  atomic.Bool   // the registry is closing: close, do not recycle
+	waiting  atomic.Int64  // requests waiting for a token now
+	waits    atomic.Uint64 // requests that ever had to wait
 
 	// shed closes idle connections until a token or a spare is free or none
 	// is left; set once by the registry before any pool is opened.
@@ -35,11 +36,15 @@ type budget struct {
 // A spare is a connection between pools, holding its budget token.
 type spare struct {
 	conn  pqConn
-	since time.Time
+	since time.Time // when it became a spare
+	born  time.Time // when it was dialed
 }
 
-func newBudget(n int, recycle bool, idle time.Duration) *budget {
-	b := &budget{tokens: make(chan struct{}, n), idle: idle}
+// newBudget returns a budget of n connections. With recycle, connections
+// closed while healthy become spares, unless they idled for idle or lived
+// for lifetime (when positive).
+func newBudget(n int, recycle bool, idle, lifetime time.Duration) *budget {
+	b := &budget{tokens: make(chan struct{}, n), idle: idle, lifetime: lifetime}
 	if recycle {
 		b.spares = make(chan spare, n)
 	}
@@ -52,13 +57,14 @@ func (b *budget) recycles() bool { return b.spares != nil }
 // spareCount returns the number of spares now.
 func (b *budget) spareCount() int { return len(b.spares) }
 
-// takeSpare returns a spare connection, or nil when there is none.
-func (b *budget) takeSpare() pqConn {
+// takeSpare returns a spare connection, or one whose conn is nil when there
+// is none.
+func (b *budget) takeSpare() spare {
 	select {
 	case s := <-b.spares:
-		return s.conn
+		return s
 	default:
-		return nil
+		return spare{}
 	}
 }
 
@@ -101,54 +107,54 @@ func (b *budget) tryAcquire() bool {
 }
 
 // acquire returns a spare connection, or takes a token for a new one and
-// returns nil. When neither is free it first sheds idle connections, then
-// waits until a token or a spare is returned or ctx is done; the error then
-// wraps ErrUnavailable.
-func (b *budget) acquire(ctx context.Context) (pqConn, error) {
-	if c := b.takeSpare(); c != nil {
-		return c, nil
+// returns a spare whose conn is nil. When neither is free it first sheds
+// idle connections, then waits until a token or a spare is returned or ctx
+// is done; the error then wraps ErrUnavailable.
+func (b *budget) acquire(ctx context.Context) (spare, error) {
+	if s := b.takeSpare(); s.conn != nil {
+		return s, nil
 	}
 	if b.tryAcquire() {
-		return nil, nil
+		return spare{}, nil
 	}
-	if c, ok := b.shedAndTake(); ok {
-		return c, nil
+	if s, ok := b.shedAndTake(); ok {
+		return s, nil
 	}
 	// Announce the wait: from now on, connections returned to their pools
 	// are closed rather than kept idle (see budgetConn.IsValid).
 	b.waiting.Add(1)
 	defer b.waiting.Add(-1)
 	if b.tryAcquire() {
-		return nil, nil
+		return spare{}, nil
 	}
 	// A connection returned to its pool between the shed above and the
 	// announcement stayed idle, and nothing would close it while we wait:
 	// shed once more.
-	if c, ok := b.shedAndTake(); ok {
-		return c, nil
+	if s, ok := b.shedAndTake(); ok {
+		return s, nil
 	}
 	b.waits.Add(1)
 	select {
 	case b.tokens <- struct{}{}:
-		return nil, nil
+		return spare{}, nil
 	case s := <-b.spares:
-		return s.conn, nil
+		return s, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: connection budget of %d exhausted: %w", ErrUnavailable, cap(b.tokens), context.Cause(ctx))
+		return spare{}, fmt.Errorf("%w: connection budget of %d exhausted: %w", ErrUnavailable, cap(b.tokens), context.Cause(ctx))
 	}
 }
 
 // shedAndTake sheds idle connections, then takes a spare or a token: ok
-// reports whether it got either (c is nil for a token).
-func (b *budget) shedAndTake() (c pqConn, ok bool) {
+// reports whether it got either (s.conn is nil for a token).
+func (b *budget) shedAndTake() (s spare, ok bool) {
 	if b.shed == nil {
-		return nil, false
+		return spare{}, false
 	}
 	b.shed()
-	if c := b.takeSpare(); c != nil {
-		return c, true
+	if s := b.takeSpare(); s.conn != nil {
+		return s, true
 	}
-	return nil, b.tryAcquire()
+	return spare{}, b.tryAcquire()
 }
 
 func (b *budget) release() { <-b.tokens }
@@ -173,10 +179,11 @@ type budgetConnector struct {
 // returned when the connection is closed, or at once if dialing fails.
 func (c *budgetConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	for {
-		pc, err := c.b.acquire(ctx)
+		s, err := c.b.acquire(ctx)
 		if err != nil {
 			return nil, err
 		}
+		pc, born := s.conn, s.born
 		if pc != nil {
 			// A spare: nothing of its previous session may remain (temporary
 			// tables, settings, prepared statements, advisory locks, role).
@@ -193,6 +200,8 @@ func (c *budgetConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		} else if pc, err = c.dial(ctx); err != nil {
 			c.b.release()
 			return nil, err
+		} else {
+			born = time.Now()
 		}
 		if c.setPath != "" {
 			if _, err := pc.ExecContext(ctx, c.setPath, nil); err != nil {
@@ -201,7 +210,7 @@ func (c *budgetConnector) Connect(ctx context.Context) (driver.Conn, error) {
 				return nil, err
 			}
 		}
-		bc := &budgetConn{pqConn: pc, b: c.b, recycle: c.setPath != ""}
+		bc := &budgetConn{pqConn: pc, b: c.b, born: born, recycle: c.setPath != ""}
 		if bc.recycle {
 			bc.returned.Store(time.Now().UnixNano())
 		}
@@ -240,22 +249,25 @@ type pqConn interface {
 type budgetConn struct {
 	pqConn
 	b        *budget
+	born     time.Time    // when the backend was dialed, by this pool or another
 	recycle  bool         // on Close, a healthy connection becomes a spare
 	returned atomic.Int64 // when database/sql last took it back (Unix ns); kept only if recycle
 	closed   atomic.Bool
 }
 
 // Close closes the connection and returns its token, once. A recycled
-// connection that is healthy and was not closed for idling (its pool's
-// ConnMaxIdleTime) becomes a spare with its token instead.
+// connection that is healthy, was not closed for idling (its pool's
+// ConnMaxIdleTime) and is younger than the budget's lifetime becomes a
+// spare with its token instead.
 func (c *budgetConn) Close() error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return nil
 	}
 	if c.recycle && time.Since(time.Unix(0, c.returned.Load())) < c.b.idle &&
+		(c.b.lifetime <= 0 || time.Since(c.born) < c.b.lifetime) &&
 		!c.b.closing.Load() && c.pqConn.IsValid() {
 		select {
-		case c.b.spares <- spare{conn: c.pqConn, since: time.Now()}:
+		case c.b.spares <- spare{conn: c.pqConn, since: time.Now(), born: c.born}:
 			return nil
 		default:
 		}

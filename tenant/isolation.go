@@ -72,6 +72,7 @@ func openPool(opts Options, connector *pq.Connector, b *budget, setPath string, 
 	db.SetMaxOpenConns(maxOpen)
 	db.SetMaxIdleConns(maxIdle)
 	db.SetConnMaxIdleTime(opts.ConnMaxIdleTime)
+	db.SetConnMaxLifetime(opts.ConnMaxLifetime)
 	return db
 }
 

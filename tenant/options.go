@@ -113,6 +113,16 @@ type Options struct {
 	// ConnMaxIdleTime closes connections idle this long. Default 30s.
 	ConnMaxIdleTime time.Duration
 
+	// ConnMaxLifetime closes a connection this long after it was dialed,
+	// when it is next idle, instead of keeping it or handing it to another
+	// pool. It bounds the memory of the PostgreSQL backends: a backend
+	// caches the catalog entries of every table it touched and never
+	// frees them, and a connection serves many tenants (all of them in
+	// Qualified mode, through spares in SearchPath mode), so over a day
+	// a backend of a database with thousands of tenants would cache them
+	// all. Default 30m; negative means no limit.
+	ConnMaxLifetime time.Duration
+
 	// MaxConns is the global connection budget: the registry never holds more
 	// backend connections than this, across all tenant pools, the shared pool
 	// and the directory listener, which holds one for the registry's lifetime.
@@ -162,6 +172,7 @@ const (
 	DefaultSweepInterval       = time.Minute
 	DefaultMaxOpenConns        = 10
 	DefaultConnMaxIdleTime     = 30 * time.Second
+	DefaultConnMaxLifetime     = 30 * time.Minute
 	DefaultMaxConns            = 80
 	DefaultNotFoundTTL         = 5 * time.Second
 )
@@ -186,6 +197,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ConnMaxIdleTime <= 0 {
 		o.ConnMaxIdleTime = DefaultConnMaxIdleTime
+	}
+	switch {
+	case o.ConnMaxLifetime == 0:
+		o.ConnMaxLifetime = DefaultConnMaxLifetime
+	case o.ConnMaxLifetime < 0:
+		o.ConnMaxLifetime = 0 // database/sql's "no limit"
 	}
 	if o.MaxConns <= 0 {
 		o.MaxConns = DefaultMaxConns

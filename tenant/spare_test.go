@@ -133,3 +133,36 @@ func TestIdleConnectionsAreClosedNotKept(t *testing.T) {
 		return s.Conns == 1 && s.Spares == 0 // the directory listener's
 	})
 }
+
+// A connection past Options.ConnMaxLifetime is closed when it is next idle,
+// in both modes, instead of being kept or adopted as a spare by another
+// tenant: a backend never outlives the lifetime by more than one use, so
+// the catalog it caches stays bounded. A lifetime of a nanosecond has
+// always passed; the default has not, and the backend is reused.
+func TestConnMaxLifetimeRetiresBackends(t *testing.T) {
+	t.Parallel()
+	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
+		for _, c := range []struct {
+			name     string
+			lifetime time.Duration
+			reused   bool
+		}{
+			{"default", 0, true},
+			{"expired", time.Nanosecond, false},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				f := newFixture(t, "a", "b")
+				reg := f.newRegistry(t, tenant.Options{Mode: mode, MaxClients: 1, MaxOpenConns: 1, MaxConns: 2, ConnMaxLifetime: c.lifetime})
+				a, releaseA := acquire(t, reg, "a")
+				pid := queryOne[int](t, a, "SELECT pg_backend_pid()")
+				releaseA()
+				b, releaseB := acquire(t, reg, "b") // evicts a (MaxClients 1)
+				defer releaseB()
+				got := queryOne[int](t, b, "SELECT pg_backend_pid()")
+				if reused := got == pid; reused != c.reused {
+					t.Errorf("tenant b on backend %d after a's %d: reused = %v; want %v", got, pid, reused, c.reused)
+				}
+			})
+		}
+	})
+}
