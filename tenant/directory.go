@@ -7,8 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/lib/pq"
-
+	"github.com/pgtenant/pgtenant/internal/pglisten"
 	"github.com/pgtenant/pgtenant/tenant/internal/directory"
 )
 
@@ -82,56 +81,23 @@ func (reg *Registry[C]) remember(id string, sentinel error) {
 }
 
 // listen starts the directory listener and waits until it listens on
-// DirectoryChannel or ctx is done.
+// DirectoryChannel or ctx is done. A notification of a valid id evicts that
+// tenant; after a reconnection, which may have missed some, every resident
+// tenant is checked again.
 func (reg *Registry[C]) listen(ctx context.Context, dsn string) error {
-	l := pq.NewListener(dsn, 100*time.Millisecond, 10*time.Second, func(ev pq.ListenerEventType, err error) {
-		if err != nil {
-			reg.log.Warn("tenant directory listener", "event", ev.String(), "err", err)
-		}
+	l, err := pglisten.Start(ctx, dsn, DirectoryChannel, "tenant directory listener", reg.log, pglisten.Handlers{
+		Notify: func(id string) {
+			if ValidateID(id) == nil {
+				reg.Evict(id)
+			}
+		},
+		Reconnected: reg.resync,
 	})
-	errc := make(chan error, 1)
-	go func() { errc <- l.Listen(DirectoryChannel) }()
-	select {
-	case err := <-errc:
-		if err != nil {
-			l.Close()
-			return fmt.Errorf("%w: listen on %s: %w", ErrUnavailable, DirectoryChannel, err)
-		}
-	case <-ctx.Done():
-		l.Close()
-		<-errc
-		return fmt.Errorf("%w: listen on %s: %w", ErrUnavailable, DirectoryChannel, context.Cause(ctx))
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	reg.listener = l
-	reg.wg.Go(func() { reg.watch(l.Notify) })
 	return nil
-}
-
-// watch forgets what the registry knows about every tenant named in a
-// directory notification. A nil notification means the listener reconnected
-// and may have missed some: then every resident tenant is checked again.
-func (reg *Registry[C]) watch(notify <-chan *pq.Notification) {
-	for {
-		select {
-		case <-reg.stop:
-			// Keep lib/pq's listener from blocking on a full channel until
-			// Close has closed it.
-			go func() {
-				for range notify {
-				}
-			}()
-			return
-		case n, ok := <-notify:
-			switch {
-			case !ok:
-				return
-			case n == nil:
-				reg.resync()
-			case ValidateID(n.Extra) == nil:
-				reg.Evict(n.Extra)
-			}
-		}
-	}
 }
 
 // resync drops the negative cache and evicts every resident tenant the

@@ -17,6 +17,7 @@ import (
 	"github.com/lib/pq"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/pgtenant/pgtenant/internal/pglisten"
 	"github.com/pgtenant/pgtenant/internal/redact"
 )
 
@@ -75,9 +76,9 @@ type Registry[C any] struct {
 	sharedC   C
 
 	group    singleflight.Group
-	listener *pq.Listener
+	listener *pglisten.Listener
 	stop     chan struct{}
-	wg       sync.WaitGroup // sweeper and listener goroutines
+	wg       sync.WaitGroup // sweeper goroutine
 
 	hits, misses, lookups atomic.Uint64
 	evictions             [len(evictReasons)]atomic.Uint64

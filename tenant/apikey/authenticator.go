@@ -13,9 +13,9 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
-	"github.com/lib/pq"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/pgtenant/pgtenant/internal/pglisten"
 	"github.com/pgtenant/pgtenant/tenant"
 )
 
@@ -80,7 +80,7 @@ type Authenticator struct {
 
 	gen atomic.Uint64 // notifications received
 
-	listener *pq.Listener
+	listener *pglisten.Listener
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	closed   atomic.Bool
@@ -263,60 +263,36 @@ func (a *Authenticator) flush() {
 // now, instead of at the next LastUsedInterval.
 func (a *Authenticator) Flush() { a.flush() }
 
-// listen starts the listener on Channel and waits until it listens.
+// listen starts the listener on Channel and waits until it listens. A
+// notification drops the key it names from the cache; after a reconnection,
+// which may have missed some, the whole cache is dropped.
 func (a *Authenticator) listen(ctx context.Context) error {
-	l := pq.NewListener(a.opts.DSN, 100*time.Millisecond, 10*time.Second, func(ev pq.ListenerEventType, err error) {
-		if err != nil {
-			a.log.Warn("api key listener", "event", ev.String(), "err", err)
-		}
+	l, err := pglisten.Start(ctx, a.opts.DSN, Channel, "api key listener", a.log, pglisten.Handlers{
+		Notify: func(prefix string) {
+			if validPrefix(prefix) {
+				a.invalidate(prefix)
+			}
+		},
+		Reconnected: func() { a.invalidate("") },
 	})
-	errc := make(chan error, 1)
-	go func() { errc <- l.Listen(Channel) }()
-	select {
-	case err := <-errc:
-		if err != nil {
-			l.Close()
-			return fmt.Errorf("%w: apikey: listen on %s: %w", tenant.ErrUnavailable, Channel, err)
-		}
-	case <-ctx.Done():
-		l.Close()
-		<-errc
-		return fmt.Errorf("%w: apikey: listen on %s: %w", tenant.ErrUnavailable, Channel, context.Cause(ctx))
+	if err != nil {
+		return fmt.Errorf("%w: apikey: %w", tenant.ErrUnavailable, err)
 	}
 	a.listener = l
-	a.wg.Go(func() { a.watch(l.Notify) })
 	return nil
 }
 
-// watch drops every key named on Channel from the cache; after a
-// reconnection, which may have missed some, it drops them all.
-func (a *Authenticator) watch(notify <-chan *pq.Notification) {
-	for {
-		select {
-		case <-a.stop:
-			go func() {
-				for range notify {
-				}
-			}()
-			return
-		case n, ok := <-notify:
-			switch {
-			case !ok:
-				return
-			case n == nil:
-				a.gen.Add(1)
-				a.cache.Purge()
-				if a.opts.OnInvalidate != nil {
-					a.opts.OnInvalidate("")
-				}
-			case validPrefix(n.Extra):
-				a.gen.Add(1)
-				a.cache.Remove(n.Extra)
-				if a.opts.OnInvalidate != nil {
-					a.opts.OnInvalidate(n.Extra)
-				}
-			}
-		}
+// invalidate drops the key with prefix from the cache, or every key when
+// prefix is "".
+func (a *Authenticator) invalidate(prefix string) {
+	a.gen.Add(1)
+	if prefix == "" {
+		a.cache.Purge()
+	} else {
+		a.cache.Remove(prefix)
+	}
+	if a.opts.OnInvalidate != nil {
+		a.opts.OnInvalidate(prefix)
 	}
 }
 
