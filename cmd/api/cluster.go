@@ -23,7 +23,9 @@ status     lists the nodes with the tenants and bytes each holds, from
 rebalance  runs Citus's rebalancer, which moves tenant schemas between
            workers online until each holds about as many; prints progress
            every second on standard error until the job ends, and exits
-           non-zero unless it finished
+           non-zero unless it finished. If a worker has synchronous_commit
+           off, each move blocks its tenant's writes for its whole copy
+           instead (an online move could lose writes there)
 
 See docs/scale-out.md.
 
@@ -35,8 +37,11 @@ const tenantMoveHelp = `usage: api tenant move ID --to HOST:PORT [--json]
 Moves tenant ID's schema, with all its tables, to the Citus worker HOST:PORT
 (as 'api cluster status' lists it), online: the tenant keeps being served
 while its data is copied, and its writes wait during the short switch-over.
-Prints progress every second on standard error; exits non-zero if the move
-fails (the tenant then stays where it was). See docs/scale-out.md.
+If the worker the tenant is on has synchronous_commit off, its writes wait
+for the whole copy instead (an online move could lose writes there); reads
+go on either way. Prints progress every second on standard error and the
+mode used at the end; exits non-zero if the move fails (the tenant then
+stays where it was). See docs/scale-out.md.
 
 Flags:
 `
@@ -75,7 +80,7 @@ func clusterCmd(ctx context.Context, e env, args []string) error {
 			fmt.Fprintln(e.stdout, "cluster already balanced: nothing to move")
 			return nil
 		}
-		fmt.Fprintf(e.stdout, "rebalance job %d %s: %d moves in %s\n", res.JobID, res.State, res.Moves, res.Duration.Round(time.Millisecond))
+		fmt.Fprintf(e.stdout, "rebalance job %d %s: %d moves in %s, %s\n", res.JobID, res.State, res.Moves, res.Duration.Round(time.Millisecond), modeText(res.Mode))
 		return nil
 	}
 	nodes, err := m.ClusterNodes(ctx)
@@ -128,7 +133,7 @@ func tenantMoveCmd(ctx context.Context, e env, args []string) error {
 	defer db.Close()
 	m := newMigrator(db, migrate.Options{})
 	start := time.Now()
-	err = m.MoveTenant(ctx, id, *to, func(p migrate.TaskProgress) {
+	res, err := m.MoveTenant(ctx, id, *to, func(p migrate.TaskProgress) {
 		fmt.Fprintf(e.stderr, "move %s: %s, %d of %d bytes, %s\n", id, p.State, p.Done, p.Total, p.Elapsed.Round(time.Second))
 	})
 	if err != nil {
@@ -138,10 +143,24 @@ func tenantMoveCmd(ctx context.Context, e env, args []string) error {
 	if *asJSON {
 		return writeJSON(e.stdout, struct {
 			ID       string        `json:"id"`
+			From     string        `json:"from"`
 			To       string        `json:"to"`
+			Mode     string        `json:"mode"`
 			Duration time.Duration `json:"duration"`
-		}{id, *to, d})
+		}{id, res.From, *to, res.Mode, d})
 	}
-	fmt.Fprintf(e.stdout, "tenant %s on %s (%s)\n", id, *to, d.Round(time.Millisecond))
+	if res.Mode == "" {
+		fmt.Fprintf(e.stdout, "tenant %s already on %s\n", id, *to)
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "tenant %s on %s (%s, %s)\n", id, *to, d.Round(time.Millisecond), modeText(res.Mode))
 	return nil
+}
+
+// modeText says what a transfer mode meant for the moved tenants' writes.
+func modeText(mode string) string {
+	if mode == migrate.TransferBlockWrites {
+		return "writes blocked during the copy: a worker has synchronous_commit off"
+	}
+	return "online"
 }

@@ -34,10 +34,18 @@ var ErrNoCitus = errors.New("devdb: the Citus extension is not installed")
 // plus the replication workers of a move, and a rebalancer that runs up to
 // four moves per node at once. The nodes talk to each other over loopback
 // without TLS.
+//
+// synchronous_commit is on again (devdb turns it off elsewhere): an online
+// move decides the target has caught up by comparing it with the source's
+// WAL write position, which a write committed asynchronously may not have
+// reached yet; such a write, acknowledged just before the move blocks
+// writes, stays behind on the old placement. With fsync off, a synchronous
+// commit costs a write(2), not a disk flush.
 const citusConf = `
 # devdb: a node of a private Citus cluster
 shared_preload_libraries = 'citus'
 wal_level = logical
+synchronous_commit = on
 max_worker_processes = 64
 max_replication_slots = 20
 max_wal_senders = 20

@@ -48,6 +48,11 @@ func TestCitusCluster(t *testing.T) {
 		if got := queryString(t, c.URL(database), "SHOW wal_level"); got != "logical" {
 			t.Errorf("wal_level = %q; want logical", got)
 		}
+		for _, w := range c.Workers {
+			if got := queryString(t, w.URL(database), "SHOW synchronous_commit"); got != "on" {
+				t.Errorf("worker %s: synchronous_commit = %q; want on (online moves)", w.Addr(), got)
+			}
+		}
 		ctx := t.Context()
 		conn, err := db.Conn(ctx)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"time"
 
@@ -151,62 +152,104 @@ type TaskProgress struct {
 // progressEvery is how often MoveTenant and Rebalance report progress.
 const progressEvery = time.Second
 
-// MoveTenant moves the schema of tenant id, with all its tables, to the
-// worker at to (host:port, as registered in the cluster) online: Citus
-// copies it with logical replication while the tenant keeps being served,
-// then blocks its writes for the switch-over. It calls progress (if not
-// nil) about every second until the move ends, from another goroutine than
-// the one running the move, never concurrently. Moving a tenant to the node
-// it is on is a no-op. Errors wrap tenant.ErrInvalidID, tenant.ErrNotFound
-// for a tenant missing from the directory, and ErrNotCitus.
-func (m *Migrator) MoveTenant(ctx context.Context, id, to string, progress func(TaskProgress)) error {
-	if err := m.moveTenant(ctx, id, to, progress); err != nil {
-		return fmt.Errorf("move tenant %q: %w", id, err)
+// Transfer modes: how a move copies a tenant, and what its writes see
+// meanwhile.
+const (
+	// TransferOnline copies with logical replication while the tenant is
+	// served; its writes wait only during the switch-over at the end.
+	TransferOnline = "online"
+	// TransferBlockWrites makes the tenant's writes wait for the whole
+	// copy; reads go on. MoveTenant and Rebalance choose it when a worker
+	// commits asynchronously (synchronous_commit off): an online move
+	// there can leave writes acknowledged just before the switch-over
+	// behind on the old placement, which Citus drops afterwards.
+	TransferBlockWrites = "block_writes"
+)
+
+// citusTransferMode is Citus's name (citus.shard_transfer_mode) for mode.
+func citusTransferMode(mode string) string {
+	if mode == TransferBlockWrites {
+		return "block_writes"
 	}
-	return nil
+	return "auto"
 }
 
-func (m *Migrator) moveTenant(ctx context.Context, id, to string, progress func(TaskProgress)) error {
+// MoveResult is the outcome of MoveTenant.
+type MoveResult struct {
+	From string `json:"from"` // host:port the tenant was on
+	To   string `json:"to"`   // host:port it is on now
+	// Mode is TransferOnline or TransferBlockWrites; empty when the tenant
+	// was on To already and nothing moved.
+	Mode     string        `json:"mode"`
+	Duration time.Duration `json:"duration"`
+}
+
+// MoveTenant moves the schema of tenant id, with all its tables, to the
+// worker at to (host:port, as registered in the cluster). The move is
+// online (TransferOnline): Citus copies the schema with logical replication
+// while the tenant keeps being served, then blocks its writes for the
+// switch-over. When the worker the tenant is on commits asynchronously
+// (synchronous_commit off, as a session of this role in this database sees
+// it), the move blocks the tenant's writes for the whole copy instead
+// (TransferBlockWrites), because Citus's online move may then lose writes
+// acknowledged just before the switch-over. It calls progress (if not nil)
+// about every second until the move ends, from another goroutine than the
+// one running the move, never concurrently. Moving a tenant to the node it
+// is on is a no-op. Errors wrap tenant.ErrInvalidID, tenant.ErrNotFound for
+// a tenant missing from the directory, and ErrNotCitus.
+func (m *Migrator) MoveTenant(ctx context.Context, id, to string, progress func(TaskProgress)) (*MoveResult, error) {
+	res, err := m.moveTenant(ctx, id, to, progress)
+	if err != nil {
+		return nil, fmt.Errorf("move tenant %q: %w", id, err)
+	}
+	return res, nil
+}
+
+func (m *Migrator) moveTenant(ctx context.Context, id, to string, progress func(TaskProgress)) (*MoveResult, error) {
 	schema, err := m.namer.Schema(id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	host, portText, err := net.SplitHostPort(to)
 	if err != nil {
-		return fmt.Errorf("target %q: want HOST:PORT", to)
+		return nil, fmt.Errorf("target %q: want HOST:PORT", to)
 	}
 	port, err := strconv.Atoi(portText)
 	if err != nil || port <= 0 || port > 65535 {
-		return fmt.Errorf("target %q: bad port", to)
+		return nil, fmt.Errorf("target %q: bad port", to)
 	}
 	if err := m.needCitus(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	rows, err := m.directoryOf(ctx, []string{id}, "")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(rows) == 0 {
-		return fmt.Errorf("%w: not in the directory", tenant.ErrNotFound)
+		return nil, fmt.Errorf("%w: not in the directory", tenant.ErrNotFound)
 	}
 	var known bool
 	if err := m.db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_dist_node WHERE nodename = $1 AND nodeport = $2 AND noderole = 'primary' AND groupid <> 0)", host, port).Scan(&known); err != nil {
-		return err
+		return nil, err
 	}
 	if !known {
-		return fmt.Errorf("%s is not a worker of the cluster (see 'api cluster status')", to)
+		return nil, fmt.Errorf("%s is not a worker of the cluster (see 'api cluster status')", to)
 	}
 	place, err := m.Placements(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	from, ok := place[schema]
+	res := &MoveResult{From: from, To: net.JoinHostPort(host, strconv.Itoa(port))}
 	switch {
 	case !ok:
-		return fmt.Errorf("schema %s is not distributed (run 'api migrate --all' on the coordinator first)", schema)
-	case from == net.JoinHostPort(host, strconv.Itoa(port)):
+		return nil, fmt.Errorf("schema %s is not distributed (run 'api migrate --all' on the coordinator first)", schema)
+	case from == res.To:
 		m.log.InfoContext(ctx, "tenant already on target", "tenant", id, "schema", schema, "node", from)
-		return nil
+		return res, nil
+	}
+	if res.Mode, err = m.transferMode(ctx, from); err != nil {
+		return nil, err
 	}
 	start := time.Now()
 	stop := m.watch(ctx, start, progress, func(ctx context.Context) (TaskProgress, error) {
@@ -217,13 +260,58 @@ FROM get_rebalance_progress()`).Scan(&p.State, &p.Done, &p.Total)
 		p.State = moveState(p.State)
 		return p, err
 	})
-	_, err = m.db.ExecContext(ctx, "SELECT citus_schema_move($1::regnamespace, $2::text, $3::int)", pq.QuoteIdentifier(schema), host, port)
+	_, err = m.db.ExecContext(ctx, "SELECT citus_schema_move($1::regnamespace, $2::text, $3::int, $4::citus.shard_transfer_mode)",
+		pq.QuoteIdentifier(schema), host, port, citusTransferMode(res.Mode))
 	stop()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	m.log.InfoContext(ctx, "tenant moved", "tenant", id, "schema", schema, "from", from, "to", to, "duration", time.Since(start))
-	return nil
+	res.Duration = time.Since(start)
+	m.log.InfoContext(ctx, "tenant moved", "tenant", id, "schema", schema, "from", from, "to", to, "mode", res.Mode, "duration", res.Duration)
+	return res, nil
+}
+
+// transferMode returns TransferBlockWrites when one of the workers at addrs
+// (host:port; every active worker when addrs is empty) has
+// synchronous_commit off, and TransferOnline otherwise. It reads the
+// setting as a session of this role in this database sees it: the server's
+// configuration and the database's and this role's ALTER ... SET. An online
+// move decides that the target has caught up by comparing it with the
+// source's WAL write position, which need not cover a commit still waiting
+// for the WAL writer: a write acknowledged just before the switch-over would
+// stay behind on the old placement.
+func (m *Migrator) transferMode(ctx context.Context, addrs ...string) (string, error) {
+	rows, err := m.db.QueryContext(ctx, "SELECT nodename, nodeport, success, result FROM run_command_on_workers('SHOW synchronous_commit')")
+	if err != nil {
+		return "", fmt.Errorf("read synchronous_commit on the workers: %w", err)
+	}
+	defer rows.Close()
+	mode := TransferOnline
+	for rows.Next() {
+		var (
+			host, result string
+			port         int
+			ok           bool
+		)
+		if err := rows.Scan(&host, &port, &ok, &result); err != nil {
+			return "", fmt.Errorf("read synchronous_commit on the workers: %w", err)
+		}
+		addr := net.JoinHostPort(host, strconv.Itoa(port))
+		if len(addrs) > 0 && !slices.Contains(addrs, addr) {
+			continue
+		}
+		switch {
+		case !ok:
+			return "", fmt.Errorf("read synchronous_commit on %s: %s", addr, result)
+		case result == "off":
+			m.log.WarnContext(ctx, "worker commits asynchronously: a move blocks writes for its whole copy", "node", addr)
+			mode = TransferBlockWrites
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("read synchronous_commit on the workers: %w", err)
+	}
+	return mode, nil
 }
 
 // moveState names the progress codes of get_rebalance_progress().
@@ -244,22 +332,30 @@ type RebalanceResult struct {
 	JobID    int64         `json:"jobId"` // 0 when there was nothing to move
 	State    string        `json:"state"` // Citus's final job state ("finished", ...)
 	Moves    int64         `json:"moves"` // shard moves the job ran
+	Mode     string        `json:"mode"`  // TransferOnline or TransferBlockWrites
 	Duration time.Duration `json:"duration"`
 }
 
 // Rebalance runs Citus's rebalancer (citus_rebalance_start), which moves
-// tenant schemas between workers, online, until each worker holds about as
-// many, and waits until its job ends, calling progress (if not nil) about
-// every second. It fails unless the job finishes. Errors wrap ErrNotCitus
-// on a database that is not a coordinator.
+// tenant schemas between workers until each worker holds about as many, and
+// waits until its job ends, calling progress (if not nil) about every
+// second. The moves are online (TransferOnline) unless a worker has
+// synchronous_commit off, in which case every move blocks its tenant's
+// writes for its whole copy (TransferBlockWrites), as MoveTenant explains.
+// It fails unless the job finishes. Errors wrap ErrNotCitus on a database
+// that is not a coordinator.
 func (m *Migrator) Rebalance(ctx context.Context, progress func(TaskProgress)) (*RebalanceResult, error) {
 	if err := m.needCitus(ctx); err != nil {
 		return nil, fmt.Errorf("rebalance: %w", err)
 	}
 	start := time.Now()
 	res := &RebalanceResult{}
+	var err error
+	if res.Mode, err = m.transferMode(ctx); err != nil {
+		return nil, fmt.Errorf("rebalance: %w", err)
+	}
 	var job sql.NullInt64
-	if err := m.db.QueryRowContext(ctx, "SELECT citus_rebalance_start()").Scan(&job); err != nil {
+	if err := m.db.QueryRowContext(ctx, "SELECT citus_rebalance_start(shard_transfer_mode := $1::citus.shard_transfer_mode)", citusTransferMode(res.Mode)).Scan(&job); err != nil {
 		return nil, fmt.Errorf("rebalance: start: %w", err)
 	}
 	if !job.Valid {
@@ -277,7 +373,7 @@ FROM pg_dist_background_job j WHERE j.job_id = $1`, res.JobID).Scan(&p.State, &p
 		return p, err
 	}
 	stop := m.watch(ctx, start, progress, status)
-	_, err := m.db.ExecContext(ctx, "SELECT citus_job_wait($1)", res.JobID)
+	_, err = m.db.ExecContext(ctx, "SELECT citus_job_wait($1)", res.JobID)
 	stop()
 	if err != nil {
 		return nil, fmt.Errorf("rebalance: job %d: %w", res.JobID, err)
@@ -290,7 +386,7 @@ FROM pg_dist_background_job j WHERE j.job_id = $1`, res.JobID).Scan(&p.State, &p
 	if p.State != "finished" {
 		return res, fmt.Errorf("rebalance: job %d ended %s (see citus_rebalance_status())", res.JobID, p.State)
 	}
-	m.log.InfoContext(ctx, "cluster rebalanced", "job", res.JobID, "moves", res.Moves, "duration", res.Duration)
+	m.log.InfoContext(ctx, "cluster rebalanced", "job", res.JobID, "moves", res.Moves, "mode", res.Mode, "duration", res.Duration)
 	return res, nil
 }
 
