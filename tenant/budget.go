@@ -24,9 +24,12 @@ type budget struct {
 	spares   chan spare    // nil without recycling
 	idle     time.Duration // a connection idle this long is closed, not recycled (> 0)
 	lifetime time.Duration // a connection this old is closed, not recycled; 0: no limit
-	closing  atomic.Bool   // the registry is closing: close, do not recycle
-	waiting  atomic.Int64  // requests waiting for a token now
-	waits    atomic.Uint64 // requests that ever had to wait
+	// maxTenants retires a connection once it served this many distinct
+	// tenants; 0: no limit.
+	maxTenants int
+	closing    atomic.Bool   // the registry is closing: close, do not recycle
+	waiting    atomic.Int64  // requests waiting for a token now
+	waits      atomic.Uint64 // requests that ever had to wait
 
 	// shed closes idle connections until a token or a spare is free or none
 	// is left; set once by the registry before any pool is opened.
@@ -35,16 +38,17 @@ type budget struct {
 
 // A spare is a connection between pools, holding its budget token.
 type spare struct {
-	conn  pqConn
-	since time.Time // when it became a spare
-	born  time.Time // when it was dialed
+	conn   pqConn
+	since  time.Time           // when it became a spare
+	born   time.Time           // when it was dialed
+	served map[string]struct{} // the tenants it served, when counted
 }
 
 // newBudget returns a budget of n connections. With recycle, connections
-// closed while healthy become spares, unless they idled for idle or lived
-// for lifetime (when positive).
-func newBudget(n int, recycle bool, idle, lifetime time.Duration) *budget {
-	b := &budget{tokens: make(chan struct{}, n), idle: idle, lifetime: lifetime}
+// closed while healthy become spares, unless they idled for idle, lived for
+// lifetime (when positive) or served maxTenants tenants (when positive).
+func newBudget(n int, recycle bool, idle, lifetime time.Duration, maxTenants int) *budget {
+	b := &budget{tokens: make(chan struct{}, n), idle: idle, lifetime: lifetime, maxTenants: maxTenants}
 	if recycle {
 		b.spares = make(chan spare, n)
 	}
@@ -183,7 +187,7 @@ func (c *budgetConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		pc, born := s.conn, s.born
+		pc, born, served := s.conn, s.born, s.served
 		if pc != nil {
 			// A spare: nothing of its previous session may remain (temporary
 			// tables, settings, prepared statements, advisory locks, role).
@@ -210,7 +214,7 @@ func (c *budgetConnector) Connect(ctx context.Context) (driver.Conn, error) {
 				return nil, err
 			}
 		}
-		bc := &budgetConn{pqConn: pc, b: c.b, born: born, recycle: c.setPath != ""}
+		bc := &budgetConn{pqConn: pc, b: c.b, born: born, served: served, recycle: c.setPath != ""}
 		if bc.recycle {
 			bc.returned.Store(time.Now().UnixNano())
 		}
@@ -248,8 +252,12 @@ type pqConn interface {
 // budgetConn is a connection holding a budget token until it is closed.
 type budgetConn struct {
 	pqConn
-	b        *budget
-	born     time.Time    // when the backend was dialed, by this pool or another
+	b    *budget
+	born time.Time // when the backend was dialed, by this pool or another
+	// served are the tenants whose queries the backend ran (see note),
+	// while the budget counts them; database/sql uses a connection from
+	// one goroutine at a time.
+	served   map[string]struct{}
 	recycle  bool         // on Close, a healthy connection becomes a spare
 	returned atomic.Int64 // when database/sql last took it back (Unix ns); kept only if recycle
 	closed   atomic.Bool
@@ -264,10 +272,10 @@ func (c *budgetConn) Close() error {
 		return nil
 	}
 	if c.recycle && time.Since(time.Unix(0, c.returned.Load())) < c.b.idle &&
-		(c.b.lifetime <= 0 || time.Since(c.born) < c.b.lifetime) &&
+		(c.b.lifetime <= 0 || time.Since(c.born) < c.b.lifetime) && !c.retired() &&
 		!c.b.closing.Load() && c.pqConn.IsValid() {
 		select {
-		case c.b.spares <- spare{conn: c.pqConn, since: time.Now(), born: c.born}:
+		case c.b.spares <- spare{conn: c.pqConn, since: time.Now(), born: c.born, served: c.served}:
 			return nil
 		default:
 		}
@@ -286,10 +294,53 @@ func (c *budgetConn) IsValid() bool {
 	if c.recycle {
 		c.returned.Store(time.Now().UnixNano())
 	}
-	if c.b.waiting.Load() > 0 {
+	if c.b.waiting.Load() > 0 || c.retired() {
 		return false
 	}
 	return c.pqConn.IsValid()
+}
+
+// retired reports whether the connection served the budget's maxTenants.
+func (c *budgetConn) retired() bool {
+	return c.b.maxTenants > 0 && len(c.served) >= c.b.maxTenants
+}
+
+// note records the tenant of ctx (FromContext), if any, as served by the
+// connection. The backend caches the catalog of every tenant's tables it
+// touches, for as long as it lives.
+func (c *budgetConn) note(ctx context.Context) {
+	if c.b.maxTenants <= 0 {
+		return
+	}
+	id, ok := FromContext(ctx)
+	if !ok {
+		return
+	}
+	if _, seen := c.served[id]; seen {
+		return
+	}
+	if c.served == nil {
+		c.served = make(map[string]struct{})
+	}
+	c.served[id] = struct{}{}
+}
+
+// QueryContext notes the tenant of ctx, then runs the query.
+func (c *budgetConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	c.note(ctx)
+	return c.pqConn.QueryContext(ctx, query, args)
+}
+
+// ExecContext notes the tenant of ctx, then runs the statement.
+func (c *budgetConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	c.note(ctx)
+	return c.pqConn.ExecContext(ctx, query, args)
+}
+
+// PrepareContext notes the tenant of ctx, then prepares the statement.
+func (c *budgetConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	c.note(ctx)
+	return c.pqConn.PrepareContext(ctx, query)
 }
 
 // closeWait bounds how long closing a connection waits for the server to

@@ -12,7 +12,7 @@ import (
 // are closed), holding the token the waiter needs. acquire sheds once more
 // after announcing the wait, and finds it.
 func TestBudgetShedsAgainAfterAnnouncingTheWait(t *testing.T) {
-	b := newBudget(1, false, time.Minute, 0)
+	b := newBudget(1, false, time.Minute, 0, 0)
 	if !b.tryAcquire() { // the one token, held by a connection in use
 		t.Fatal("tryAcquire on an empty budget failed")
 	}

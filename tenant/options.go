@@ -115,13 +115,22 @@ type Options struct {
 
 	// ConnMaxLifetime closes a connection this long after it was dialed,
 	// when it is next idle, instead of keeping it or handing it to another
-	// pool. It bounds the memory of the PostgreSQL backends: a backend
-	// caches the catalog entries of every table it touched and never
-	// frees them, and a connection serves many tenants (all of them in
-	// Qualified mode, through spares in SearchPath mode), so over a day
-	// a backend of a database with thousands of tenants would cache them
-	// all. Default 30m; negative means no limit.
+	// pool, so no backend lives for ever (see also ConnMaxTenants).
+	// Default 30m; negative means no limit.
 	ConnMaxLifetime time.Duration
+
+	// ConnMaxTenants closes a connection, when it is next idle, once it
+	// has run queries of this many distinct tenants, instead of keeping
+	// it or handing it to another pool. A backend keeps the catalog
+	// entries of every table it touched, about 35 KB for a tenant of two
+	// tables and their indexes, and a connection serves many tenants (all
+	// of them in Qualified mode; in SearchPath mode, through spares), so
+	// at 10,000 tenants one backend would grow to several hundred
+	// megabytes. A query's tenant is the one its context names
+	// (FromContext): Middleware's requests name theirs; a query whose
+	// context names none is not counted. Default 1000; negative means no
+	// limit.
+	ConnMaxTenants int
 
 	// MaxConns is the global connection budget: the registry never holds more
 	// backend connections than this, across all tenant pools, the shared pool
@@ -173,6 +182,7 @@ const (
 	DefaultMaxOpenConns        = 10
 	DefaultConnMaxIdleTime     = 30 * time.Second
 	DefaultConnMaxLifetime     = 30 * time.Minute
+	DefaultConnMaxTenants      = 1000
 	DefaultMaxConns            = 80
 	DefaultNotFoundTTL         = 5 * time.Second
 )
@@ -203,6 +213,12 @@ func (o Options) withDefaults() Options {
 		o.ConnMaxLifetime = DefaultConnMaxLifetime
 	case o.ConnMaxLifetime < 0:
 		o.ConnMaxLifetime = 0 // database/sql's "no limit"
+	}
+	switch {
+	case o.ConnMaxTenants == 0:
+		o.ConnMaxTenants = DefaultConnMaxTenants
+	case o.ConnMaxTenants < 0:
+		o.ConnMaxTenants = 0
 	}
 	if o.MaxConns <= 0 {
 		o.MaxConns = DefaultMaxConns

@@ -18,7 +18,7 @@ type qualified struct {
 }
 
 func newQualified(opts Options, connector *pq.Connector) (*qualified, *budget) {
-	b := newBudget(opts.MaxConns, false, opts.ConnMaxIdleTime, opts.ConnMaxLifetime)
+	b := newBudget(opts.MaxConns, false, opts.ConnMaxIdleTime, opts.ConnMaxLifetime, opts.ConnMaxTenants)
 	// One connection of the budget is the listener's.
 	pool := openPool(opts, connector, b, "", opts.MaxConns-1, opts.MaxConns-1)
 	return &qualified{pool: pool, drv: sharedDriver{driverOf(pool)}}, b

@@ -25,7 +25,7 @@ type searchPath struct {
 }
 
 func newSearchPath(opts Options, connector *pq.Connector, residents func() []tenantConns) (*searchPath, *budget) {
-	b := newBudget(opts.MaxConns, true, opts.ConnMaxIdleTime, opts.ConnMaxLifetime)
+	b := newBudget(opts.MaxConns, true, opts.ConnMaxIdleTime, opts.ConnMaxLifetime, opts.ConnMaxTenants)
 	m := &searchPath{opts: opts, connector: connector, b: b, residents: residents}
 	b.shed = m.shed
 	m.pool = openPool(opts, connector, b, "SET search_path TO public", opts.MaxOpenConns, opts.MaxIdleConns)

@@ -166,3 +166,41 @@ func TestConnMaxLifetimeRetiresBackends(t *testing.T) {
 		}
 	})
 }
+
+// A connection that ran queries of Options.ConnMaxTenants distinct tenants
+// (named by the queries' contexts) is closed when next idle, in both modes,
+// instead of being kept or adopted as a spare; queries of tenants it already
+// served do not count again.
+func TestConnMaxTenantsRetiresBackends(t *testing.T) {
+	t.Parallel()
+	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
+		f := newFixture(t, "a", "b", "c")
+		reg := f.newRegistry(t, tenant.Options{Mode: mode, MaxOpenConns: 1, MaxConns: 2, ConnMaxTenants: 2})
+		pid := func(id string) int {
+			t.Helper()
+			client, release := acquire(t, reg, id)
+			defer release()
+			var n int
+			rows, err := client.QueryContext(tenant.NewContext(t.Context(), id), "SELECT pg_backend_pid()")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			if !rows.Next() || rows.Scan(&n) != nil {
+				t.Fatalf("pg_backend_pid: %v", rows.Err())
+			}
+			return n
+		}
+		first := pid("a")
+		if again := pid("a"); again != first {
+			t.Fatalf("tenant a again on backend %d; want %d: one tenant is below the limit", again, first)
+		}
+		// b is the second tenant: its query runs, then the backend retires.
+		if got := pid("b"); mode == tenant.Qualified && got != first {
+			t.Fatalf("tenant b on backend %d; want a's %d (the shared pool's only connection)", got, first)
+		}
+		if got := pid("c"); got == first {
+			t.Errorf("tenant c on backend %d, which already served a and b; want a new one", got)
+		}
+	})
+}

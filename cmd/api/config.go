@@ -50,6 +50,7 @@ type Config struct {
 	PoolMaxIdle       int
 	PoolIdleTimeout   time.Duration
 	ConnMaxLifetime   time.Duration
+	ConnMaxTenants    int
 	DBMaxConns        int
 	RetryMaxAttempts  int
 	RetryInitialDelay time.Duration
@@ -128,7 +129,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		{"pool-max-conns", "TENANT_POOL_MAX_CONNS", "10", "open connections per tenant pool (search_path mode)", intIn(&c.PoolMaxConns, 1, 1<<20)},
 		{"pool-max-idle", "TENANT_POOL_MAX_IDLE", "0", "idle connections per tenant pool (search_path mode); 0: the pool's open limit (idle connections are then bounded by the budget alone)", intIn(&c.PoolMaxIdle, 0, 1<<20)},
 		{"pool-idle-timeout", "TENANT_POOL_IDLE_TIMEOUT", "30s", "close connections idle this long", duration(&c.PoolIdleTimeout, false)},
-		{"conn-max-lifetime", "DB_CONN_MAX_LIFETIME", "30m", "close a connection this long after it was opened, bounding the catalog its backend caches; 0 or less: never", duration(&c.ConnMaxLifetime, true)},
+		{"conn-max-lifetime", "DB_CONN_MAX_LIFETIME", "30m", "close a connection this long after it was opened; 0 or less: never", duration(&c.ConnMaxLifetime, true)},
+		{"conn-max-tenants", "DB_CONN_MAX_TENANTS", "1000", "close a connection once it served this many tenants, bounding the catalog its backend caches (about 35 KB a tenant); 0: never", intIn(&c.ConnMaxTenants, 0, 1<<30)},
 		{"db-max-conns", "DB_MAX_CONNS", "80", "connection budget across all pools", intIn(&c.DBMaxConns, 2, 1<<20)},
 		{"retry-attempts", "RETRY_MAX_ATTEMPTS", "3", "attempts of the verified acquisition (/users-async)", intIn(&c.RetryMaxAttempts, 1, 100)},
 		{"retry-initial", "RETRY_INITIAL_DELAY", "100ms", "first retry delay", duration(&c.RetryInitialDelay, false)},
@@ -311,6 +313,7 @@ func (c Config) registryOptions(log *slog.Logger) tenant.Options {
 		MaxIdleConns:    c.PoolMaxIdle,
 		ConnMaxIdleTime: c.PoolIdleTimeout,
 		ConnMaxLifetime: c.connMaxLifetime(),
+		ConnMaxTenants:  c.connMaxTenants(),
 		MaxConns:        c.DBMaxConns,
 		Retry: tenant.RetryPolicy{
 			MaxAttempts:  c.RetryMaxAttempts,
@@ -397,6 +400,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("pool_max_idle", c.PoolMaxIdle),
 		slog.Duration("pool_idle_timeout", c.PoolIdleTimeout),
 		slog.Duration("conn_max_lifetime", c.ConnMaxLifetime),
+		slog.Int("conn_max_tenants", c.ConnMaxTenants),
 		slog.Int("db_max_conns", c.DBMaxConns),
 		slog.Int("retry_max_attempts", c.RetryMaxAttempts),
 		slog.Duration("retry_initial_delay", c.RetryInitialDelay),
@@ -421,4 +425,13 @@ func (c Config) connMaxLifetime() time.Duration {
 		return -1
 	}
 	return c.ConnMaxLifetime
+}
+
+// connMaxTenants is ConnMaxTenants as tenant.Options takes it: 0 (never)
+// becomes negative.
+func (c Config) connMaxTenants() int {
+	if c.ConnMaxTenants == 0 {
+		return -1
+	}
+	return c.ConnMaxTenants
 }

@@ -30,7 +30,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	want := Config{
 		DatabaseURL: defaultDatabaseURL, Addr: ":3000", Isolation: tenant.SearchPath,
 		MaxPools: 0, PoolTTL: time.Hour, SweepInterval: time.Minute, PoolMaxConns: 10, PoolMaxIdle: 0,
-		PoolIdleTimeout: 30 * time.Second, ConnMaxLifetime: 30 * time.Minute, DBMaxConns: 80, RetryMaxAttempts: 3,
+		PoolIdleTimeout: 30 * time.Second, ConnMaxLifetime: 30 * time.Minute, ConnMaxTenants: 1000, DBMaxConns: 80, RetryMaxAttempts: 3,
 		RetryInitialDelay: 100 * time.Millisecond, RetryMaxDelay: 5 * time.Second,
 		LogLevel: slog.LevelInfo, LogFormat: "json", RequestTimeout: 10 * time.Second,
 		ShutdownTimeout: 30 * time.Second, AutoMigrate: true,
