@@ -119,13 +119,20 @@ func TestAPI(t *testing.T) {
 			}
 
 			// The other tenant's rows do not exist for a tenant.
-			globex.do("GET", "/notes/"+acmeNote.ID.String(), nil, 404, nil)
+			var e struct{ Error string }
+			globex.do("GET", "/notes/"+acmeNote.ID.String(), nil, 404, &e)
+			if e.Error != "Note not found" {
+				t.Errorf("another tenant's note: error %q; want %q", e.Error, "Note not found")
+			}
 			globex.do("DELETE", "/notes/"+acmeNote.ID.String(), nil, 404, nil)
 			globex.do("GET", "/notebooks/"+acmeNB.ID.String(), nil, 404, nil)
 			globex.do("GET", "/notebooks/"+acmeNB.ID.String()+"/notes", nil, 404, nil)
 			globex.do("DELETE", "/notebooks/"+acmeNB.ID.String(), nil, 404, nil)
 			// Nor can a note be put in another tenant's notebook.
-			globex.do("POST", "/notebooks/"+acmeNB.ID.String()+"/notes", map[string]string{"title": "Intruder"}, 404, nil)
+			globex.do("POST", "/notebooks/"+acmeNB.ID.String()+"/notes", map[string]string{"title": "Intruder"}, 404, &e)
+			if e.Error != "Notebook not found" {
+				t.Errorf("note in another tenant's notebook: error %q; want %q", e.Error, "Notebook not found")
+			}
 			acme.do("GET", "/notebooks/"+acmeNB.ID.String()+"/notes", nil, 200, &notes)
 			if len(notes) != 1 {
 				t.Errorf("acme's notebook holds %d notes after globex wrote to it; want 1", len(notes))
@@ -138,6 +145,7 @@ func TestAPI(t *testing.T) {
 			acme.do("GET", "/notes/42", nil, 400, nil)
 			acme.do("POST", "/notebooks", map[string]string{"title": ""}, 422, nil)
 			acme.do("POST", "/notebooks", map[string]string{"name": "x"}, 400, nil)
+			acme.do("POST", "/notebooks", map[string]string{"title": strings.Repeat("x", 1<<20)}, 413, nil)
 
 			// Deleting: the note, then the notebook with its notes.
 			acme.do("DELETE", "/notes/"+acmeNote.ID.String(), nil, 204, nil)

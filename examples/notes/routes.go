@@ -64,7 +64,7 @@ type api struct {
 type account struct {
 	ID   int    `json:"id"`
 	Name string `json:"name"`
-	Plan string `json:"plan,omitempty"`
+	Plan string `json:"plan"`
 }
 
 func (a *api) listAccounts(w http.ResponseWriter, r *http.Request) error {
@@ -140,7 +140,7 @@ func getNotebook(w http.ResponseWriter, r *http.Request) error {
 	}
 	nb, err := client(r).Notebook.Get(r.Context(), id)
 	if err != nil {
-		return err
+		return notFound(err, "Notebook")
 	}
 	write(w, http.StatusOK, notebookJSON{ID: nb.ID, Title: nb.Title})
 	return nil
@@ -152,7 +152,7 @@ func deleteNotebook(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := client(r).Notebook.DeleteOneID(id).Exec(r.Context()); err != nil {
-		return err
+		return notFound(err, "Notebook")
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -177,7 +177,7 @@ func listNotes(w http.ResponseWriter, r *http.Request) error {
 	c := client(r)
 	// An unknown notebook is 404, not an empty list.
 	if _, err := c.Notebook.Get(r.Context(), id); err != nil {
-		return err
+		return notFound(err, "Notebook")
 	}
 	notes, err := c.Note.Query().
 		Where(note.NotebookID(id)).
@@ -226,7 +226,7 @@ func getNote(w http.ResponseWriter, r *http.Request) error {
 	}
 	n, err := client(r).Note.Get(r.Context(), id)
 	if err != nil {
-		return err
+		return notFound(err, "Note")
 	}
 	write(w, http.StatusOK, newNoteJSON(n))
 	return nil
@@ -238,7 +238,7 @@ func deleteNote(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := client(r).Note.DeleteOneID(id).Exec(r.Context()); err != nil {
-		return err
+		return notFound(err, "Note")
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -259,6 +259,15 @@ type httpError struct {
 
 func (e *httpError) Error() string { return fmt.Sprintf("%d %s", e.status, e.message) }
 
+// notFound answers Ent's not-found error as 404 "<what> not found", and
+// returns any other error unchanged.
+func notFound(err error, what string) error {
+	if ent.IsNotFound(err) {
+		return &httpError{http.StatusNotFound, what + " not found"}
+	}
+	return err
+}
+
 func pathID(r *http.Request) (uuid.UUID, error) {
 	id, err := uuid.Parse(chi.URLParam(r, "id"))
 	if err != nil {
@@ -272,6 +281,9 @@ func read(r *http.Request, v any) error {
 	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return &httpError{http.StatusRequestEntityTooLarge, "Request body too large"}
+		}
 		return &httpError{http.StatusBadRequest, "Invalid JSON body"}
 	}
 	return nil
