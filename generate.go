@@ -6,10 +6,13 @@
 //	ent/schema   hand-written Ent schemas (users, posts, plans, tenants)
 //	ent          the generated Ent client (committed; regenerate with go generate ./...)
 //	entpgtenant  the Shared annotation and, in codegen, the entc extension that
-//	             generates the tenant and shared table lists into ent
+//	             generates the tenant and shared table lists into ent, and, in
+//	             migrategen, the generator of the two tracks' migrations
 //	tenant       the registry of per-tenant Ent clients, middleware, retry, migrations
 //	handlers     the reference REST API (chi + validator)
 //	cmd/api      the binary: serve, migrate, status, tenant create|drop|list
+//	examples/notes
+//	             a small service with its own Ent schema, built on the toolkit
 //
 // See README.md for the two commands that run the API and the tests.
 package pgtenant
