@@ -31,14 +31,13 @@ func sharedClient(db *sql.DB) *ent.Client {
 // tenant/command (migrate, status, tenant create|drop|list) run with e:
 // this binary's migrations, database and tenant plans.
 func (e env) commandConfig() command.Config {
-	db := newDatabase(e)
 	return command.Config{
 		Name:               "api",
 		Public:             migrations.Public(),
 		Tenant:             migrations.Tenant(),
-		DefaultDatabaseURL: db.Default,
-		DefaultDatabaseDoc: db.Doc,
-		DatabaseHint:       db.Hint,
+		DefaultDatabaseURL: e.recordedURL,
+		DefaultDatabaseDoc: databaseDoc,
+		DatabaseHint:       fixNotReady,
 		CreateFlags:        []command.CreateFlag{{Name: "plan", Usage: "create: the plan's `name or id`", Options: createOptions}},
 		Columns:            []command.Column{{Header: "PLAN", Key: "planId", Values: planIDs}},
 		AfterDrop: func(ctx context.Context, db *sql.DB, id string) error {

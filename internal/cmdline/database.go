@@ -90,9 +90,10 @@ func (d *Database) Use(url *string, origin func() string) {
 // removed and, for the mistakes a newcomer makes, what to do about it: a
 // database without the public migrations (SQLSTATE 42P01 undefined_table,
 // or 42703 undefined_column for one migrated by an older release), and a
-// database that does not answer. A nil d or one without a URL returns err.
+// database that does not answer. A nil d, or one without a URL, returns
+// err.
 func (d *Database) Explain(err error) error {
-	if err == nil || d == nil || d.url == nil {
+	if err == nil || d == nil || d.url == nil || *d.url == "" {
 		return err
 	}
 	dsn := *d.url

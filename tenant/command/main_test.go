@@ -13,17 +13,17 @@ import (
 	"github.com/pgtenant/pgtenant/tenant/tenanttest"
 )
 
-// migs are the tracks of a tiny service: a public table of settings and a
-// tenant table of notes.
+// migs are the tracks of a tiny service: a public table of the tenants'
+// colors and a tenant table of notes.
 var migs = tenanttest.Migrations{
-	Public: fstest.MapFS{"20250101000000_settings.sql": {Data: []byte("CREATE TABLE settings (key text PRIMARY KEY, value text NOT NULL);\n")}},
+	Public: fstest.MapFS{"20250101000000_colors.sql": {Data: []byte("CREATE TABLE tenant_colors (id text PRIMARY KEY, color text NOT NULL);\n")}},
 	Tenant: fstest.MapFS{"20250101000000_notes.sql": {Data: []byte("CREATE TABLE notes (id bigserial PRIMARY KEY, body text NOT NULL);\n")}},
 }
 
-// TestMain gives the examples a database in DATABASE_URL with the public
-// track of migs applied.
+// TestMain gives the examples a database in DATABASE_URL with only the
+// tenant directory: each example brings its own tracks.
 func TestMain(m *testing.M) {
-	os.Exit(tenanttest.Main(m, tenanttest.MainOptions{Migrations: migs}))
+	os.Exit(tenanttest.Main(m, tenanttest.MainOptions{}))
 }
 
 // adminCLI runs Run with migs and DATABASE_URL set to url.
