@@ -35,8 +35,8 @@ import (
 )
 
 // Config is a program's commands: its name, its migrations, its hooks and
-// its process. The zero value of every field but Name and the tracks is
-// usable.
+// its process. The tracks are required; the zero value of every other
+// field is usable.
 type Config struct {
 	// Name is the program's name in help and messages, e.g. "notes";
 	// empty means the base name of os.Args[0].
