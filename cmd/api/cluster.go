@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pgtenant/pgtenant/internal/cmdline"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
 
@@ -50,7 +51,7 @@ func clusterCmd(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "cluster", clusterHelp)
 	dbURL := databaseURLFlag(fs, e)
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseInterspersed(fs, args)
+	pos, err := cmdline.ParseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	} else if err != nil {
@@ -60,7 +61,7 @@ func clusterCmd(ctx context.Context, e env, args []string) error {
 		fs.Usage()
 		return usagef("cluster: want one subcommand: status or rebalance")
 	}
-	db, err := openAdminDB(*dbURL, 2)
+	db, err := cmdline.OpenAdminDB(*dbURL, 2)
 	if err != nil {
 		return fmt.Errorf("cluster %s: %w", pos[0], err)
 	}
@@ -74,7 +75,7 @@ func clusterCmd(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		if *asJSON {
-			return writeJSON(e.stdout, res)
+			return cmdline.WriteJSON(e.stdout, res)
 		}
 		if res.JobID == 0 {
 			fmt.Fprintln(e.stdout, "cluster already balanced: nothing to move")
@@ -88,7 +89,7 @@ func clusterCmd(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("cluster status: %w", err)
 	}
 	if *asJSON {
-		return writeJSON(e.stdout, struct {
+		return cmdline.WriteJSON(e.stdout, struct {
 			Nodes []migrate.Node `json:"nodes"`
 		}{nodes})
 	}
@@ -126,7 +127,7 @@ func tenantMoveCmd(ctx context.Context, e env, args []string) error {
 	if *to == "" {
 		return usagef("tenant move: --to HOST:PORT is required")
 	}
-	db, err := openAdminDB(*dbURL, 2)
+	db, err := cmdline.OpenAdminDB(*dbURL, 2)
 	if err != nil {
 		return fmt.Errorf("tenant move: %w", err)
 	}
@@ -141,7 +142,7 @@ func tenantMoveCmd(ctx context.Context, e env, args []string) error {
 	}
 	d := time.Since(start)
 	if *asJSON {
-		return writeJSON(e.stdout, struct {
+		return cmdline.WriteJSON(e.stdout, struct {
 			ID       string        `json:"id"`
 			From     string        `json:"from"`
 			To       string        `json:"to"`

@@ -15,6 +15,7 @@ import (
 
 	"github.com/lib/pq"
 
+	"github.com/pgtenant/pgtenant/internal/cmdline"
 	"github.com/pgtenant/pgtenant/internal/redact"
 	"github.com/pgtenant/pgtenant/tenant"
 )
@@ -202,7 +203,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: api serve [flags]\n\nEvery flag defaults to its environment variable, shown in parentheses.\n\n")
-		printFlags(fs)
+		cmdline.PrintFlags(fs)
 	}
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err

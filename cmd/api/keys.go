@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pgtenant/pgtenant/internal/cmdline"
 	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/apikey"
 )
@@ -51,7 +52,7 @@ func tenantKeyCmd(ctx context.Context, e env, args []string) error {
 	name := fs.String("name", "", "create: the key's `name`")
 	expires := fs.Duration("expires", 0, "create: expire the key after this `duration` (e.g. 720h); 0: never")
 	asJSON := fs.Bool("json", false, "create, list: print JSON")
-	pos, err := parseInterspersed(fs, args)
+	pos, err := cmdline.ParseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	} else if err != nil {
@@ -75,7 +76,7 @@ func tenantKeyCmd(ctx context.Context, e env, args []string) error {
 	if *expires < 0 {
 		return errors.New("tenant key create: --expires must not be negative")
 	}
-	db, err := openAdminDB(*dbURL, 2)
+	db, err := cmdline.OpenAdminDB(*dbURL, 2)
 	if err != nil {
 		return fmt.Errorf("tenant key %s: %w", sub, err)
 	}
@@ -90,7 +91,7 @@ func tenantKeyCmd(ctx context.Context, e env, args []string) error {
 		if *asJSON {
 			v := newKeyView(k)
 			v.Key = key
-			return writeJSON(e.stdout, v)
+			return cmdline.WriteJSON(e.stdout, v)
 		}
 		fmt.Fprintf(e.stderr, "API key %s of tenant %s created; it is shown only now:\n", k.Prefix, k.Tenant)
 		fmt.Fprintln(e.stdout, key)
@@ -104,12 +105,12 @@ func tenantKeyCmd(ctx context.Context, e env, args []string) error {
 			for i, k := range ks {
 				out[i] = newKeyView(k)
 			}
-			return writeJSON(e.stdout, out)
+			return cmdline.WriteJSON(e.stdout, out)
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "PREFIX\tNAME\tCREATED\tEXPIRES\tLAST USED\tREVOKED")
 		for _, k := range ks {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.Prefix, dash(k.Name), k.CreatedAt.Format(time.RFC3339),
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.Prefix, cmdline.Dash(k.Name), k.CreatedAt.Format(time.RFC3339),
 				timeOrDash(k.ExpiresAt), timeOrDash(k.LastUsedAt), timeOrDash(k.RevokedAt))
 		}
 		tw.Flush()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/pgtenant/pgtenant/internal/cmdline"
 	"github.com/pgtenant/pgtenant/internal/tenantplan"
 	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
@@ -60,7 +61,7 @@ func dumpCmd(ctx context.Context, e env, sub string, args []string) error {
 	} else if err != nil {
 		return err
 	}
-	db, err := openAdminDB(*dbURL, 2)
+	db, err := cmdline.OpenAdminDB(*dbURL, 2)
 	if err != nil {
 		return fmt.Errorf("tenant %s: %w", sub, err)
 	}
@@ -106,7 +107,7 @@ func cloneCmd(ctx context.Context, e env, sub string, args []string) error {
 	withData := fs.Bool("with-data", false, "copy the rows too")
 	rulesFile := fs.String("anonymize", "", "anonymisation rules `file` (JSON); implies --with-data")
 	asJSON := fs.Bool("json", false, "print the new directory row as JSON")
-	pos, err := parseInterspersed(fs, args)
+	pos, err := cmdline.ParseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	} else if err != nil {
@@ -133,7 +134,7 @@ func cloneCmd(ctx context.Context, e env, sub string, args []string) error {
 		}
 		opts.WithData = true
 	}
-	db, err := openAdminDB(*dbURL, 2)
+	db, err := cmdline.OpenAdminDB(*dbURL, 2)
 	if err != nil {
 		return fmt.Errorf("tenant clone: %w", err)
 	}
@@ -165,7 +166,7 @@ func setStatusCmd(ctx context.Context, e env, sub string, args []string) error {
 	if sub == "resume" && *reason != "" {
 		return usagef("tenant resume: --reason is for suspend")
 	}
-	db, err := openAdminDB(*dbURL, 2)
+	db, err := cmdline.OpenAdminDB(*dbURL, 2)
 	if err != nil {
 		return fmt.Errorf("tenant %s: %w", sub, err)
 	}

@@ -15,32 +15,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
+	"github.com/pgtenant/pgtenant/internal/cmdline"
 	"github.com/pgtenant/pgtenant/internal/devdb"
+	"github.com/pgtenant/pgtenant/tenant/command"
 )
 
 func main() {
-	// The first signal starts a graceful shutdown; a second one ends the
-	// process at once, as its default action would. Both are received on
-	// one channel with room for both, so the second is never lost however
-	// soon it follows the first.
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := cmdline.SignalContext()
 	defer cancel()
-	go func() {
-		<-sigs
-		cancel()
-		sig := <-sigs
-		signal.Reset(os.Interrupt, syscall.SIGTERM)
-		syscall.Kill(os.Getpid(), sig.(syscall.Signal))
-	}()
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	if code := exitCode(err, os.Stderr); code != 0 {
 		os.Exit(code)
@@ -60,7 +46,7 @@ type env struct {
 	devProbe string
 	// db is filled in by the command with the database it uses, so that
 	// run can explain a failure to reach it.
-	db *database
+	db *cmdline.Database
 }
 
 const usage = `usage: api [serve | migrate | status | tenant | seed | cluster] [flags]
@@ -79,23 +65,19 @@ Run 'api COMMAND -h' for the flags of a command.
 `
 
 // run is main without the process: it dispatches args[0] to a subcommand.
-// Its error has no password in it; a *usageError is a mistake in the
-// command line.
+// Its error has no password in it; exitCode maps a mistake in the command
+// line to status 2.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	return runIn(ctx, env{getenv: getenv, stdin: os.Stdin, stdout: stdout, stderr: stderr, devDir: devdb.DefaultDir}, args)
 }
 
 // runIn is run with the development database in e.devDir.
 func runIn(ctx context.Context, e env, args []string) error {
-	rec := &firstWrite{w: e.stderr}
-	e.stderr, e.db = rec, &database{}
-	err := dispatch(ctx, e, args)
-	var ue *usageError
-	if err != nil && !errors.As(err, &ue) && rec.printed(err.Error()) {
-		// The flag package printed it, with the usage.
-		return &usageError{err: err, printed: true}
-	}
-	return explain(e.db, err)
+	e.db = newDatabase(e)
+	return cmdline.Run(e.stderr, e.db, func(stderr io.Writer) error {
+		e.stderr = stderr
+		return dispatch(ctx, e, args)
+	})
 }
 
 func dispatch(ctx context.Context, e env, args []string) error {
@@ -111,10 +93,8 @@ func dispatch(ctx context.Context, e env, args []string) error {
 	switch cmd {
 	case "serve":
 		return serve(ctx, e, args)
-	case "migrate":
-		return migrateCmd(ctx, e, args)
-	case "status":
-		return statusCmd(ctx, e, args)
+	case "migrate", "status":
+		return command.Run(ctx, append([]string{cmd}, args...), e.commandConfig())
 	case "tenant":
 		return tenantCmd(ctx, e, args)
 	case "seed":

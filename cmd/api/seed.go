@@ -6,11 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/pgtenant/pgtenant/internal/cmdline"
 	"github.com/pgtenant/pgtenant/tenant"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
@@ -25,9 +25,6 @@ failed, naming them. Progress goes to stderr when it is a terminal.
 
 Flags:
 `
-
-// maxSeedBytes bounds a seed script.
-const maxSeedBytes = 64 << 20
 
 func seedCmd(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "seed", seedHelp)
@@ -48,24 +45,24 @@ func seedCmd(ctx context.Context, e env, args []string) error {
 	if *file == "" {
 		return usagef("seed: --file is required")
 	}
-	ids, err := selectTenants(*all, *one, *some)
+	ids, err := cmdline.SelectTenants(*all, *one, *some)
 	if err != nil {
 		return usagef("seed: %w", err)
 	}
 	if *concurrency < 1 {
 		return usagef("seed: --concurrency must be at least 1")
 	}
-	script, err := readSeed(*file)
+	script, err := cmdline.ReadSeed(*file)
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
-	db, err := openAdminDB(*dbURL, *concurrency+1)
+	db, err := cmdline.OpenAdminDB(*dbURL, *concurrency+1)
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
 	defer db.Close()
 	opts := migrate.SeedOptions{IDs: ids, Concurrency: *concurrency}
-	progress := isTerminal(e.stderr)
+	progress := cmdline.IsTerminal(e.stderr)
 	if progress {
 		opts.Progress = func(p migrate.Progress) {
 			fmt.Fprintf(e.stderr, "\r%d/%d tenants, %d failed, %.1f/s, ETA %s   ",
@@ -90,26 +87,6 @@ func seedCmd(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("seed: %d of %d tenants failed: %s", n, len(rep.Tenants), strings.Join(failed, ", "))
 	}
 	return nil
-}
-
-// readSeed reads a seed script of at most maxSeedBytes.
-func readSeed(name string) (string, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxSeedBytes+1))
-	if err != nil {
-		return "", err
-	}
-	if len(b) > maxSeedBytes {
-		return "", fmt.Errorf("%s: larger than %d bytes", name, maxSeedBytes)
-	}
-	if strings.TrimSpace(string(b)) == "" {
-		return "", fmt.Errorf("%s: empty seed", name)
-	}
-	return string(b), nil
 }
 
 func writeSeedTable(w io.Writer, rep *migrate.Report) {

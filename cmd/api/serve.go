@@ -45,12 +45,12 @@ func serve(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	e.db.url, e.db.origin = &cfg.DatabaseURL, func() string {
+	e.db.Use(&cfg.DatabaseURL, func() string {
 		if cfg.DatabaseURLSet {
 			return "DATABASE_URL or --database-url"
 		}
 		return "the development database"
-	}
+	})
 	log := newLogger(e, cfg)
 	tuneGC(e.getenv)
 

@@ -10,7 +10,9 @@ import (
 
 	"github.com/pgtenant/pgtenant/ent"
 	"github.com/pgtenant/pgtenant/ent/migrate/migrations"
+	"github.com/pgtenant/pgtenant/internal/cmdline"
 	"github.com/pgtenant/pgtenant/internal/tenantplan"
+	"github.com/pgtenant/pgtenant/tenant/command"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
 
@@ -25,13 +27,34 @@ func sharedClient(db *sql.DB) *ent.Client {
 	return ent.ClientForTenant(entsql.OpenDB(dialect.Postgres, db), "")
 }
 
-// createOptions returns, for each tenant id, the options of CreateTenant
-// that give it the plan named by ref (none when ref is empty), resolving
-// ref once: an unknown plan is an error before any tenant is created.
-func createOptions(ctx context.Context, db *sql.DB, ref string) (func(id string) migrate.CreateOptions, error) {
-	if ref == "" {
-		return func(string) migrate.CreateOptions { return migrate.CreateOptions{} }, nil
+// commandConfig returns the configuration of the commands of package
+// tenant/command (migrate, status, tenant create|drop|list) run with e:
+// this binary's migrations, database and tenant plans.
+func (e env) commandConfig() command.Config {
+	return command.Config{
+		Name:               "api",
+		Public:             migrations.Public(),
+		Tenant:             migrations.Tenant(),
+		DefaultDatabaseURL: e.recordedURL,
+		DefaultDatabaseDoc: databaseDoc,
+		DatabaseHint:       fixNotReady,
+		CreateFlags:        []command.CreateFlag{{Name: "plan", Usage: "create: the plan's `name or id`", Options: createOptions}},
+		Columns:            []command.Column{{Header: "PLAN", Key: "planId", Values: planIDs}},
+		AfterDrop: func(ctx context.Context, db *sql.DB, id string) error {
+			return tenantplan.Forget(ctx, sharedClient(db), id)
+		},
+		TenantHelp: tenantHelp,
+		Stdin:      e.stdin,
+		Stdout:     e.stdout,
+		Stderr:     e.stderr,
+		Getenv:     e.getenv,
 	}
+}
+
+// createOptions returns, for each tenant id, the options of CreateTenant
+// that give it the plan named by ref, resolving ref once: an unknown plan
+// is a usage error before any tenant is created.
+func createOptions(ctx context.Context, db *sql.DB, ref string) (func(id string) migrate.CreateOptions, error) {
 	plan, err := tenantplan.Resolve(ctx, sharedClient(db), ref)
 	if errors.Is(err, tenantplan.ErrUnknownPlan) {
 		return nil, usagef("%v", err)
@@ -41,6 +64,19 @@ func createOptions(ctx context.Context, db *sql.DB, ref string) (func(id string)
 	return func(id string) migrate.CreateOptions {
 		return migrate.CreateOptions{Then: tenantplan.Set(id, plan)}
 	}, nil
+}
+
+// planIDs returns the plan ids of the tenants ids that have one.
+func planIDs(ctx context.Context, db *sql.DB, ids []string) (map[string]string, error) {
+	plans, err := tenantplan.Of(ctx, sharedClient(db), ids...)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(plans))
+	for id, p := range plans {
+		out[id] = p.String()
+	}
+	return out, nil
 }
 
 // tenantViews returns ts as the CLI prints them, with their plans.
@@ -70,5 +106,5 @@ func writeTenant(ctx context.Context, e env, db *sql.DB, t *migrate.Tenant) erro
 	if err != nil {
 		return err
 	}
-	return writeJSON(e.stdout, vs[0])
+	return cmdline.WriteJSON(e.stdout, vs[0])
 }

@@ -1,4 +1,4 @@
-package main
+package command
 
 import (
 	"bufio"
@@ -13,22 +13,23 @@ import (
 	"time"
 
 	"github.com/pgtenant/pgtenant/internal/bulk"
+	"github.com/pgtenant/pgtenant/internal/cmdline"
 	"github.com/pgtenant/pgtenant/internal/redact"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
 
-// bulkCreate is 'api tenant create' with several ids, or --from-file.
+// bulkCreate is 'tenant create' with several ids, or --from-file.
 type bulkCreate struct {
 	dbURL       string
 	ids         []string // from the arguments, then from the file
-	plan        string
-	script      string // --seed, read
+	flags       []string // values of Config.CreateFlags
+	script      string   // --seed, read
 	asJSON      bool
 	lockTimeout time.Duration // migrate.Options.LockTimeout
 	concurrency int
 }
 
-// Statuses of a tenant in the --json lines of 'api tenant create'.
+// Statuses of a tenant in the --json lines of 'tenant create'.
 const (
 	statusCreated    = "created"
 	statusFailed     = "failed"
@@ -56,17 +57,17 @@ type bulkSummary struct {
 // stdout with --json; on a terminal, a progress line on stderr is rewritten
 // in place. A summary follows on stdout. Once ctx is done (Ctrl-C) no tenant
 // is started, the ones being created are finished, and the command fails.
-func createTenants(ctx context.Context, e env, b bulkCreate) error {
-	db, err := openAdminDB(b.dbURL, b.concurrency+1)
+func (r *runner) createTenants(ctx context.Context, b bulkCreate) error {
+	db, err := cmdline.OpenAdminDB(b.dbURL, b.concurrency+1)
 	if err != nil {
 		return fmt.Errorf("tenant create: %w", err)
 	}
 	defer db.Close()
-	m := newMigrator(db, migrate.Options{LockTimeout: b.lockTimeout, Concurrency: b.concurrency})
+	m := r.newMigrator(db, migrate.Options{LockTimeout: b.lockTimeout, Concurrency: b.concurrency})
 	// A tenant under way is finished after Ctrl-C rather than rolled back
 	// (a second signal ends the process).
 	work := context.WithoutCancel(ctx)
-	createOpts, err := createOptions(ctx, db, b.plan)
+	createOpts, err := r.createOptions(ctx, db, b.flags)
 	if err != nil {
 		return fmt.Errorf("tenant create: %w", err)
 	}
@@ -81,7 +82,7 @@ func createTenants(ctx context.Context, e env, b bulkCreate) error {
 		}
 		return nil
 	}
-	out := newBulkOutput(e, b.asJSON, len(bulk.Unique(b.ids)), b.dbURL)
+	out := newBulkOutput(r, b.asJSON, len(bulk.Unique(b.ids)), b.dbURL)
 	opts := bulk.Options{Concurrency: b.concurrency, Done: out.done}
 	if _, err := bulk.Run(ctx, b.ids, create, opts); err != nil {
 		out.clear()
@@ -92,7 +93,8 @@ func createTenants(ctx context.Context, e env, b bulkCreate) error {
 
 // bulkOutput reports the tenants of createTenants as they finish.
 type bulkOutput struct {
-	e        env
+	stdout   io.Writer
+	stderr   io.Writer
 	asJSON   bool
 	progress bool // stderr is a terminal
 	dsn      string
@@ -103,9 +105,9 @@ type bulkOutput struct {
 	enc *json.Encoder
 }
 
-func newBulkOutput(e env, asJSON bool, total int, dsn string) *bulkOutput {
-	o := &bulkOutput{e: e, asJSON: asJSON, progress: isTerminal(e.stderr), dsn: dsn, start: time.Now(),
-		sum: bulkSummary{Total: total}, enc: json.NewEncoder(e.stdout)}
+func newBulkOutput(r *runner, asJSON bool, total int, dsn string) *bulkOutput {
+	o := &bulkOutput{stdout: r.stdout, stderr: r.stderr, asJSON: asJSON, progress: cmdline.IsTerminal(r.stderr), dsn: dsn, start: time.Now(),
+		sum: bulkSummary{Total: total}, enc: json.NewEncoder(r.stdout)}
 	if o.progress && total > 0 {
 		o.drawProgress()
 	}
@@ -132,9 +134,9 @@ func (o *bulkOutput) done(r bulk.Result) {
 		o.enc.Encode(line)
 	} else if line.Status == statusFailed {
 		if o.progress {
-			fmt.Fprint(o.e.stderr, "\r\x1b[K") // the failure replaces the progress line
+			fmt.Fprint(o.stderr, "\r\x1b[K") // the failure replaces the progress line
 		}
-		fmt.Fprintln(o.e.stderr, line.Error)
+		fmt.Fprintln(o.stderr, line.Error)
 	}
 	if o.progress {
 		o.drawProgress()
@@ -145,14 +147,14 @@ func (o *bulkOutput) done(r bulk.Result) {
 func (o *bulkOutput) drawProgress() {
 	n := o.sum.Created + o.sum.Failed + o.sum.NotStarted
 	rate := float64(n) / time.Since(o.start).Seconds()
-	fmt.Fprintf(o.e.stderr, "\r\x1b[K%d/%d tenants, %d failed, %.1f/s", n, o.sum.Total, o.sum.Failed, rate)
+	fmt.Fprintf(o.stderr, "\r\x1b[K%d/%d tenants, %d failed, %.1f/s", n, o.sum.Total, o.sum.Failed, rate)
 }
 
 // clear removes the progress line, for an error that ends the command
 // without a summary.
 func (o *bulkOutput) clear() {
 	if o.progress {
-		fmt.Fprint(o.e.stderr, "\r\x1b[K")
+		fmt.Fprint(o.stderr, "\r\x1b[K")
 	}
 }
 
@@ -164,23 +166,23 @@ func (o *bulkOutput) finish() error {
 	d := time.Since(o.start)
 	o.sum.DurationMs = d.Milliseconds()
 	if o.progress && o.sum.Total > 0 {
-		fmt.Fprintln(o.e.stderr)
+		fmt.Fprintln(o.stderr)
 	}
 	s := o.sum
 	if o.asJSON {
 		o.enc.Encode(bulkLine{Summary: &s})
 	} else {
-		fmt.Fprintf(o.e.stdout, "%s: %d created, %d failed", plural(s.Total, "tenant"), s.Created, s.Failed)
+		fmt.Fprintf(o.stdout, "%s: %d created, %d failed", cmdline.Plural(s.Total, "tenant"), s.Created, s.Failed)
 		if s.NotStarted > 0 {
-			fmt.Fprintf(o.e.stdout, ", %d not started", s.NotStarted)
+			fmt.Fprintf(o.stdout, ", %d not started", s.NotStarted)
 		}
-		fmt.Fprintf(o.e.stdout, " in %s (%.1f/s)\n", d.Round(time.Millisecond), float64(s.Created+s.Failed)/d.Seconds())
+		fmt.Fprintf(o.stdout, " in %s (%.1f/s)\n", d.Round(time.Millisecond), float64(s.Created+s.Failed)/d.Seconds())
 	}
 	switch {
 	case s.NotStarted > 0:
-		return fmt.Errorf("tenant create: interrupted: %d of %s not started, %d failed; run the command again to finish", s.NotStarted, plural(s.Total, "tenant"), s.Failed)
+		return fmt.Errorf("tenant create: interrupted: %d of %s not started, %d failed; run the command again to finish", s.NotStarted, cmdline.Plural(s.Total, "tenant"), s.Failed)
 	case s.Failed > 0:
-		return fmt.Errorf("tenant create: %d of %s failed; run the command again to repair them", s.Failed, plural(s.Total, "tenant"))
+		return fmt.Errorf("tenant create: %d of %s failed; run the command again to repair them", s.Failed, cmdline.Plural(s.Total, "tenant"))
 	}
 	return nil
 }
@@ -188,13 +190,13 @@ func (o *bulkOutput) finish() error {
 // readIDs reads tenant ids from the file name, "-" for stdin, one a line;
 // blank lines and lines starting with # are skipped, and white space
 // around an id is dropped.
-func readIDs(e env, name string) ([]string, error) {
+func readIDs(stdin io.Reader, name string) ([]string, error) {
 	var r io.Reader
 	if name == "-" {
-		if e.stdin == nil {
+		if stdin == nil {
 			return nil, errors.New("--from-file -: no standard input")
 		}
-		r = e.stdin
+		r = stdin
 	} else {
 		f, err := os.Open(name)
 		if err != nil {

@@ -1,4 +1,4 @@
-package main
+package command
 
 import (
 	"context"
@@ -9,10 +9,11 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/pgtenant/pgtenant/internal/cmdline"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
 
-const statusHelp = `usage: api status [--json]
+const statusHelp = `usage: %[1]s status [--json]
 
 Shows, for public and for every tenant in the directory, which migrations
 are applied, pending or drifted (applied from a file that has since
@@ -21,9 +22,10 @@ changed), read in bulk. It changes nothing.
 Flags:
 `
 
-func statusCmd(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "status", statusHelp)
-	dbURL := databaseURLFlag(fs, e)
+// status runs NAME status.
+func (r *runner) status(ctx context.Context, args []string) error {
+	fs := cmdline.NewFlagSet(r.stderr, "status", r.help(statusHelp))
+	dbURL := r.db.Flag(fs)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -31,21 +33,21 @@ func statusCmd(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return usagef("status: unexpected argument %q", fs.Arg(0))
+		return cmdline.Usagef("status: unexpected argument %q", fs.Arg(0))
 	}
-	db, err := openAdminDB(*dbURL, 2)
+	db, err := cmdline.OpenAdminDB(*dbURL, 2)
 	if err != nil {
 		return fmt.Errorf("status: %w", err)
 	}
 	defer db.Close()
-	st, err := newMigrator(db, migrate.Options{}).Status(ctx, nil)
+	st, err := r.newMigrator(db, migrate.Options{}).Status(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("status: %w", err)
 	}
 	if *asJSON {
-		return writeStatusJSON(e.stdout, st)
+		return writeStatusJSON(r.stdout, st)
 	}
-	writeStatusTable(e.stdout, st)
+	writeStatusTable(r.stdout, st)
 	return nil
 }
 
@@ -66,7 +68,7 @@ func writeStatusTable(w io.Writer, st *migrate.Status) {
 	for i, s := range statusStates {
 		parts[i] = fmt.Sprintf("%d %s", sum[s], s)
 	}
-	fmt.Fprintf(w, "%s: %s\n", plural(len(st.Tenants), "tenant"), strings.Join(parts, ", "))
+	fmt.Fprintf(w, "%s: %s\n", cmdline.Plural(len(st.Tenants), "tenant"), strings.Join(parts, ", "))
 }
 
 func driftNote(s migrate.SchemaStatus) string {
@@ -123,5 +125,5 @@ func writeStatusJSON(w io.Writer, st *migrate.Status) error {
 	for _, s := range statusStates {
 		out.Summary[string(s)] = sum[s]
 	}
-	return writeJSON(w, out)
+	return cmdline.WriteJSON(w, out)
 }
