@@ -2,12 +2,15 @@
 // notebooks and notes in its own PostgreSQL schema, and all tenants share the
 // accounts table in public.
 //
-//	notes                    serve HTTP on ADDR (default :8080)
-//	notes migrate            migrate every tenant
-//	notes tenant create ID   provision tenant ID (schema tenant_ID, migrated)
+//	notes                     serve HTTP on ADDR (default :8080), after applying
+//	                          the public migrations (the tenant directory and
+//	                          the accounts table)
+//	notes migrate --all       migrate public and every tenant
+//	notes status              applied and pending migrations
+//	notes tenant create ID... provision tenants (schema tenant_ID, migrated)
+//	notes tenant list|drop    list tenants, drop one
 //
-// Each of them first applies the public migrations (the tenant directory and
-// the accounts table).
+// The administrative commands are pgtenant's tenant/command package.
 //
 // Environment: DATABASE_URL (required), ISOLATION (search_path, the default,
 // or qualified; see tenant.Mode), ADDR. Requests name their tenant in the
@@ -20,7 +23,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -34,6 +36,7 @@ import (
 	"github.com/pgtenant/pgtenant/examples/notes/ent"
 	"github.com/pgtenant/pgtenant/examples/notes/ent/migrate/migrations"
 	"github.com/pgtenant/pgtenant/tenant"
+	"github.com/pgtenant/pgtenant/tenant/command"
 	"github.com/pgtenant/pgtenant/tenant/migrate"
 )
 
@@ -47,6 +50,13 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) > 0 {
+		return command.Run(ctx, args, command.Config{
+			Name:   "notes",
+			Public: migrations.Public(), Tenant: migrations.Tenant(),
+			Stdout: stdout, Stderr: os.Stderr, Getenv: getenv,
+		})
+	}
 	dsn := getenv("DATABASE_URL")
 	connector, err := pq.NewConnector(dsn)
 	if err != nil {
@@ -54,27 +64,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	db := sql.OpenDB(connector)
 	defer db.Close()
-	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
-
 	// The shared tables and the tenant directory come first.
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: migrations.Tenant()})
 	if err := m.MigratePublic(ctx); err != nil {
 		return err
-	}
-	// The administrative commands. A larger service would mount the
-	// command package of pgtenant here instead.
-	switch {
-	case len(args) == 1 && args[0] == "migrate":
-		_, err := m.MigrateAll(ctx, migrate.RunOptions{})
-		return err
-	case len(args) == 3 && args[0] == "tenant" && args[1] == "create":
-		t, err := m.CreateTenant(ctx, args[2], migrate.CreateOptions{})
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "tenant %s: schema %s, %s\n", t.ID, t.Schema, t.Status)
-		return nil
-	case len(args) != 0:
-		return errors.New("usage: notes [migrate | tenant create ID]")
 	}
 
 	mode, err := tenant.ParseMode(cmp.Or(getenv("ISOLATION"), "search_path"))

@@ -175,14 +175,17 @@ func TestTenantCreate(t *testing.T) {
 	cfg := tenanttest.NewDatabase(t)
 	env := map[string]string{"DATABASE_URL": tenanttest.URL(cfg)}
 	getenv := func(k string) string { return env[k] }
+	if err := run(t.Context(), []string{"migrate", "--all"}, getenv, io.Discard); err != nil {
+		t.Fatal(err)
+	}
 	var out strings.Builder
 	if err := run(t.Context(), []string{"tenant", "create", "acme"}, getenv, &out); err != nil {
 		t.Fatal(err)
 	}
-	if want := "tenant acme: schema tenant_acme, active\n"; out.String() != want {
+	if want := "tenant acme: schema tenant_acme, status active\n"; out.String() != want {
 		t.Errorf("output %q; want %q", out.String(), want)
 	}
-	if err := run(t.Context(), []string{"migrate"}, getenv, io.Discard); err != nil {
+	if err := run(t.Context(), []string{"migrate", "--all"}, getenv, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if err := run(t.Context(), []string{"tenant", "create"}, getenv, io.Discard); err == nil {
