@@ -105,9 +105,8 @@ type Options struct {
 	// (MaxConns), and when a pool needs a connection and the budget is spent,
 	// the registry closes idle connections of the pools holding the most,
 	// least recently used first. A smaller per-pool limit closes connections
-	// that a busy tenant dials again at once (with a limit of 2, one busy
-	// tenant dialed 20 connections a second at 3,000 requests/s), and a
-	// ConnMaxIdleTime closes the ones no longer used.
+	// that a busy tenant dials again at once; ConnMaxIdleTime closes the ones
+	// no longer used.
 	MaxIdleConns int
 
 	// ConnMaxIdleTime closes connections idle this long. Default 30s.

@@ -10,7 +10,7 @@ func TestMigrationsNewDatabaseAndNewTenant(t *testing.T) {
 	t.Parallel()
 	a, b := migs.NewDatabase(t), migs.NewDatabase(t)
 	if a.Database == b.Database {
-		t.Fatalf("NewMigratedDatabase returned %q twice", a.Database)
+		t.Fatalf("Migrations.NewDatabase returned %q twice", a.Database)
 	}
 	db := tenanttest.Open(t, a)
 	var n int

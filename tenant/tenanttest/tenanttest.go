@@ -117,7 +117,7 @@ func NewDatabase(tb testing.TB, opts ...DatabaseOption) pq.Config {
 }
 
 // A DatabaseOption sets a property of a database made by NewDatabase or
-// NewMigratedDatabase.
+// Migrations.NewDatabase.
 type DatabaseOption func(*databaseOptions)
 
 type databaseOptions struct {
