@@ -180,10 +180,9 @@ func TestAPIKeyEndToEnd(t *testing.T) {
 // (30s) would not explain.
 func refusedSoon(t *testing.T, s *e2eServer, key string) bool {
 	t.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(10 * time.Second)
-	for {
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	return poll(ctx, func() bool {
 		req, _ := http.NewRequestWithContext(t.Context(), "GET", s.base+"/users", nil)
 		req.Header.Set("Authorization", "Bearer "+key)
 		resp, err := http.DefaultClient.Do(req)
@@ -191,15 +190,8 @@ func refusedSoon(t *testing.T, s *e2eServer, key string) bool {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode == http.StatusUnauthorized {
-			return true
-		}
-		select {
-		case <-tick.C:
-		case <-deadline:
-			return false
-		}
-	}
+		return resp.StatusCode == http.StatusUnauthorized
+	})
 }
 
 // TestJWTEndToEnd serves with TENANT_AUTH=jwt and a shared secret: a token

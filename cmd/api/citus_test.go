@@ -325,7 +325,7 @@ func testCitusMoveUnderLoad(t *testing.T, c *devdb.Citus, asyncCommit bool) {
 	load := runLoad(s, tenants, 2, stop)
 	// Let the load reach the tenant before the move starts: wait for its
 	// first acknowledged write.
-	pollUntil(t, func() bool {
+	waitFor(t, "the first acknowledged writes", func() bool {
 		load.mu.Lock()
 		defer load.mu.Unlock()
 		return len(load.acked["mover"]) > 0 && len(load.acked["stayer"]) > 0
@@ -338,7 +338,7 @@ func testCitusMoveUnderLoad(t *testing.T, c *devdb.Citus, asyncCommit bool) {
 	load.mu.Lock()
 	n := len(load.acked["mover"])
 	load.mu.Unlock()
-	pollUntil(t, func() bool {
+	waitFor(t, "writes to the moved tenant", func() bool {
 		load.mu.Lock()
 		defer load.mu.Unlock()
 		return len(load.acked["mover"]) > n+10
@@ -379,21 +379,6 @@ func testCitusMoveUnderLoad(t *testing.T, c *devdb.Citus, asyncCommit bool) {
 	}
 	t.Logf("move of tenant mover %s → %s under load (%s): move took %v; switch-over window (first to last 5xx) %v with %d 5xx; answers %v; acknowledged writes: mover %d, stayer %d",
 		from, to, moved.Mode, ended.Sub(began).Round(time.Millisecond), window.Round(time.Millisecond), len(load.fails), load.codes, len(load.acked["mover"]), len(load.acked["stayer"]))
-}
-
-// pollUntil polls cond until it holds, failing t after a minute.
-func pollUntil(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.After(time.Minute)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline:
-			t.Fatal("condition not met within a minute")
-		case <-tick.C:
-		}
-	}
 }
 
 // testCitusRebalance puts 50 tenants on one worker, then rebalances.
@@ -587,7 +572,7 @@ func testCitusWorkerDown(t *testing.T, c *devdb.Citus) {
 	load.mu.Lock()
 	before := len(load.acked[up])
 	load.mu.Unlock()
-	pollUntil(t, func() bool {
+	waitFor(t, "writes to the other worker's tenant", func() bool {
 		load.mu.Lock()
 		defer load.mu.Unlock()
 		return len(load.acked[up]) >= before+20
@@ -601,7 +586,7 @@ func testCitusWorkerDown(t *testing.T, c *devdb.Citus) {
 	}
 	var recovered time.Duration
 	began := time.Now()
-	pollUntil(t, func() bool {
+	waitFor(t, "the stopped worker's tenant served again", func() bool {
 		code, _ := get(down)
 		recovered = time.Since(began)
 		return code == 200

@@ -29,18 +29,21 @@ type e2eServer struct {
 }
 
 // lineLog collects the JSON log lines of run's stderr and reports the
-// address of the "listening" line.
+// address of the "listening" line. eof is closed once every line written
+// before pw was closed has been collected.
 type lineLog struct {
 	mu    sync.Mutex
 	lines []map[string]any
 	addr  chan string
 	pw    *io.PipeWriter
+	eof   chan struct{}
 }
 
 func newLineLog() *lineLog {
 	pr, pw := io.Pipe()
-	l := &lineLog{addr: make(chan string, 1), pw: pw}
+	l := &lineLog{addr: make(chan string, 1), pw: pw, eof: make(chan struct{})}
 	go func() {
+		defer close(l.eof)
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
@@ -80,7 +83,28 @@ next:
 	return n
 }
 
+// requests returns the number of request log lines (those with a status)
+// and those of them with a 5xx status.
+func (l *lineLog) requests() (n int, failed []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, m := range l.lines {
+		status, ok := m["status"].(float64)
+		if !ok || status == 0 {
+			continue
+		}
+		n++
+		if status >= 500 {
+			b, _ := json.Marshal(m)
+			failed = append(failed, string(b))
+		}
+	}
+	return n, failed
+}
+
 // startE2E runs `api serve -addr 127.0.0.1:0` with env as its environment.
+// Its done channel receives run's result once every log line of the run is
+// in logs.
 func startE2E(t *testing.T, ctx context.Context, env map[string]string) *e2eServer {
 	t.Helper()
 	logs := newLineLog()
@@ -88,6 +112,7 @@ func startE2E(t *testing.T, ctx context.Context, env map[string]string) *e2eServ
 	go func() {
 		err := run(ctx, []string{"serve", "-addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, io.Discard, logs.pw)
 		logs.pw.Close()
+		<-logs.eof
 		s.done <- err
 	}()
 	select {
@@ -298,13 +323,21 @@ func testServeEndToEnd(t *testing.T, mode string) {
 // comes first.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
+	if !poll(t.Context(), cond) {
+		t.Fatalf("gave up waiting for %s", what)
+	}
+}
+
+// poll calls cond every 5ms until it holds (true) or ctx is done (false).
+func poll(ctx context.Context, cond func() bool) bool {
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for !cond() {
 		select {
 		case <-tick.C:
-		case <-t.Context().Done():
-			t.Fatalf("gave up waiting for %s", what)
+		case <-ctx.Done():
+			return false
 		}
 	}
+	return true
 }

@@ -2,9 +2,7 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -40,75 +38,9 @@ func shutdownDatabase(t *testing.T) string {
 	return tenanttest.URL(cfg)
 }
 
+// listenAddr finds the listening address in a log line of a server in a
+// child process.
 var listenAddr = regexp.MustCompile(`127\.0\.0\.1:[1-9][0-9]*`)
-
-// logWatch is the stdout/stderr of a served API: it finds the listening
-// address and counts request log lines with a 5xx status.
-type logWatch struct {
-	mu       sync.Mutex
-	buf      bytes.Buffer
-	addr     chan string
-	sent     bool
-	requests int
-	failed   []string
-}
-
-func newLogWatch() *logWatch { return &logWatch{addr: make(chan string, 1)} }
-
-func (l *logWatch) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf.Write(p)
-	for {
-		line, err := l.buf.ReadBytes('\n')
-		if err != nil {
-			l.buf.Write(line) // incomplete: keep for the next Write
-			break
-		}
-		if !l.sent {
-			if a := listenAddr.Find(line); a != nil {
-				l.addr <- string(a)
-				l.sent = true
-			}
-		}
-		var rec struct {
-			Status int    `json:"status"`
-			Path   string `json:"path"`
-		}
-		if json.Unmarshal(line, &rec) == nil && rec.Status != 0 {
-			l.requests++
-			if rec.Status >= 500 {
-				l.failed = append(l.failed, strings.TrimSpace(string(line)))
-			}
-		}
-	}
-	return len(p), nil
-}
-
-func (l *logWatch) counts() (int, []string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.requests, append([]string(nil), l.failed...)
-}
-
-// startServe runs `api serve` on a free loopback port with env, and returns
-// its base URL and a channel that receives run's result.
-func startServe(t *testing.T, ctx context.Context, env map[string]string) (string, *logWatch, <-chan error) {
-	t.Helper()
-	getenv := func(k string) string { return env[k] }
-	logs := newLogWatch()
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve", "-addr", "127.0.0.1:0"}, getenv, logs, logs) }()
-	select {
-	case addr := <-logs.addr:
-		return "http://" + addr, logs, done
-	case err := <-done:
-		t.Fatalf("run returned before listening: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not report a listening address within 30s")
-	}
-	panic("unreachable")
-}
 
 // refused reports whether err means the server no longer accepted the
 // connection, so the request never reached it.
@@ -126,7 +58,8 @@ func TestShutdownDrainsInFlight(t *testing.T) {
 	db := shutdownDatabase(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	base, logs, done := startServe(t, ctx, map[string]string{"DATABASE_URL": db, "SHUTDOWN_TIMEOUT": "20s", "LOG_LEVEL": "info"})
+	srv := startE2E(t, ctx, map[string]string{"DATABASE_URL": db, "SHUTDOWN_TIMEOUT": "20s", "LOG_LEVEL": "info"})
+	base, logs, done := srv.base, srv.logs, srv.done
 
 	// A fresh connection per request: after shutdown starts, a request is
 	// either refused at connect or was received and must be answered.
@@ -196,7 +129,7 @@ func TestShutdownDrainsInFlight(t *testing.T) {
 	returned := time.Since(canceled)
 	wg.Wait()
 
-	logged, failed := logs.counts()
+	logged, failed := logs.requests()
 	t.Logf("%d requests ok (%d after the cancel), %d non-2xx, %d refused at connect, %d reset before the server accepted them; %d request log lines, %d with 5xx; run returned %v after %v",
 		ok.Load(), ok.Load()-okAtCancel, notOK.Load(), refusedN.Load(), otherErr.Load(), logged, len(failed), runErr, returned.Round(time.Millisecond))
 	for _, f := range first {
@@ -254,7 +187,8 @@ func TestShutdownTimeoutForcesExit(t *testing.T) {
 	db := shutdownDatabase(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	base, _, done := startServe(t, ctx, map[string]string{"DATABASE_URL": db, "SHUTDOWN_TIMEOUT": shutdownTimeout.String()})
+	srv := startE2E(t, ctx, map[string]string{"DATABASE_URL": db, "SHUTDOWN_TIMEOUT": shutdownTimeout.String()})
+	base, done := srv.base, srv.done
 	for range 3 {
 		blockedRequest(t, base)
 	}
