@@ -216,7 +216,9 @@ func createDatabase(ctx context.Context, admin pq.Config, from string, set ...st
 			return err
 		}
 		defer db.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		// DROP DATABASE waits for a checkpoint, which a server busy
+		// writing may take a while to finish.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		stmts := append(citusBeforeDrop(name), dropStmt)
 		for _, s := range stmts {
