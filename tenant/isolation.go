@@ -49,20 +49,32 @@ type tenantConns interface {
 	close() error
 }
 
-// newIsolation returns the isolation of opts.Mode over connector, whose
-// connections have an empty search_path, and the connection budget its
-// pools draw from. It does no I/O. residents returns the resident tenants'
-// connections, least recently used first.
+// A mode is what a Registry needs of an isolation mode before it opens
+// anything: its defaults and its constructor.
+type mode struct {
+	// maxClients is the default of Options.MaxClients.
+	maxClients int
+	// open returns the isolation over connector, whose connections have an
+	// empty search_path, and the connection budget its pools draw from. It
+	// does no I/O. residents returns the resident tenants' connections,
+	// least recently used first.
+	open func(opts Options, connector *pq.Connector, residents func() []tenantConns) (isolation, *budget)
+}
+
+// modes are the isolation modes, each implemented in a file of its own.
+var modes = map[Mode]mode{
+	SearchPath: {maxClients: DefaultMaxClients, open: newSearchPath},
+	Qualified:  {maxClients: DefaultMaxClientsQualified, open: newQualified},
+}
+
+// newIsolation returns the isolation of opts.Mode (see mode.open).
 func newIsolation(opts Options, connector *pq.Connector, residents func() []tenantConns) (isolation, *budget, error) {
-	switch opts.Mode {
-	case SearchPath:
-		iso, b := newSearchPath(opts, connector, residents)
-		return iso, b, nil
-	case Qualified:
-		iso, b := newQualified(opts, connector)
-		return iso, b, nil
+	m, ok := modes[opts.Mode]
+	if !ok {
+		return nil, nil, fmt.Errorf("unknown isolation mode %v", opts.Mode)
 	}
-	return nil, nil, fmt.Errorf("unknown isolation mode %v", opts.Mode)
+	iso, b := m.open(opts, connector, residents)
+	return iso, b, nil
 }
 
 // openPool returns a *sql.DB over connector whose connections hold tokens of b

@@ -191,8 +191,8 @@ const (
 func (o Options) withDefaults() Options {
 	if o.MaxClients <= 0 {
 		o.MaxClients = DefaultMaxClients
-		if o.Mode == Qualified {
-			o.MaxClients = DefaultMaxClientsQualified
+		if m, ok := modes[o.Mode]; ok {
+			o.MaxClients = m.maxClients
 		}
 	}
 	if o.ClientTTL == 0 {

@@ -17,7 +17,7 @@ type qualified struct {
 	drv  sharedDriver
 }
 
-func newQualified(opts Options, connector *pq.Connector) (*qualified, *budget) {
+func newQualified(opts Options, connector *pq.Connector, _ func() []tenantConns) (isolation, *budget) {
 	b := newBudget(opts.MaxConns, false, opts.ConnMaxIdleTime, opts.ConnMaxLifetime, opts.ConnMaxTenants)
 	// One connection of the budget is the listener's.
 	pool := openPool(opts, connector, b, "", opts.MaxConns-1, opts.MaxConns-1)

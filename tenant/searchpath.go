@@ -24,7 +24,7 @@ type searchPath struct {
 	residents func() []tenantConns
 }
 
-func newSearchPath(opts Options, connector *pq.Connector, residents func() []tenantConns) (*searchPath, *budget) {
+func newSearchPath(opts Options, connector *pq.Connector, residents func() []tenantConns) (isolation, *budget) {
 	b := newBudget(opts.MaxConns, true, opts.ConnMaxIdleTime, opts.ConnMaxLifetime, opts.ConnMaxTenants)
 	m := &searchPath{opts: opts, connector: connector, b: b, residents: residents}
 	b.shed = m.shed
