@@ -10,7 +10,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/google/uuid"
+	segjson "github.com/segmentio/encoding/json"
 )
 
 // trickyStrings are strings whose JSON encoding escapes something.
@@ -132,27 +135,46 @@ func TestWriteJSONEncodingError(t *testing.T) {
 	}
 }
 
+// BenchmarkEncodeUserList encodes the response to GET /users for 100 users,
+// followed by a newline, into a reused buffer, with each candidate encoder.
 func BenchmarkEncodeUserList(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	users := make(jsonList[userResponse], 100)
 	for i := range users {
 		users[i] = userResponse{ID: randomUUID(r), Email: "user" + strconv.Itoa(i) + "@acme.test", Name: "User " + strconv.Itoa(i), Active: true, CreatedAt: randomTime(r)}
 	}
-	b.Run("appendJSON", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := writeJSON(httptest.NewRecorder(), 200, users); err != nil {
-				b.Fatal(err)
+	plain := []userResponse(users)
+	want, _ := marshal(nil, plain)
+	v1 := jsonv1.DefaultOptionsV1()
+	for _, c := range []struct {
+		name string
+		enc  func(b []byte) ([]byte, error)
+	}{
+		{"appendJSON", func(b []byte) ([]byte, error) { return marshal(b, users) }},
+		{"encoding_json", func(b []byte) ([]byte, error) { return marshal(b, plain) }},
+		{"go-json-experiment", func(b []byte) ([]byte, error) {
+			buf := bytes.NewBuffer(b)
+			err := jsonv2.MarshalWrite(buf, plain, v1)
+			buf.WriteByte('\n')
+			return buf.Bytes(), err
+		}},
+		{"segmentio", func(b []byte) ([]byte, error) {
+			b, err := segjson.Append(b, plain, segjson.EscapeHTML|segjson.SortMapKeys)
+			return append(b, '\n'), err
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			if got, err := c.enc(nil); err != nil || !bytes.Equal(got, want) {
+				b.Fatalf("%s differs from encoding/json: %v\n%s\n%s", c.name, err, got, want)
 			}
-		}
-	})
-	b.Run("encoding_json", func(b *testing.B) {
-		b.ReportAllocs()
-		plain := []userResponse(users)
-		for b.Loop() {
-			if err := writeJSON(httptest.NewRecorder(), 200, plain); err != nil {
-				b.Fatal(err)
+			b.ReportAllocs()
+			var buf []byte
+			for b.Loop() {
+				var err error
+				if buf, err = c.enc(buf[:0]); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
+		})
+	}
 }
