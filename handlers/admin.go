@@ -127,7 +127,7 @@ func newTenantResponse(t *migrate.Tenant, plans map[string]uuid.UUID) tenantResp
 }
 
 // tenantResponses returns the wire form of ts, with their plans.
-func (a *API) tenantResponses(ctx context.Context, ts ...*migrate.Tenant) (jsonList[tenantResponse], error) {
+func (a *API) tenantResponses(ctx context.Context, ts ...*migrate.Tenant) ([]tenantResponse, error) {
 	ids := make([]string, len(ts))
 	for i, t := range ts {
 		ids[i] = t.ID
@@ -146,25 +146,6 @@ func (a *API) encodeTenant(w http.ResponseWriter, r *http.Request, status int, t
 		return err
 	}
 	return a.encode(w, r, status, l[0])
-}
-
-func (t tenantResponse) appendJSON(b []byte) ([]byte, error) {
-	b = append(b, `{"id":`...)
-	b = appendJSONString(b, t.ID)
-	b = append(b, `,"schemaName":`...)
-	b = appendJSONString(b, t.SchemaName)
-	b = append(b, `,"planId":`...)
-	b = appendJSONUUIDPtr(b, t.PlanID)
-	b = append(b, `,"status":`...)
-	b = appendJSONString(b, t.Status)
-	b = append(b, `,"createdAt":`...)
-	b, err := appendJSONTime(b, t.CreatedAt)
-	if err != nil {
-		return b, err
-	}
-	b = append(b, `,"updatedAt":`...)
-	b, err = appendJSONTime(b, t.UpdatedAt)
-	return append(b, '}'), err
 }
 
 type createTenantRequest struct {

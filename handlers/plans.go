@@ -22,18 +22,6 @@ func newPlanResponse(p *ent.Plan) planResponse {
 	return planResponse{ID: p.ID, Name: p.Name, MaxUsers: p.MaxUsers, Price: p.Price}
 }
 
-func (p planResponse) appendJSON(b []byte) ([]byte, error) {
-	b = append(b, `{"id":`...)
-	b = appendJSONUUID(b, p.ID)
-	b = append(b, `,"name":`...)
-	b = appendJSONString(b, p.Name)
-	b = append(b, `,"maxUsers":`...)
-	b = appendJSONStringPtr(b, p.MaxUsers)
-	b = append(b, `,"price":`...)
-	b = appendJSONStringPtr(b, p.Price)
-	return append(b, '}'), nil
-}
-
 type createPlanRequest struct {
 	Name     string  `json:"name" validate:"required,max=100,nonul"`
 	MaxUsers *string `json:"maxUsers" validate:"omitnil,max=50,nonul"`

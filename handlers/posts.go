@@ -25,20 +25,6 @@ func newPostResponse(p *ent.Post) postResponse {
 	return postResponse{ID: p.ID, Title: p.Title, Content: p.Content, AuthorID: p.AuthorID, CreatedAt: dbTime(p.CreatedAt)}
 }
 
-func (p postResponse) appendJSON(b []byte) ([]byte, error) {
-	b = append(b, `{"id":`...)
-	b = appendJSONUUID(b, p.ID)
-	b = append(b, `,"title":`...)
-	b = appendJSONString(b, p.Title)
-	b = append(b, `,"content":`...)
-	b = appendJSONStringPtr(b, p.Content)
-	b = append(b, `,"authorId":`...)
-	b = appendJSONUUIDPtr(b, p.AuthorID)
-	b = append(b, `,"createdAt":`...)
-	b, err := appendJSONTime(b, p.CreatedAt)
-	return append(b, '}'), err
-}
-
 type createPostRequest struct {
 	Title    string  `json:"title" validate:"required,max=255,nonul"`
 	Content  *string `json:"content" validate:"omitnil,max=5000,nonul"`

@@ -3,7 +3,6 @@ package handlers
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -24,20 +23,6 @@ type userResponse struct {
 
 func newUserResponse(u *ent.User) userResponse {
 	return userResponse{ID: u.ID, Email: u.Email, Name: u.Name, Active: u.Active, CreatedAt: dbTime(u.CreatedAt)}
-}
-
-func (u userResponse) appendJSON(b []byte) ([]byte, error) {
-	b = append(b, `{"id":`...)
-	b = appendJSONUUID(b, u.ID)
-	b = append(b, `,"email":`...)
-	b = appendJSONString(b, u.Email)
-	b = append(b, `,"name":`...)
-	b = appendJSONString(b, u.Name)
-	b = append(b, `,"active":`...)
-	b = strconv.AppendBool(b, u.Active)
-	b = append(b, `,"createdAt":`...)
-	b, err := appendJSONTime(b, u.CreatedAt)
-	return append(b, '}'), err
 }
 
 type createUserRequest struct {
