@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -86,15 +87,22 @@ func Copy(from, to string) func(context.Context, *sql.Tx) error {
 	}
 }
 
-// Of returns the plans of the tenants ids that have one.
+// ofBatch bounds the ids of one query of Of: PostgreSQL takes at most
+// 65,535 parameters a statement.
+const ofBatch = 1000
+
+// Of returns the plans of the tenants ids that have one, with one query per
+// thousand ids.
 func Of(ctx context.Context, c *ent.Client, ids ...string) (map[string]uuid.UUID, error) {
-	links, err := c.TenantPlan.Query().Where(tenantplan.IDIn(ids...)).All(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("plans of tenants: %w", err)
-	}
-	out := make(map[string]uuid.UUID, len(links))
-	for _, l := range links {
-		out[l.ID] = l.PlanID
+	out := make(map[string]uuid.UUID)
+	for batch := range slices.Chunk(ids, ofBatch) {
+		links, err := c.TenantPlan.Query().Where(tenantplan.IDIn(batch...)).All(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("plans of tenants: %w", err)
+		}
+		for _, l := range links {
+			out[l.ID] = l.PlanID
+		}
 	}
 	return out, nil
 }
