@@ -19,7 +19,7 @@ import (
 // and middleware.LogEntryCtxKey with it: one allocation and one copy of the
 // request instead of two of each.
 type logInfo struct {
-	context.Context // the request's context before logRequests
+	context.Context // the request's context, with its deadline
 
 	tenant    string
 	principal string
@@ -77,11 +77,22 @@ func logTenant(ctx context.Context) string {
 
 // logRequests writes one log line per request (request_id, tenant, principal, method,
 // route pattern, status, bytes, duration) and records the request's metrics.
+// It also bounds the request's context by Options.RequestTimeout. Unlike
+// chi's middleware.Timeout it writes nothing itself: a handler that runs out
+// of time returns context.DeadlineExceeded (or tenant.ErrUnavailable) and
+// writeError answers 503. Both share one context and one copy of the
+// request.
 func (a *API) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		ctx := r.Context()
+		if a.opts.RequestTimeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, a.opts.RequestTimeout)
+			defer cancel()
+		}
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-		li := &logInfo{Context: r.Context(), log: a.log, r: r, w: ww}
+		li := &logInfo{Context: ctx, log: a.log, r: r, w: ww}
 		defer func() {
 			if li.panicked && ww.BytesWritten() == 0 && ww.Status() == http.StatusInternalServerError {
 				_ = json.NewEncoder(ww).Encode(errorBody{Error: "Internal server error"})
