@@ -102,7 +102,7 @@ func (a *API) Metrics() *prometheus.Registry { return a.metrics.reg }
 // Routes returns the handler of the whole API: every route is listed here.
 func (a *API) Routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, a.logRequests, middleware.Recoverer, a.timeout)
+	r.Use(middleware.RequestID, a.logRequests, middleware.Recoverer)
 	r.NotFound(a.wrap(func(http.ResponseWriter, *http.Request) error { return errorf(http.StatusNotFound, "Not found") }))
 	r.MethodNotAllowed(a.wrap(func(http.ResponseWriter, *http.Request) error {
 		return errorf(http.StatusMethodNotAllowed, "Method not allowed")
@@ -185,21 +185,6 @@ func (a *API) tenantError(w http.ResponseWriter, r *http.Request, err error) {
 		setLogTenant(r.Context(), vs[0], "")
 	}
 	a.writeError(w, r, err)
-}
-
-// timeout bounds the request's context by Options.RequestTimeout. Unlike
-// chi's middleware.Timeout it writes nothing itself: a handler that runs out
-// of time returns context.DeadlineExceeded (or tenant.ErrUnavailable) and
-// writeError answers 503.
-func (a *API) timeout(next http.Handler) http.Handler {
-	if a.opts.RequestTimeout < 0 {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), a.opts.RequestTimeout)
-		defer cancel()
-		next.ServeHTTP(w, r.WithContext(ctx))
-	})
 }
 
 // tenantClient returns the client of the request's tenant, which the
