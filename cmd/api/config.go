@@ -199,7 +199,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		}
 		values[i] = new(string)
 		*values[i] = def
-		fs.Var(stringValue{values[i], s.shown(def)}, s.flag, s.usage+" ($"+s.env+")")
+		fs.Var(cmdline.StringValue{P: values[i], Shown: s.shown(def)}, s.flag, s.usage+" ($"+s.env+")")
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: api serve [flags]\n\nEvery flag defaults to its environment variable, shown in parentheses.\n\n")
@@ -253,21 +253,6 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	return c, nil
 }
-
-// stringValue is a flag.Value over a string whose -h default may be masked.
-type stringValue struct {
-	p     *string
-	shown string
-}
-
-func (v stringValue) String() string {
-	if v.p == nil {
-		return ""
-	}
-	return v.shown
-}
-
-func (v stringValue) Set(s string) error { *v.p = s; return nil }
 
 func intIn(p *int, lo, hi int) func(string) error {
 	return func(s string) error {

@@ -70,7 +70,7 @@ func (d *Database) Flag(fs *flag.FlagSet) *string {
 	if d.Doc != "" {
 		doc += ", else " + d.Doc
 	}
-	fs.Var(stringValue{p, redact.DSN(def)}, "database-url", doc+" (prefer the variable: flags show in ps)")
+	fs.Var(StringValue{P: p, Shown: redact.DSN(def)}, "database-url", doc+" (prefer the variable: flags show in ps)")
 	d.Use(p, func() string {
 		if *p != def {
 			return FromFlag
@@ -138,18 +138,20 @@ func OpenAdminDB(dsn string, conns int) (*sql.DB, error) {
 	return db, nil
 }
 
-// stringValue is a flag.Value over a string whose -h default is shown
-// masked.
-type stringValue struct {
-	p     *string
-	shown string
+// StringValue is a flag.Value that sets *P; -h shows Shown as its default,
+// so a default holding a secret can be shown masked.
+type StringValue struct {
+	P     *string
+	Shown string
 }
 
-func (v stringValue) String() string {
-	if v.p == nil {
+// String returns Shown ("" for the zero value, as the flag package needs).
+func (v StringValue) String() string {
+	if v.P == nil {
 		return ""
 	}
-	return v.shown
+	return v.Shown
 }
 
-func (v stringValue) Set(s string) error { *v.p = s; return nil }
+// Set sets *P to s.
+func (v StringValue) Set(s string) error { *v.P = s; return nil }
