@@ -90,10 +90,7 @@ func (a *API) createTenants(w http.ResponseWriter, r *http.Request) error {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = DefaultBatchConcurrency
 	}
-	rs, err := bulk.Run(ctx, req.IDs, create, opts)
-	if err != nil {
-		return createTenantError("", err)
-	}
+	rs := bulk.Run(ctx, req.IDs, create, opts)
 	resp := batchResponse{Results: make([]batchResult, len(rs)), Summary: batchSummary{Total: len(rs)}}
 	for i, res := range rs {
 		br := batchResult{ID: res.ID, Status: batchCreated}

@@ -32,12 +32,6 @@ type Options struct {
 	// means one.
 	Concurrency int
 
-	// Abort, if not nil, makes the first valid id run alone before any
-	// other is started. When Abort reports true for its error, Run starts
-	// no other id and returns that error: it is for mistakes that would
-	// fail every id alike, such as an unknown plan.
-	Abort func(error) bool
-
 	// Done, if not nil, is called once per id with its Result, as soon as
 	// the id is settled, never concurrently; invalid ids first. The worker
 	// that ran the id starts no other until Done returns, so a Done that
@@ -64,10 +58,8 @@ func Unique(ids []string) []string {
 // error. A failing id does not stop the others. Once ctx is done Run starts
 // no more ids (their Results have ErrNotStarted) and returns when the ones
 // running have returned; do receives ctx, so a caller that wants those to
-// finish their work passes a context that outlives the cancellation. The
-// error is non-nil only when opts.Abort stopped the run; the Results are
-// then nil.
-func Run(ctx context.Context, ids []string, do func(context.Context, string) error, opts Options) ([]Result, error) {
+// finish their work passes a context that outlives the cancellation.
+func Run(ctx context.Context, ids []string, do func(context.Context, string) error, opts Options) []Result {
 	ids = Unique(ids)
 	results := make([]Result, len(ids))
 	var mu sync.Mutex // serializes opts.Done
@@ -95,14 +87,6 @@ func Run(ctx context.Context, ids []string, do func(context.Context, string) err
 		err := do(ctx, ids[i])
 		return Result{ID: ids[i], Err: err, Duration: time.Since(start)}
 	}
-	if opts.Abort != nil && len(valid) > 0 {
-		r := runOne(valid[0])
-		if r.Err != nil && opts.Abort(r.Err) {
-			return nil, r.Err
-		}
-		settle(valid[0], r)
-		valid = valid[1:]
-	}
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	for range min(max(opts.Concurrency, 1), len(valid)) {
@@ -117,5 +101,5 @@ func Run(ctx context.Context, ids []string, do func(context.Context, string) err
 	}
 	close(jobs)
 	wg.Wait()
-	return results, nil
+	return results
 }

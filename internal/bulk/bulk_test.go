@@ -36,10 +36,7 @@ func TestRunEachDistinctValidIDOnce(t *testing.T) {
 	}
 	ids := []string{"a", "b", "Hostile;DROP", "a", "bad", "c", "d", "e", "b"}
 	var done []string
-	rs, err := Run(t.Context(), ids, do, Options{Concurrency: 2, Done: func(r Result) { done = append(done, r.ID) }})
-	if err != nil {
-		t.Fatalf("Run = %v", err)
-	}
+	rs := Run(t.Context(), ids, do, Options{Concurrency: 2, Done: func(r Result) { done = append(done, r.ID) }})
 	want := []string{"a", "b", "Hostile;DROP", "bad", "c", "d", "e"}
 	if got := idsOf(rs); !slices.Equal(got, want) {
 		t.Errorf("Run results for %v; want %v", got, want)
@@ -99,10 +96,7 @@ func TestRunStopsStartingWhenCanceled(t *testing.T) {
 	}
 	// "a" and "b" start at once (two workers); "b" cancels and lets "a"
 	// go; "c" and "d" come after the cancellation.
-	rs, err := Run(ctx, []string{"a", "b", "c", "d"}, do, Options{Concurrency: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs := Run(ctx, []string{"a", "b", "c", "d"}, do, Options{Concurrency: 2})
 	if !aFinished.Load() || rs[0].Err != nil || rs[1].Err != nil {
 		t.Errorf("running ids: %+v, a finished %v; want both done, without error", rs[:2], aFinished.Load())
 	}
@@ -121,32 +115,8 @@ func TestRunDoneCancels(t *testing.T) {
 	defer cancel()
 	var started []string
 	do := func(_ context.Context, id string) error { started = append(started, id); return nil }
-	rs, _ := Run(ctx, []string{"a", "b", "c"}, do, Options{Concurrency: 1, Done: func(Result) { cancel() }})
+	rs := Run(ctx, []string{"a", "b", "c"}, do, Options{Concurrency: 1, Done: func(Result) { cancel() }})
 	if !slices.Equal(started, []string{"a"}) || rs[0].Err != nil || !errors.Is(rs[1].Err, ErrNotStarted) || !errors.Is(rs[2].Err, ErrNotStarted) {
 		t.Errorf("started %v, results %+v; want a alone", started, rs)
-	}
-}
-
-func TestRunAbort(t *testing.T) {
-	t.Parallel()
-	unknown := errors.New("unknown plan")
-	var calls atomic.Int32
-	do := func(context.Context, string) error { calls.Add(1); return unknown }
-	abort := func(err error) bool { return errors.Is(err, unknown) }
-	rs, err := Run(t.Context(), []string{"BAD", "a", "b", "c"}, do, Options{Concurrency: 4, Abort: abort})
-	if !errors.Is(err, unknown) || rs != nil || calls.Load() != 1 {
-		t.Errorf("Run = %v, %v after %d calls; want the abort error after one call", rs, err, calls.Load())
-	}
-	// An error Abort does not recognise is that id's alone.
-	other := errors.New("other")
-	do = func(_ context.Context, id string) error {
-		if id == "a" {
-			return other
-		}
-		return nil
-	}
-	rs, err = Run(t.Context(), []string{"a", "b", "c"}, do, Options{Concurrency: 4, Abort: abort})
-	if err != nil || !errors.Is(rs[0].Err, other) || rs[1].Err != nil || rs[2].Err != nil {
-		t.Errorf("Run = %+v, %v; want a failed, b and c done", rs, err)
 	}
 }

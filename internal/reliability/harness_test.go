@@ -113,16 +113,6 @@ func (d *database) drop(ctx context.Context, id string) error {
 	return nil
 }
 
-// schemaCount returns the number of schemas named tenant_% in the database.
-func (d *database) schemaCount(t testing.TB) int {
-	t.Helper()
-	var n int
-	if err := d.db.QueryRowContext(context.Background(), `SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'tenant\_%'`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 // logScan is a concurrency-safe io.Writer for slog that counts log lines at
 // level ERROR and lines mentioning a closed database.
 type logScan struct {

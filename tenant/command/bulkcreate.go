@@ -84,10 +84,7 @@ func (r *runner) createTenants(ctx context.Context, b bulkCreate) error {
 	}
 	out := newBulkOutput(r, b.asJSON, len(bulk.Unique(b.ids)), b.dbURL)
 	opts := bulk.Options{Concurrency: b.concurrency, Done: out.done}
-	if _, err := bulk.Run(ctx, b.ids, create, opts); err != nil {
-		out.clear()
-		return err
-	}
+	bulk.Run(ctx, b.ids, create, opts)
 	return out.finish()
 }
 
@@ -148,14 +145,6 @@ func (o *bulkOutput) drawProgress() {
 	n := o.sum.Created + o.sum.Failed + o.sum.NotStarted
 	rate := float64(n) / time.Since(o.start).Seconds()
 	fmt.Fprintf(o.stderr, "\r\x1b[K%d/%d tenants, %d failed, %.1f/s", n, o.sum.Total, o.sum.Failed, rate)
-}
-
-// clear removes the progress line, for an error that ends the command
-// without a summary.
-func (o *bulkOutput) clear() {
-	if o.progress {
-		fmt.Fprint(o.stderr, "\r\x1b[K")
-	}
 }
 
 // finish prints the summary and returns the command's error: non-nil when

@@ -41,13 +41,8 @@ func tenantTrack(t *testing.T, extra bool) fs.FS {
 	return m
 }
 
-func newDB(t *testing.T) (pq.Config, *sql.DB) {
-	t.Helper()
-	return newDBAt(t, sql.LevelDefault)
-}
-
-// newDBAt is newDB with a database whose default transaction isolation is
-// level.
+// newDBAt returns a database whose public schema is migrated and whose
+// default transaction isolation is level.
 func newDBAt(t *testing.T, level sql.IsolationLevel) (pq.Config, *sql.DB) {
 	t.Helper()
 	cfg := migs.NewDatabase(t, tenanttest.DefaultIsolation(level))
