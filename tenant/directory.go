@@ -23,7 +23,7 @@ type negAnswer struct {
 // tenant) is remembered for Options.NotFoundTTL.
 func (reg *Registry[C]) lookup(ctx context.Context, id, schema string) error {
 	reg.lookups.Add(1)
-	t, err := directory.Served(ctx, reg.shared, id)
+	t, err := directory.Served(ctx, reg.iso.shared(), id)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		reg.remember(id, ErrNotFound)
@@ -112,7 +112,7 @@ func (reg *Registry[C]) resync() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
 	defer cancel()
-	active, err := directory.ActiveAmong(ctx, reg.shared, ids)
+	active, err := directory.ActiveAmong(ctx, reg.iso.shared(), ids)
 	if err != nil {
 		// Nothing is known: forget everything rather than serve a tenant
 		// that may have been dropped meanwhile.

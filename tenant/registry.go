@@ -72,7 +72,6 @@ type Registry[C any] struct {
 	newClient NewClientFunc[C]
 	iso       isolation
 	budget    *budget
-	shared    *sql.DB // iso.shared()
 	sharedC   C
 
 	group    singleflight.Group
@@ -179,8 +178,7 @@ func New[C any](ctx context.Context, dsn string, newClient NewClientFunc[C], opt
 	if err != nil {
 		return nil, errorf("%w", err)
 	}
-	reg.shared = reg.iso.shared()
-	reg.sharedC = newClient(reg.logged("", sharedDriver{driverOf(reg.shared)}), "")
+	reg.sharedC = newClient(reg.logged("", sharedDriver{driverOf(reg.iso.shared())}), "")
 	// The listener's connection is dialed by lib/pq itself; reserve its token.
 	reg.budget.tryAcquire()
 	fail := func(err error) (*Registry[C], error) {
@@ -188,7 +186,7 @@ func New[C any](ctx context.Context, dsn string, newClient NewClientFunc[C], opt
 		reg.budget.release()
 		return nil, err
 	}
-	if err := reg.shared.PingContext(ctx); err != nil {
+	if err := reg.iso.shared().PingContext(ctx); err != nil {
 		return fail(fmt.Errorf("%w: ping: %w", ErrUnavailable, err))
 	}
 	if err := reg.listen(ctx, dsn); err != nil {
@@ -543,7 +541,7 @@ func (reg *Registry[C]) Shared() C { return reg.sharedC }
 // pool every tenant shares, with an empty search_path, in Qualified mode).
 // Migrations and administration use it. It stays valid until Close and must
 // not be closed by the caller.
-func (reg *Registry[C]) DB() *sql.DB { return reg.shared }
+func (reg *Registry[C]) DB() *sql.DB { return reg.iso.shared() }
 
 // Mode returns the registry's isolation mode.
 func (reg *Registry[C]) Mode() Mode { return reg.opts.Mode }

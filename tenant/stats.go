@@ -57,7 +57,7 @@ func (reg *Registry[C]) Stats() Stats {
 		Spares:     reg.budget.spareCount(),
 		MaxConns:   reg.opts.MaxConns,
 		ConnWaits:  reg.budget.waits.Load(),
-		Shared:     ClientStats{DBStats: reg.shared.Stats()},
+		Shared:     ClientStats{DBStats: reg.iso.shared().Stats()},
 	}
 	for i, r := range evictReasons {
 		s.Evictions[r] = reg.evictions[i].Load()
