@@ -120,8 +120,10 @@ func (r *Report) Skipped() int {
 // target is a tenant selected for a run.
 type target struct {
 	id, schema string
+	revision   string // the directory row's revision, "" when none
 	err        error  // set when the tenant cannot be migrated at all
 	skip       string // set when the tenant is being dropped
+	current    bool   // found up to date by the bulk read (markCurrent)
 }
 
 // MigrateAll migrates public and then the selected tenants, concurrently
@@ -134,7 +136,10 @@ type target struct {
 //
 // Each tenant's directory row is read again once its schema's lock is held:
 // a tenant dropped, or being dropped, since the run began is skipped, never
-// created again.
+// created again. Tenants that one bulk read finds up to date (every
+// migration applied with its checksum, the directory row at Revision) are
+// reported ok without a transaction or a lock of their own, so a run with
+// nothing to do costs a few queries, not several round trips per tenant.
 func (m *Migrator) MigrateAll(ctx context.Context, opts RunOptions) (*Report, error) {
 	start := time.Now()
 	rep := &Report{DryRun: opts.DryRun, Public: Result{Schema: "public"}}
@@ -161,6 +166,9 @@ func (m *Migrator) MigrateAll(ctx context.Context, opts RunOptions) (*Report, er
 	targets, err := m.targets(ctx, opts.IDs)
 	if err != nil {
 		return finish(err)
+	}
+	if !opts.MarkApplied {
+		m.markCurrent(ctx, targets)
 	}
 	rep.Tenants = m.runPool(ctx, targets, opts)
 	var errs []error
@@ -191,7 +199,7 @@ func (m *Migrator) runPool(ctx context.Context, targets []target, opts RunOption
 			for i := range jobs {
 				t := targets[i]
 				r := Result{ID: t.id, Schema: t.schema, Err: t.err, Skipped: t.skip}
-				if r.Err == nil && r.Skipped == "" {
+				if r.Err == nil && r.Skipped == "" && !t.current {
 					began := time.Now()
 					r.Applied, r.Err = m.migrateSchema(ctx, t.id, t.schema, applyOptions{id: t.id, markOnly: opts.MarkApplied})
 					r.Duration = time.Since(began)
@@ -265,12 +273,46 @@ func (m *Migrator) targets(ctx context.Context, ids []string) ([]target, error) 
 		case r.schema != t.schema:
 			t.err = fmt.Errorf("migrate tenant %q: directory names schema %s, the Namer %s", id, r.schema, t.schema)
 		}
+		t.revision = r.revision
 		out = append(out, t)
 	}
 	return out, nil
 }
 
-type dirRow struct{ id, schema, status string }
+// markCurrent flags the targets that need nothing: their directory row
+// records Revision and one bulk read of the revision tables (readAll) finds
+// every migration of the track applied with its checksum. Targets with
+// anything else to do or to report (pending, drift, a missing schema) are
+// left to their own transaction. When the bulk read fails, none is flagged:
+// each tenant is then checked under its own lock, as without this read.
+func (m *Migrator) markCurrent(ctx context.Context, targets []target) {
+	rev := m.Revision()
+	var schemas []string
+	for _, t := range targets {
+		if t.err == nil && t.skip == "" && t.revision >= rev {
+			schemas = append(schemas, t.schema)
+		}
+	}
+	if len(schemas) == 0 {
+		return
+	}
+	revs, err := m.readAll(ctx, schemas)
+	if err != nil {
+		m.log.DebugContext(ctx, "bulk revision read failed; checking each tenant", "err", err)
+		return
+	}
+	for i := range targets {
+		t := &targets[i]
+		if t.err != nil || t.skip != "" || t.revision < rev {
+			continue
+		}
+		s := SchemaStatus{Schema: t.schema}
+		classify(&s, m.tenant, revs)
+		t.current = s.State == StateOK
+	}
+}
+
+type dirRow struct{ id, schema, status, revision string }
 
 // directoryOf reads the directory rows of ids or, when ids is nil, the rows
 // that the WHERE clause all (which may be "") selects.
@@ -300,7 +342,7 @@ func indexDirectory(rows []dirRow, ids []string) (map[string]dirRow, []string) {
 }
 
 func (m *Migrator) directory(ctx context.Context, where string, args ...any) ([]dirRow, error) {
-	rows, err := m.db.QueryContext(ctx, "SELECT id, schema_name, status FROM public.tenants "+where+" ORDER BY id", args...)
+	rows, err := m.db.QueryContext(ctx, "SELECT id, schema_name, status, coalesce(revision, '') FROM public.tenants "+where+" ORDER BY id", args...)
 	if err != nil {
 		return nil, fmt.Errorf("read tenant directory: %w", err)
 	}
@@ -308,7 +350,7 @@ func (m *Migrator) directory(ctx context.Context, where string, args ...any) ([]
 	var out []dirRow
 	for rows.Next() {
 		var r dirRow
-		if err := rows.Scan(&r.id, &r.schema, &r.status); err != nil {
+		if err := rows.Scan(&r.id, &r.schema, &r.status, &r.revision); err != nil {
 			return nil, fmt.Errorf("read tenant directory: %w", err)
 		}
 		out = append(out, r)

@@ -161,6 +161,67 @@ func testMigrateAllFreshPartialAndUpToDate(t *testing.T, level sql.IsolationLeve
 	}
 }
 
+// A run with nothing to do reads the revisions in bulk and opens no
+// transaction for an up-to-date tenant; a tenant whose directory row lags
+// its schema, one with a pending migration and one with a drifted
+// checksum still get their own, under their lock.
+func TestMigrateAllSkipsUpToDateTenantsInBulk(t *testing.T) {
+	forEachLevel(t, testMigrateAllSkipsUpToDateTenantsInBulk)
+}
+
+func testMigrateAllSkipsUpToDateTenantsInBulk(t *testing.T, level sql.IsolationLevel) {
+	t.Parallel()
+	cfg, db := newDBAt(t, level)
+	ids := []string{"current1", "current2", "drifted", "lagging", "pending"}
+	m := migrate.New(db, migrate.Options{Public: migrations.Public(), Tenant: tenantTrack(t, true)})
+	for _, id := range ids {
+		migs.NewTenant(t, cfg, id)
+		if id == "pending" {
+			continue
+		}
+		if _, err := m.MigrateTenant(t.Context(), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var locked []string
+	migrate.SetBeforeLock(m, func(id string) { locked = append(locked, id) })
+	for _, q := range []string{
+		"UPDATE public.tenants SET revision = NULL WHERE id = 'lagging'",
+		"UPDATE tenant_drifted.schema_migrations SET checksum = 'tampered'",
+	} {
+		if _, err := db.ExecContext(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := m.MigrateAll(t.Context(), migrate.RunOptions{Concurrency: 1})
+	if !errors.Is(err, migrate.ErrDrift) {
+		t.Fatalf("MigrateAll error = %v; want ErrDrift from drifted", err)
+	}
+	slices.Sort(locked)
+	if want := []string{"drifted", "lagging", "pending"}; !slices.Equal(locked, want) {
+		t.Errorf("tenants checked under their lock = %v; want %v", locked, want)
+	}
+	got := byID(rep)
+	for _, id := range []string{"current1", "current2", "lagging"} {
+		if r := got[id]; r.Outcome() != migrate.OutcomeOK || len(r.Applied) != 0 {
+			t.Errorf("%s: outcome %s, applied %v, err %v; want ok, nothing applied", id, r.Outcome(), r.Applied, r.Err)
+		}
+	}
+	if r := got["pending"]; r.Outcome() != migrate.OutcomeOK || len(r.Applied) != 1 {
+		t.Errorf("pending: outcome %s, applied %v, err %v; want ok with one migration", r.Outcome(), r.Applied, r.Err)
+	}
+	if r := got["drifted"]; !errors.Is(r.Err, migrate.ErrDrift) {
+		t.Errorf("drifted: err %v; want ErrDrift", r.Err)
+	}
+	var rev sql.NullString
+	if err := db.QueryRowContext(t.Context(), "SELECT revision FROM public.tenants WHERE id = 'lagging'").Scan(&rev); err != nil {
+		t.Fatal(err)
+	}
+	if rev.String != m.Revision() {
+		t.Errorf("lagging's directory revision = %q; want %q", rev.String, m.Revision())
+	}
+}
+
 func TestMigrateAllContinuesPastAFailingTenant(t *testing.T) {
 	forEachLevel(t, testMigrateAllContinuesPastAFailingTenant)
 }
