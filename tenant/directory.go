@@ -100,11 +100,25 @@ func (reg *Registry[C]) listen(ctx context.Context, dsn string) error {
 	return nil
 }
 
-// resync drops the negative cache and evicts every resident tenant the
-// directory no longer lists as active.
+// knownLocked reports whether a directory answer remembered in reg.known
+// says that id is served, with schema schema.
+func (reg *Registry[C]) knownLocked(id, schema string) bool {
+	if reg.known == nil {
+		return false
+	}
+	s, ok := reg.known.Get(id)
+	return ok && s == schema
+}
+
+// resync drops the remembered directory answers and evicts every resident
+// tenant the directory no longer lists as active.
 func (reg *Registry[C]) resync() {
 	reg.mu.Lock()
 	clear(reg.negative)
+	if reg.known != nil {
+		reg.known.Purge()
+	}
+	reg.epoch++
 	ids := reg.lru.Keys()
 	reg.mu.Unlock()
 	if len(ids) == 0 {

@@ -84,9 +84,10 @@ type Registry[C any] struct {
 
 	mu       sync.Mutex
 	lru      *simplelru.LRU[string, *entry[C]]
-	live     map[*entry[C]]struct{} // entries not closed yet, evicted or not
-	negative map[string]negAnswer   // ids the directory does not list as active, until expiry
-	epoch    uint64                 // incremented by Evict: directory answers read before are stale
+	live     map[*entry[C]]struct{}         // entries not closed yet, evicted or not
+	negative map[string]negAnswer           // ids the directory does not list as active, until expiry
+	known    *simplelru.LRU[string, string] // id → schema of tenants the directory lists as served; nil when disabled
+	epoch    uint64                         // incremented by Evict: directory answers read before are stale
 	closed   bool
 	drained  chan struct{} // closed when live becomes empty after Close
 }
@@ -173,6 +174,11 @@ func New[C any](ctx context.Context, dsn string, newClient NewClientFunc[C], opt
 	reg.lru, err = simplelru.NewLRU[string, *entry[C]](opts.MaxClients, nil)
 	if err != nil {
 		return nil, errorf("%w", err)
+	}
+	if opts.KnownTenants > 0 {
+		if reg.known, err = simplelru.NewLRU[string, string](opts.KnownTenants, nil); err != nil {
+			return nil, errorf("%w", err)
+		}
 	}
 	reg.iso, reg.budget, err = newIsolation(opts, connector, reg.residents)
 	if err != nil {
@@ -339,12 +345,19 @@ func (reg *Registry[C]) open(ctx context.Context, id, schema string) (*entry[C],
 	for {
 		reg.mu.Lock()
 		epoch = reg.epoch
+		known := reg.knownLocked(id, schema)
 		reg.mu.Unlock()
+		if known {
+			break
+		}
 		if err := reg.lookup(ctx, id, schema); err != nil {
 			return nil, err
 		}
 		reg.mu.Lock()
 		fresh := reg.epoch == epoch
+		if fresh && reg.known != nil {
+			reg.known.Add(id, schema)
+		}
 		reg.mu.Unlock()
 		if fresh {
 			break
@@ -565,6 +578,9 @@ func (reg *Registry[C]) Evict(id string) bool {
 	reg.mu.Lock()
 	reg.epoch++
 	delete(reg.negative, id)
+	if reg.known != nil {
+		reg.known.Remove(id)
+	}
 	ev, ok := reg.removeLocked(id, EvictManual)
 	reg.mu.Unlock()
 	// A lookup in flight may have read the directory before the change.

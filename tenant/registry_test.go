@@ -512,6 +512,68 @@ func TestDirectoryResyncAfterReconnect(t *testing.T) {
 	})
 }
 
+// TestKnownTenantsSkipTheDirectory checks that a tenant whose client was
+// evicted is opened again without a directory query, and that the answer
+// remembered for it is forgotten as a resident client is evicted: by Evict
+// (what a directory notification calls) and when the listener reconnects.
+func TestKnownTenantsSkipTheDirectory(t *testing.T) {
+	t.Parallel()
+	forEachMode(t, func(t *testing.T, mode tenant.Mode) {
+		f := newFixture(t, "acme", "globex", "initech")
+		hooks := newHookLog()
+		reg := f.newRegistry(t, tenant.Options{Mode: mode, MaxClients: 1, Hooks: hooks.hooks()})
+		ctx := t.Context()
+		use := func(id string) {
+			t.Helper()
+			_, release := acquire(t, reg, id)
+			release()
+		}
+		wantLookups := func(n uint64) {
+			t.Helper()
+			if got := reg.Stats().Lookups; got != n {
+				t.Errorf("directory lookups = %d; want %d", got, n)
+			}
+		}
+		// Without notifying, as a change the listener missed.
+		suspendSilently := func(ids ...string) {
+			t.Helper()
+			q := "SET LOCAL session_replication_role = replica; UPDATE public.tenants SET status = 'suspended' WHERE id IN ('" + strings.Join(ids, "', '") + "')"
+			if _, err := f.admin.ExecContext(ctx, "BEGIN; "+q+"; COMMIT"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		use("acme")
+		use("globex") // evicts acme
+		use("acme")   // evicts globex; no lookup
+		wantLookups(2)
+		if st := reg.Stats(); st.Misses != 3 || st.Clients != 1 {
+			t.Errorf("misses = %d, clients = %d; want 3, 1", st.Misses, st.Clients)
+		}
+
+		suspendSilently("globex")
+		use("globex") // remembered: as stale as a resident client would be
+		wantLookups(2)
+		reg.Evict("globex")
+		if _, _, err := reg.Acquire(ctx, "globex"); !errors.Is(err, tenant.ErrSuspended) {
+			t.Errorf("Acquire(globex) after Evict = %v; want ErrSuspended", err)
+		}
+		wantLookups(3)
+
+		use("initech") // resident; acme is remembered
+		suspendSilently("acme", "initech")
+		var n int
+		err := f.monitor(t).QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE datname = $1 AND query LIKE 'LISTEN%'`, f.name).Scan(&n)
+		if err != nil || n != 1 {
+			t.Fatalf("terminate the listener's backend: %d, %v", n, err)
+		}
+		hooks.waitEvent(t, "evicted initech manual") // the resync's
+		if _, _, err := reg.Acquire(ctx, "acme"); !errors.Is(err, tenant.ErrSuspended) {
+			t.Errorf("Acquire(acme) after the listener reconnected = %v; want ErrSuspended", err)
+		}
+	})
+}
+
 // TestLRUEvictionKeepsLeasedClient checks that the least recently used client
 // is evicted when the registry is full, and that a lease on it keeps it usable
 // until released.
