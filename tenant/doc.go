@@ -51,7 +51,8 @@
 // created by package tenant/migrate with the directory, sends
 // pg_notify(DirectoryChannel, id) on commit for every row inserted or
 // deleted and every change of a tenant's status or schema name, whoever
-// makes it, and every registry forgets that tenant.
+// makes it, and every registry forgets that tenant: its client and the
+// directory answer it remembers for it ([Options.KnownTenants]).
 //
 // # Authentication
 //
