@@ -2,8 +2,10 @@ package migrate
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -280,11 +282,15 @@ func (m *Migrator) targets(ctx context.Context, ids []string) ([]target, error) 
 }
 
 // markCurrent flags the targets that need nothing: their directory row
-// records Revision and one bulk read of the revision tables (readAll) finds
-// every migration of the track applied with its checksum. Targets with
-// anything else to do or to report (pending, drift, a missing schema) are
-// left to their own transaction. When the bulk read fails, none is flagged:
-// each tenant is then checked under its own lock, as without this read.
+// records Revision and a bulk read of the revision tables finds every
+// migration of the track applied with its checksum (and, on a Citus
+// coordinator, their schema is distributed). Targets with anything else to
+// do or to report (pending, drift, a missing schema, a schema to
+// distribute) are left to their own transaction. The bulk read waits for
+// no lock longer than the lock timeout: a chunk of schemas it cannot read
+// (one is being migrated or dropped by another transaction), or a read
+// that fails, leaves its tenants to be checked under their own lock, as
+// without this read.
 func (m *Migrator) markCurrent(ctx context.Context, targets []target) {
 	rev := m.Revision()
 	var schemas []string
@@ -296,10 +302,24 @@ func (m *Migrator) markCurrent(ctx context.Context, targets []target) {
 	if len(schemas) == 0 {
 		return
 	}
-	revs, err := m.readAll(ctx, schemas)
+	citus, err := m.Citus(ctx)
+	if err != nil {
+		return
+	}
+	have, err := m.revisionSchemas(ctx, schemas, citus)
 	if err != nil {
 		m.log.DebugContext(ctx, "bulk revision read failed; checking each tenant", "err", err)
 		return
+	}
+	revs := make(map[string]map[string]string, len(have))
+	for chunk := range slices.Chunk(have, statusChunk) {
+		read := make(map[string]map[string]string, len(chunk))
+		err := m.inTx(ctx, func(tx *sql.Tx) error { return readRevisionTables(ctx, tx, chunk, read) })
+		if err != nil {
+			m.log.DebugContext(ctx, "bulk revision read failed; checking these tenants each", "schemas", len(chunk), "err", err)
+			continue
+		}
+		maps.Copy(revs, read)
 	}
 	for i := range targets {
 		t := &targets[i]
@@ -524,57 +544,82 @@ func classify(s *SchemaStatus, files []migration, revs map[string]map[string]str
 // a revision table: one catalog query, then one UNION ALL query per
 // statusChunk schemas.
 func (m *Migrator) readAll(ctx context.Context, schemas []string) (map[string]map[string]string, error) {
-	rows, err := m.db.QueryContext(ctx, `
+	have, err := m.revisionSchemas(ctx, schemas, false)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]map[string]string, len(have))
+	for chunk := range slices.Chunk(have, statusChunk) {
+		if err := readRevisionTables(ctx, m.db, chunk, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// revisionSchemas returns, sorted, those of schemas that have a revision
+// table and, if distributed, are distributed Citus schemas. It reads the
+// catalog only: it takes no lock on their tables.
+func (m *Migrator) revisionSchemas(ctx context.Context, schemas []string, distributed bool) ([]string, error) {
+	q := `
 SELECT n.nspname FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relname = $1 AND c.relkind IN ('r', 'p') AND n.nspname = ANY($2)
-ORDER BY 1`, RevisionTable, pq.Array(schemas))
+WHERE c.relname = $1 AND c.relkind IN ('r', 'p') AND n.nspname = ANY($2)`
+	if distributed {
+		q += `
+AND EXISTS (SELECT 1 FROM pg_catalog.pg_dist_schema d WHERE d.schemaid = n.oid)`
+	}
+	rows, err := m.db.QueryContext(ctx, q+"\nORDER BY 1", RevisionTable, pq.Array(schemas))
 	if err != nil {
 		return nil, fmt.Errorf("read revisions: %w", err)
 	}
+	defer rows.Close()
 	var have []string
 	for rows.Next() {
 		var s string
 		if err := rows.Scan(&s); err != nil {
-			rows.Close()
 			return nil, fmt.Errorf("read revisions: %w", err)
 		}
 		have = append(have, s)
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read revisions: %w", err)
 	}
-	out := make(map[string]map[string]string, len(have))
-	for chunk := range slices.Chunk(have, statusChunk) {
-		var q strings.Builder
-		for i, s := range chunk {
-			if i > 0 {
-				q.WriteString("\nUNION ALL ")
-			}
-			fmt.Fprintf(&q, "SELECT %s, version, checksum FROM %s.%s", pq.QuoteLiteral(s), pq.QuoteIdentifier(s), RevisionTable)
+	return have, nil
+}
+
+// readRevisionTables reads the revision tables of schemas (each must have
+// one) with one UNION ALL query through q, into out as schema → version →
+// checksum.
+func readRevisionTables(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, schemas []string, out map[string]map[string]string) error {
+	var b strings.Builder
+	for i, s := range schemas {
+		if i > 0 {
+			b.WriteString("\nUNION ALL ")
 		}
-		rows, err := m.db.QueryContext(ctx, q.String())
-		if err != nil {
-			return nil, fmt.Errorf("read revisions: %w", err)
-		}
-		for rows.Next() {
-			var s, v, sum string
-			if err := rows.Scan(&s, &v, &sum); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("read revisions: %w", err)
-			}
-			if out[s] == nil {
-				out[s] = make(map[string]string)
-			}
-			out[s][v] = sum
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("read revisions: %w", err)
-		}
+		fmt.Fprintf(&b, "SELECT %s, version, checksum FROM %s.%s", pq.QuoteLiteral(s), pq.QuoteIdentifier(s), RevisionTable)
 	}
-	return out, nil
+	rows, err := q.QueryContext(ctx, b.String())
+	if err != nil {
+		return fmt.Errorf("read revisions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s, v, sum string
+		if err := rows.Scan(&s, &v, &sum); err != nil {
+			return fmt.Errorf("read revisions: %w", err)
+		}
+		if out[s] == nil {
+			out[s] = make(map[string]string)
+		}
+		out[s][v] = sum
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read revisions: %w", err)
+	}
+	return nil
 }
 
 func isUndefinedTable(err error) bool {
