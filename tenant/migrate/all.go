@@ -303,10 +303,10 @@ func (m *Migrator) markCurrent(ctx context.Context, targets []target) {
 		return
 	}
 	citus, err := m.Citus(ctx)
-	if err != nil {
-		return
+	var have []string
+	if err == nil {
+		have, err = m.revisionSchemas(ctx, schemas, citus)
 	}
-	have, err := m.revisionSchemas(ctx, schemas, citus)
 	if err != nil {
 		m.log.DebugContext(ctx, "bulk revision read failed; checking each tenant", "err", err)
 		return
